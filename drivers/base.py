@@ -1,0 +1,93 @@
+"""The driver contract: how one job becomes per-entry results, in three timed stages.
+
+A driver instance lives for the whole worker process (see ``registry.get_driver``), so what is
+expensive to build -- simulators, pass managers -- is built once and reused across jobs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from drivers.models import Backend
+
+PROFILING_STAGES = ("driver:parse", "driver:transpile", "driver:run")
+
+
+@dataclass(frozen=True)
+class DriverJob:
+    """What a driver gets of a job: plain data, no model instances."""
+
+    job_id: str
+    code_type: str
+    source_code: list[Any]
+    shots: int
+    transpiler: str | None = None
+    transpiler_options: dict[str, Any] = field(default_factory=dict)
+    driver_options: dict[str, Any] = field(default_factory=dict)
+    profiling: frozenset[str] = frozenset()
+    dry_run: bool = False
+    job_type: str = ""
+    enable_circuit_aggregation: bool = False
+
+
+@dataclass
+class EntryResult:
+    """The outcome of one ``source_code`` entry, stored as a JobResult row."""
+
+    status: str  # "COMPLETED" or "FAILED"
+    results: Any = None
+    num_qubits: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    profiling: dict[str, float] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    memory: list[str] | None = None
+
+
+Report = Callable[[int, EntryResult], None]
+
+
+class StageTimer:
+    """Times the stages of one entry; ``profiling`` keeps only the stages the job asked for."""
+
+    def __init__(self, requested: frozenset[str]):
+        self.requested = requested
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    @property
+    def profiling(self) -> dict[str, float]:
+        return {name: secs for name, secs in self.seconds.items() if name in self.requested}
+
+
+class Driver:
+    """Base class of drivers. Subclasses register with ``@registry.register("name")``.
+
+    ``run`` calls ``report(index, EntryResult)`` once per entry as soon as that entry has ended,
+    so progress moves while a multi-entry job runs. An expected failure of an entry (a source
+    that does not parse, say) is reported as a FAILED entry, never raised; an exception that
+    escapes ``run`` is a bug and fails the job with an execution error.
+    """
+
+    name: str = ""
+    results_fetch_mode: str = "sync"
+
+    def validate(self, backend: Backend, job: DriverJob) -> None:
+        """Submit-time checks beyond the generic ones; raise ``portal.errors.InvalidPayload``."""
+
+    def prepare(self, backend: Backend) -> None:
+        """Build what the backend's jobs will reuse (called when a worker starts)."""
+
+    def run(self, backend: Backend, job: DriverJob, report: Report) -> None:
+        raise NotImplementedError

@@ -1,0 +1,50 @@
+"""Backends: named targets that point at a registered driver with options and limits."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class BackendStatus(models.TextChoices):
+    ONLINE = "online", "Online"
+    PAUSED = "paused", "Paused (accepts jobs, holds them queued)"
+    OFFLINE = "offline", "Offline (refuses new jobs)"
+
+
+class Backend(models.Model):
+    """A target jobs run on (``dummy``, ``aer_simulator``, ...). Operators manage backends in admin."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    driver = models.CharField(max_length=64, help_text="Name of a registered driver.")
+    description = models.TextField(blank=True)
+    code_types = models.JSONField(default=list, help_text='Accepted code types, e.g. ["qasm", "qasm2", "qasm3"].')
+    status = models.CharField(max_length=16, choices=BackendStatus.choices, default=BackendStatus.ONLINE)
+    options = models.JSONField(default=dict, blank=True, help_text="Options for the driver (e.g. simulator method).")
+    max_qubits = models.PositiveIntegerField(null=True, blank=True)
+    max_shots = models.PositiveIntegerField(default=100_000)
+    max_circuits = models.PositiveIntegerField(default=300)
+    max_variables = models.PositiveIntegerField(null=True, blank=True, help_text="Largest QUBO matrix accepted.")
+    time_limit = models.PositiveIntegerField(default=600, help_text="Seconds a job may run before it fails (-105).")
+    basis_gates = models.JSONField(null=True, blank=True)
+    coupling_map = models.JSONField(null=True, blank=True, help_text="Null when all-to-all.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from drivers.registry import driver_names
+
+        if self.driver not in driver_names():
+            raise ValidationError({"driver": f"Unknown driver {self.driver!r}; known: {', '.join(driver_names())}."})
+        if not isinstance(self.code_types, list) or not all(isinstance(c, str) for c in self.code_types):
+            raise ValidationError({"code_types": "Must be a list of code type names."})
+
+    @property
+    def results_fetch_mode(self) -> str:
+        from drivers.registry import get_driver
+
+        return get_driver(self.driver).results_fetch_mode

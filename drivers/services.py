@@ -1,0 +1,27 @@
+"""State changes of backends."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from drivers.models import Backend, BackendStatus
+from portal.errors import InvalidParams
+
+
+def backend_set_status(*, backend: Backend, status: str) -> Backend:
+    """Put a backend online, pause it (jobs stay queued) or take it offline (submissions refused).
+
+    Jobs of a paused backend wait in the database only; going online again enqueues them, in
+    priority and submission order.
+    """
+    from jobs.services import jobs_enqueue_held
+
+    if status not in BackendStatus.values:
+        raise InvalidParams.field("status", f"must be one of {', '.join(BackendStatus.values)}")
+    with transaction.atomic():
+        previous = backend.status
+        backend.status = status
+        backend.save(update_fields=["status"])
+        if status == BackendStatus.ONLINE and previous != BackendStatus.ONLINE:
+            jobs_enqueue_held(backend=backend)
+    return backend

@@ -1,0 +1,72 @@
+"""Transpilers by name (SPEC §4): ``qiskit``, ``cmss`` and ``none``.
+
+Building a preset pass manager costs 65-83 ms here, running a reused one on a small circuit
+0.13 ms, and simulating it under 1 ms -- so pass managers are built once per (target, options)
+and kept for the life of the worker process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.transpiler import CouplingMap, PassManager, generate_preset_pass_manager
+
+TRANSPILERS = ("qiskit", "cmss", "none")
+DEFAULT_TRANSPILER = "qiskit"
+DEFAULT_OPTIMIZATION_LEVEL = 1
+TRANSPILER_OPTION_NAMES = ("optimization_level", "seed_transpiler", "basis_gates", "coupling_map")
+_CACHE_LIMIT = 64
+
+_cache: dict[Hashable, PassManager] = {}
+_lock = threading.Lock()
+
+
+def _freeze(value: Any) -> Hashable:
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def pass_manager(target_key: Hashable, backend: Any, options: dict[str, Any]) -> PassManager:
+    """The pass manager for ``backend`` (a qiskit BackendV2) with ``options``, built once per process."""
+    key = (
+        target_key,
+        options.get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL),
+        options.get("seed_transpiler"),
+        _freeze(options.get("basis_gates")),
+        _freeze(options.get("coupling_map")),
+    )
+    with _lock:
+        manager = _cache.get(key)
+    if manager is not None:
+        return manager
+    kwargs: dict[str, Any] = {
+        "optimization_level": key[1],
+        "seed_transpiler": key[2],
+    }
+    if options.get("basis_gates") is not None or options.get("coupling_map") is not None:
+        # User-given gates or connectivity replace the backend's target.
+        kwargs["basis_gates"] = options.get("basis_gates") or list(backend.target.operation_names)
+        if options.get("coupling_map") is not None:
+            kwargs["coupling_map"] = CouplingMap(options["coupling_map"])
+    else:
+        kwargs["backend"] = backend
+    manager = generate_preset_pass_manager(**kwargs)
+    with _lock:
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.pop(next(iter(_cache)))
+        _cache[key] = manager
+    return manager
+
+
+def transpile(
+    name: str | None, circuit: QuantumCircuit, target_key: Hashable, backend: Any, options: dict
+) -> QuantumCircuit:
+    """Run transpiler ``name`` (``cmss`` is the qiskit pipeline for the backend's target)."""
+    name = name or DEFAULT_TRANSPILER
+    if name == "none":
+        return circuit
+    return pass_manager(target_key, backend, options).run(circuit)

@@ -1,0 +1,178 @@
+"""Validation of job requests, shared by JSON-RPC and REST."""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import urlsplit
+
+from rest_framework import serializers
+
+from drivers.base import PROFILING_STAGES
+from drivers.transpilers import TRANSPILERS
+from jobs.choices import CIRCUIT_CODE_TYPES, CallbackType, CodeType, JobStatus
+from portal.validation import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictSerializer,
+)
+
+MAX_TAGS = 32
+MAX_TAG_LENGTH = 64
+JOB_TYPES = ("", "estimation")
+
+
+class CallbackSerializer(StrictSerializer):
+    """A place to push a job's outcome (SPEC §6)."""
+
+    name = StrictCharField(max_length=100, required=False, default="callback")
+    type = serializers.ChoiceField(choices=CallbackType.choices, default=CallbackType.RESULTS)
+    method = serializers.ChoiceField(choices=["post", "put"], default="post")
+    url = StrictCharField(max_length=2000)
+    headers = serializers.DictField(child=StrictCharField(max_length=1000, allow_blank=True), required=False)
+    timeout = StrictFloatField(min_value=0.1, max_value=60, required=False)
+    retries = StrictIntegerField(min_value=0, max_value=10, required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and isinstance(data.get("method"), str):
+            data = {**data, "method": data["method"].lower()}
+        return super().to_internal_value(data)
+
+    def validate_url(self, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise serializers.ValidationError("must be an http:// or https:// URL")
+        return value
+
+
+class TranspilerOptionsSerializer(StrictSerializer):
+    optimization_level = StrictIntegerField(min_value=0, max_value=3, required=False)
+    seed_transpiler = StrictIntegerField(min_value=0, required=False, allow_null=True)
+    basis_gates = serializers.ListField(child=StrictCharField(max_length=32), required=False, allow_null=True)
+    coupling_map = serializers.ListField(
+        child=serializers.ListField(child=StrictIntegerField(min_value=0), min_length=2, max_length=2),
+        required=False,
+        allow_null=True,
+    )
+
+
+def _is_number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def validate_source_code(code_type: str, source_code: list) -> None:
+    """Circuits are strings; QUBO matrices square, numeric and finite."""
+    errors = {}
+    for index, entry in enumerate(source_code):
+        if code_type in CIRCUIT_CODE_TYPES:
+            if not isinstance(entry, str) or not entry.strip():
+                errors[f"source_code[{index}]"] = "must be a non-empty string of OpenQASM source"
+        elif code_type == CodeType.QUBO:
+            if not isinstance(entry, list) or not entry or not all(isinstance(row, list) for row in entry):
+                errors[f"source_code[{index}]"] = "must be a square matrix: a non-empty list of rows"
+                continue
+            size = len(entry)
+            if any(len(row) != size for row in entry):
+                errors[f"source_code[{index}]"] = f"must be square: {size} rows, each of {size} numbers"
+            elif not all(_is_number(value) for row in entry for value in row):
+                errors[f"source_code[{index}]"] = "every element must be a finite number"
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
+class SubmitJobSerializer(StrictSerializer):
+    """The fields of ``submit_job`` (seed 000, SPEC §3)."""
+
+    aliases = {"code_compression_level": "code_compress_level"}
+
+    job_id = serializers.UUIDField(required=False, allow_null=True)
+    project_id = serializers.UUIDField(required=False, allow_null=True)
+    job_name = StrictCharField(max_length=200, required=False, allow_null=True, allow_blank=True)
+    description = StrictCharField(max_length=10_000, required=False, allow_null=True, allow_blank=True)
+    code_type = serializers.ChoiceField(choices=CodeType.choices)
+    source_code = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
+    backend = StrictCharField(max_length=64)
+    transpiler = serializers.ChoiceField(choices=TRANSPILERS, required=False, allow_null=True)
+    transpiler_options = TranspilerOptionsSerializer(required=False, allow_null=True)
+    driver_options = serializers.DictField(required=False, allow_null=True)
+    job_type = serializers.ChoiceField(choices=JOB_TYPES, required=False, allow_blank=True, allow_null=True)
+    job_priority = StrictIntegerField(min_value=1, max_value=10, default=5)
+    shots = StrictIntegerField(min_value=1, default=1024)
+    profiling = serializers.ListField(child=serializers.ChoiceField(choices=PROFILING_STAGES), default=list)
+    dry_run = StrictBooleanField(default=False)
+    code_compress_level = StrictIntegerField(min_value=0, max_value=9, default=0)
+    tags = serializers.ListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, default=list)
+    callbacks = serializers.ListField(child=CallbackSerializer(), default=list, allow_null=True)
+    enable_circuit_aggregation = StrictBooleanField(default=False)
+
+    def validate(self, attrs):
+        validate_source_code(attrs["code_type"], attrs["source_code"])
+        attrs["job_type"] = attrs.get("job_type") or ""
+        attrs["callbacks"] = attrs.get("callbacks") or []
+        attrs["profiling"] = list(dict.fromkeys(attrs["profiling"]))
+        attrs["tags"] = list(dict.fromkeys(attrs["tags"]))
+        return attrs
+
+
+class JobIdSerializer(StrictSerializer):
+    job_id = serializers.UUIDField()
+
+
+class JobIdsSerializer(StrictSerializer):
+    job_ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=1000)
+
+
+class UpdateJobSerializer(StrictSerializer):
+    job_id = serializers.UUIDField()
+    job_name = StrictCharField(max_length=200, required=False, allow_null=True, allow_blank=True)
+    description = StrictCharField(max_length=10_000, required=False, allow_null=True, allow_blank=True)
+    tags = serializers.ListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, required=False)
+    job_priority = StrictIntegerField(min_value=1, max_value=10, required=False)
+
+
+class ResultEntrySerializer(StrictSerializer):
+    results = serializers.JSONField(allow_null=True)
+    num_qubits = StrictIntegerField(min_value=0, required=False, allow_null=True)
+    metadata = serializers.DictField(required=False)
+    profiling = serializers.DictField(required=False)
+    error = serializers.DictField(required=False, allow_null=True)
+    memory = serializers.ListField(child=StrictCharField(), required=False, allow_null=True)
+
+
+class SetJobResultsSerializer(StrictSerializer):
+    job_id = serializers.UUIDField()
+    results = serializers.ListField(child=ResultEntrySerializer(), allow_empty=False)
+
+
+class _StringOrList(serializers.ListField):
+    """Accepts ``"QUEUED"`` as well as ``["QUEUED", "RUNNING"]``."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value([data] if isinstance(data, str) else data)
+
+
+class JobFiltersSerializer(StrictSerializer):
+    """``get_jobs`` filters (SPEC §3); conditions AND together."""
+
+    all_projects = StrictBooleanField(default=False)
+    all_users = StrictBooleanField(default=False)
+    project_id = serializers.UUIDField(required=False, allow_null=True)
+    user_id = serializers.UUIDField(required=False, allow_null=True)
+    job_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
+    job_status = _StringOrList(child=serializers.ChoiceField(choices=JobStatus.choices), required=False)
+    backend = StrictCharField(max_length=64, required=False)
+    tags = _StringOrList(child=StrictCharField(max_length=MAX_TAG_LENGTH), required=False)
+    code_type = serializers.ChoiceField(choices=CodeType.choices, required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
+ORDERINGS = ("created_at", "-created_at", "job_priority", "-job_priority", "ended_at", "-ended_at")
+
+
+class GetJobsSerializer(StrictSerializer):
+    filters = JobFiltersSerializer(required=False)
+    limit = StrictIntegerField(min_value=1, max_value=1000, default=100)
+    offset = StrictIntegerField(min_value=0, default=0)
+    order = serializers.ChoiceField(choices=ORDERINGS, default="-created_at")

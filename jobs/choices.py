@@ -1,0 +1,38 @@
+"""Job statuses and their groups (SPEC §2)."""
+
+from django.db import models
+
+
+class JobStatus(models.TextChoices):
+    UNKNOWN = "UNKNOWN"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    FAILED = "FAILED"
+    COMPLETED = "COMPLETED"
+    CANCELLING = "CANCELLING"
+    CANCELLED = "CANCELLED"
+    DELETED = "DELETED"
+
+
+# A job in one of these holds a place in the queue or a worker.
+ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING})
+# A job in one of these has ended: its results (if any) are committed and never change.
+FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.DELETED})
+CANCELLABLE = frozenset({JobStatus.QUEUED})
+DELETABLE = frozenset({JobStatus.QUEUED, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+UPDATABLE = frozenset(JobStatus) - {JobStatus.DELETED}
+
+
+class CodeType(models.TextChoices):
+    QASM = "qasm"
+    QASM2 = "qasm2"
+    QASM3 = "qasm3"
+    QUBO = "qubo"
+
+
+CIRCUIT_CODE_TYPES = frozenset({CodeType.QASM, CodeType.QASM2, CodeType.QASM3})
+
+
+class CallbackType(models.TextChoices):
+    RESULTS = "results"
+    STATUS = "status"

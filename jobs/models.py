@@ -1,0 +1,121 @@
+"""Jobs, their per-entry results, their status history and tags."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zlib
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from jobs.choices import CodeType, JobStatus
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Job(models.Model):
+    """One submission: one or more circuits or matrices run on one backend.
+
+    ``status`` changes only through the transitions in ``jobs.services``; the source is stored
+    zlib-compressed at the job's ``code_compress_level`` (0 = stored as is).
+    """
+
+    job_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="jobs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
+    backend = models.ForeignKey("drivers.Backend", on_delete=models.PROTECT, related_name="jobs")
+    job_name = models.CharField(max_length=200, null=True, blank=True)
+    description = models.TextField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    code_type = models.CharField(max_length=16, choices=CodeType.choices)
+    source_blob = models.BinaryField(null=True, editable=False)
+    code_compress_level = models.PositiveSmallIntegerField(default=0)
+    num_entries = models.PositiveIntegerField(default=1)
+    transpiler = models.CharField(max_length=32, null=True, blank=True)
+    transpiler_options = models.JSONField(null=True, blank=True)
+    driver_options = models.JSONField(null=True, blank=True)
+    job_type = models.CharField(max_length=32, blank=True, default="")
+    job_priority = models.PositiveSmallIntegerField(default=5)
+    shots = models.PositiveIntegerField(default=1024)
+    profiling = models.JSONField(default=list, blank=True)
+    dry_run = models.BooleanField(default=False)
+    enable_circuit_aggregation = models.BooleanField(default=False)
+    callbacks = models.JSONField(default=list, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="jobs")
+    progress = models.PositiveSmallIntegerField(default=0)
+    num_qubits = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker started it.")
+    worker_name = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="job_user_created"),
+            models.Index(fields=["project", "-created_at"], name="job_project_created"),
+            models.Index(fields=["project", "status"], name="job_project_status"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.job_id)
+
+    @staticmethod
+    def pack_source(source_code: list[Any], level: int) -> bytes:
+        raw = json.dumps(source_code, separators=(",", ":")).encode()
+        return zlib.compress(raw, level) if level > 0 else raw
+
+    @property
+    def source_code(self) -> list[Any] | None:
+        """The source exactly as submitted (decompressed); None once the job is deleted."""
+        if self.source_blob is None:
+            return None
+        raw = bytes(self.source_blob)
+        if self.code_compress_level > 0:
+            raw = zlib.decompress(raw)
+        return json.loads(raw)
+
+
+class JobResult(models.Model):
+    """The outcome of one ``source_code`` entry, in the seed's result shape."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="entries")
+    index = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=JobStatus.choices)
+    results = models.JSONField(null=True)
+    num_qubits = models.PositiveIntegerField(null=True)
+    metadata = models.JSONField(default=dict)
+    profiling = models.JSONField(default=dict)
+    error = models.JSONField(null=True)
+    memory = models.JSONField(null=True)
+    ended_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_job_entry")]
+
+
+class JobEvent(models.Model):
+    """One status change of a job, with its time: the job's timeline (IBM's ``time_per_step``)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=16, choices=JobStatus.choices)
+    at = models.DateTimeField(default=timezone.now)
+    detail = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]

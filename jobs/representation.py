@@ -1,0 +1,107 @@
+"""How jobs look to clients: the field sets of seed 000, shared by every API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jobs import queues
+from jobs.choices import JobStatus
+from jobs.models import Job, JobResult
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _tags(job: Job) -> list[str]:
+    return sorted(tag.name for tag in job.tags.all())
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    """An item of ``get_jobs``: the seed's field set plus owner, code type and start time."""
+    return {
+        "job_id": str(job.job_id),
+        "job_name": job.job_name,
+        "job_status": job.status,
+        "job_priority": job.job_priority,
+        "project_id": str(job.project.project_id),
+        "user_id": str(job.user.user_id),
+        "code_type": job.code_type,
+        "backend": job.backend.name,
+        "transpiler": job.transpiler,
+        "shots": job.shots,
+        "progress": job.progress,
+        "code_compress_level": job.code_compress_level,
+        "tags": _tags(job),
+        "created_at": _ts(job.created_at),
+        "started_at": _ts(job.started_at),
+        "ended_at": _ts(job.ended_at),
+    }
+
+
+def job_status_view(job: Job) -> dict[str, Any]:
+    """``get_job_status``: the job without source and results, plus progress and queue position."""
+    data = {
+        "job_id": str(job.job_id),
+        "job_name": job.job_name,
+        "job_status": job.status,
+        "job_priority": job.job_priority,
+        "project_id": str(job.project.project_id),
+        "user_id": str(job.user.user_id),
+        "code_type": job.code_type,
+        "description": job.description,
+        "backend": job.backend.name,
+        "transpiler": job.transpiler,
+        "transpiler_options": job.transpiler_options,
+        "driver_options": job.driver_options,
+        "job_type": job.job_type,
+        "shots": job.shots,
+        "profiling": job.profiling,
+        "dry_run": job.dry_run,
+        "code_compress_level": job.code_compress_level,
+        "enable_circuit_aggregation": job.enable_circuit_aggregation,
+        "tags": _tags(job),
+        "callbacks": job.callbacks,
+        "progress": job.progress,
+        "num_qubits": job.num_qubits,
+        "created_at": _ts(job.created_at),
+        "updated_at": _ts(job.updated_at),
+        "started_at": _ts(job.started_at),
+        "ended_at": _ts(job.ended_at),
+    }
+    return data
+
+
+def with_queue_position(data: dict[str, Any], job: Job) -> dict[str, Any]:
+    position = queues.position(job.job_id, job.job_priority) if job.status == JobStatus.QUEUED else None
+    return {**data, "queue_position": position}
+
+
+def job_full(job: Job) -> dict[str, Any]:
+    """The whole job as ``submit_job`` and ``update_job`` answer it (source decompressed)."""
+    data = job_status_view(job)
+    data["source_code"] = job.source_code
+    return data
+
+
+def entry_view(entry: JobResult) -> dict[str, Any]:
+    """One result entry in the seed's shape; ``error`` only on failure, ``memory`` when asked for."""
+    data: dict[str, Any] = {
+        "results": entry.results,
+        "num_qubits": entry.num_qubits,
+        "metadata": entry.metadata,
+        "profiling": entry.profiling,
+    }
+    if entry.error:
+        data["error"] = entry.error
+    if entry.memory is not None:
+        data["memory"] = entry.memory
+    return data
+
+
+def job_results_view(job: Job) -> dict[str, Any]:
+    """``get_job_results``: the full job with ``results`` in ``source_code`` order."""
+    data = job_full(job)
+    data["results"] = [entry_view(entry) for entry in sorted(job.entries.all(), key=lambda e: e.index)]
+    return data

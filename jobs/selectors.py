@@ -1,0 +1,98 @@
+"""Reads of jobs. Tenant scoping lives here, once: every read of a job goes through
+``jobs_visible_to``, and a job outside the caller's reach is the same not-found as a missing one."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from jobs.choices import JobStatus
+from jobs.models import Job
+from portal.errors import NotFound, PermissionDenied
+from projects.models import Membership, Role, User
+from projects.permissions import is_project_admin
+from projects.selectors import project_get_for_user
+
+
+def jobs_visible_to(user: User) -> QuerySet[Job]:
+    """Jobs the user may read: own jobs, every job of projects they administer; staff see all."""
+    if user.is_staff:
+        return Job.objects.all()
+    admin_of = Membership.objects.filter(user=user, role=Role.ADMIN).values("project_id")
+    return Job.objects.filter(Q(user=user) | Q(project_id__in=admin_of))
+
+
+def _with_relations(qs: QuerySet[Job]) -> QuerySet[Job]:
+    return qs.select_related("backend", "project", "user").prefetch_related("tags")
+
+
+def job_get_for_user(*, user: User, job_id: uuid.UUID | str, with_results: bool = False) -> Job:
+    try:
+        job_uuid = job_id if isinstance(job_id, uuid.UUID) else uuid.UUID(str(job_id))
+    except ValueError as exc:
+        raise NotFound(f"Job {job_id} not found.") from exc
+    qs = _with_relations(jobs_visible_to(user))
+    if with_results:
+        qs = qs.prefetch_related("entries")
+    job = qs.filter(pk=job_uuid).first()
+    if job is None:
+        raise NotFound(f"Job {job_id} not found.")
+    return job
+
+
+def job_list_for_user(
+    *,
+    user: User,
+    all_projects: bool = False,
+    all_users: bool = False,
+    project_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+    filters: dict[str, Any] | None = None,
+) -> QuerySet[Job]:
+    """The jobs ``get_jobs`` answers (SPEC §3): the caller's own unless ``all_users``, in the
+    caller's projects unless ``all_projects``; ``filters`` go through the one JobFilterSet."""
+    from jobs.filtersets import JobFilterSet
+
+    qs = Job.objects.all()
+    project = None
+    if all_projects:
+        if not user.is_staff:
+            raise PermissionDenied("all_projects is for operators (staff) only.")
+    elif project_id is not None:
+        project = project_get_for_user(user, project_id)
+        qs = qs.filter(project=project)
+    elif not user.is_staff:
+        member_of = Membership.objects.filter(user=user).values("project_id")
+        qs = qs.filter(Q(project_id__in=member_of) | Q(user=user))
+
+    wants_others = all_users or (user_id is not None and user_id != user.user_id)
+    if wants_others and not user.is_staff:
+        if project is not None:
+            if not is_project_admin(user, project):
+                raise PermissionDenied("Only the project's admins may list other users' jobs.")
+        else:
+            admin_of = Membership.objects.filter(user=user, role=Role.ADMIN).values("project_id")
+            if not admin_of.exists():
+                raise PermissionDenied("Only project admins may list other users' jobs.")
+            qs = qs.filter(Q(project_id__in=admin_of) | Q(user=user))
+    if user_id is not None:
+        qs = qs.filter(user__user_id=user_id)
+    elif not all_users:
+        qs = qs.filter(user=user)
+
+    filters = dict(filters or {})
+    if not filters.get("status"):
+        qs = qs.exclude(status=JobStatus.DELETED)
+    filterset = JobFilterSet(filters, queryset=qs)
+    if not filterset.is_valid():
+        from portal.errors import InvalidParams
+
+        raise InvalidParams(
+            errors=[
+                {"field": field, "message": " ".join(str(m) for m in messages)}
+                for field, messages in filterset.errors.items()
+            ]
+        )
+    return _with_relations(filterset.qs)

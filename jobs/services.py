@@ -1,0 +1,411 @@
+"""State changes of jobs. Every face of the portal (JSON-RPC, REST, admin, web, workers) calls these.
+
+Each status change is one conditional UPDATE (``... WHERE status IN (allowed)``) whose row count
+says whether this caller won, so a cancel racing a worker's start has exactly one winner; the
+winner records a JobEvent in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from drivers.base import DriverJob, EntryResult
+from drivers.models import Backend, BackendStatus
+from drivers.registry import get_driver
+from drivers.selectors import backend_get
+from jobs import queues
+from jobs.choices import ACTIVE, CANCELLABLE, DELETABLE, FINAL, JobStatus
+from jobs.models import Job, JobEvent, JobResult, Tag
+from jobs.selectors import jobs_visible_to
+from portal.errors import (
+    BackendUnavailable,
+    Conflict,
+    InvalidParams,
+    InvalidPayload,
+    InvalidState,
+    NotFound,
+    NotImplementedYet,
+    QuotaExceeded,
+)
+from projects.models import Project, User
+from projects.permissions import can_submit
+
+UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A validated submission (the fields of ``submit_job``)."""
+
+    code_type: str
+    source_code: list[Any]
+    backend: str
+    job_id: uuid.UUID | None = None
+    job_name: str | None = None
+    description: str | None = None
+    transpiler: str | None = None
+    transpiler_options: dict[str, Any] | None = None
+    driver_options: dict[str, Any] | None = None
+    job_type: str = ""
+    job_priority: int = 5
+    shots: int = 1024
+    profiling: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    code_compress_level: int = 0
+    tags: list[str] = field(default_factory=list)
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    enable_circuit_aggregation: bool = False
+
+
+def driver_job(job: Job) -> DriverJob:
+    """What the driver sees of a job."""
+    return DriverJob(
+        job_id=str(job.job_id),
+        code_type=job.code_type,
+        source_code=job.source_code or [],
+        shots=job.shots,
+        transpiler=job.transpiler,
+        transpiler_options=job.transpiler_options or {},
+        driver_options=job.driver_options or {},
+        profiling=frozenset(job.profiling or []),
+        dry_run=job.dry_run,
+        job_type=job.job_type,
+        enable_circuit_aggregation=job.enable_circuit_aggregation,
+    )
+
+
+def _transition(job_id: uuid.UUID, *, allowed: Iterable[str], to: str, detail: str = "", **fields: Any) -> bool:
+    """Move the job to ``to`` if its status is in ``allowed``; True when this call won."""
+    now = timezone.now()
+    with transaction.atomic():
+        won = Job.objects.filter(pk=job_id, status__in=list(allowed)).update(status=to, updated_at=now, **fields)
+        if won:
+            JobEvent.objects.create(job_id=job_id, status=to, at=now, detail=detail[:500])
+    return bool(won)
+
+
+def _check_backend(backend: Backend, spec: JobSpec) -> None:
+    if backend.status == BackendStatus.OFFLINE:
+        raise BackendUnavailable(f"Backend {backend.name} is offline and accepts no jobs.")
+    if spec.code_type not in backend.code_types:
+        raise InvalidPayload(
+            f"Backend {backend.name} does not take code_type {spec.code_type!r}; "
+            f"it takes {', '.join(backend.code_types)}."
+        )
+    if spec.job_type not in ("",):
+        raise NotImplementedYet(f"job_type {spec.job_type!r} is not supported yet.", error_code="not_implemented")
+    if spec.shots > backend.max_shots:
+        raise InvalidParams.field("shots", f"at most {backend.max_shots} on backend {backend.name}")
+    if len(spec.source_code) > backend.max_circuits:
+        raise InvalidParams.field(
+            "source_code", f"at most {backend.max_circuits} entries per job on backend {backend.name}"
+        )
+
+
+@transaction.atomic
+def _tags(names: Iterable[str]) -> list[Tag]:
+    names = list(dict.fromkeys(names))
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    missing = [Tag(name=name) for name in names if name not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    return [existing[name] for name in names]
+
+
+def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
+    """Validate a submission against its backend and project, store it QUEUED and enqueue it after commit."""
+    if not can_submit(user, project):
+        raise NotFound(f"Project {project.project_id} not found.")
+    backend = backend_get(spec.backend)
+    _check_backend(backend, spec)
+    job = Job(
+        job_id=spec.job_id or uuid.uuid4(),
+        project=project,
+        user=user,
+        backend=backend,
+        job_name=spec.job_name,
+        description=spec.description,
+        status=JobStatus.QUEUED,
+        code_type=spec.code_type,
+        source_blob=Job.pack_source(spec.source_code, spec.code_compress_level),
+        code_compress_level=spec.code_compress_level,
+        num_entries=len(spec.source_code),
+        transpiler=spec.transpiler,
+        transpiler_options=spec.transpiler_options,
+        driver_options=spec.driver_options,
+        job_type=spec.job_type,
+        job_priority=spec.job_priority,
+        shots=spec.shots,
+        profiling=spec.profiling,
+        dry_run=spec.dry_run,
+        enable_circuit_aggregation=spec.enable_circuit_aggregation,
+        callbacks=spec.callbacks,
+    )
+    get_driver(backend.driver).validate(backend, driver_job(job))
+    try:
+        with transaction.atomic():
+            # Counted inside the transaction (IMMEDIATE on SQLite, the project row locked on
+            # PostgreSQL) so concurrent submissions cannot all slip under the quota.
+            Project.objects.select_for_update().filter(pk=project.pk).first()
+            active = Job.objects.filter(project=project, status__in=ACTIVE).count()
+            if active >= project.max_queued_jobs:
+                raise QuotaExceeded(
+                    f"Project {project.slug} already has {active} queued or running jobs "
+                    f"(its limit is {project.max_queued_jobs}).",
+                )
+            if spec.job_id is not None and Job.objects.filter(pk=spec.job_id).exists():
+                raise Conflict(f"job_id {spec.job_id} is already used.", error_code="conflict")
+            now = timezone.now()
+            job.created_at = job.updated_at = job.queued_at = now
+            job.save(force_insert=True)
+            if spec.tags:
+                job.tags.set(_tags(spec.tags))
+            JobEvent.objects.create(job=job, status=JobStatus.QUEUED, at=now)
+            if backend.status == BackendStatus.ONLINE:
+                queues.enqueue_on_commit(job.job_id, job.job_priority, backend.time_limit)
+    except IntegrityError as exc:
+        raise Conflict(f"job_id {job.job_id} is already used.", error_code="conflict") from exc
+    return job
+
+
+def _visible_jobs(user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
+    return list(jobs_visible_to(user).filter(pk__in=list(job_ids)).select_related("backend"))
+
+
+def jobs_cancel(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
+    """Cancel those of ``job_ids`` that the user may reach and that are still QUEUED; returns them."""
+    cancelled = []
+    for job in _visible_jobs(user, job_ids):
+        if job.status in CANCELLABLE and _transition(
+            job.job_id, allowed=CANCELLABLE, to=JobStatus.CANCELLED, ended_at=timezone.now(), detail="cancelled"
+        ):
+            queues.remove(job.job_id, job.job_priority)
+            job.status = JobStatus.CANCELLED
+            cancelled.append(job)
+    return cancelled
+
+
+def jobs_delete(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
+    """Delete those of ``job_ids`` not RUNNING or CANCELLING: source and results are purged, the row stays."""
+    deleted = []
+    for job in _visible_jobs(user, job_ids):
+        if job.status not in DELETABLE:
+            continue
+        with transaction.atomic():
+            won = _transition(job.job_id, allowed=DELETABLE, to=JobStatus.DELETED, source_blob=None)
+            if won:
+                JobResult.objects.filter(job_id=job.job_id).delete()
+        if won:
+            if job.status == JobStatus.QUEUED:
+                queues.remove(job.job_id, job.job_priority)
+            job.status = JobStatus.DELETED
+            deleted.append(job)
+    return deleted
+
+
+def job_update(
+    *,
+    user: User,
+    job_id: uuid.UUID,
+    job_name: str | None = UNSET,
+    description: str | None = UNSET,
+    tags: list[str] = UNSET,
+    job_priority: int = UNSET,
+) -> Job:
+    """Rename, describe or retag a job (until it is deleted); change its priority while QUEUED."""
+    from jobs.selectors import job_get_for_user
+
+    job = job_get_for_user(user=user, job_id=job_id)
+    if job.status == JobStatus.DELETED:
+        raise InvalidState(f"Job {job_id} is deleted.")
+    with transaction.atomic():
+        fields: dict[str, Any] = {}
+        if job_name is not UNSET:
+            fields["job_name"] = job_name
+        if description is not UNSET:
+            fields["description"] = description
+        if job_priority is not UNSET and job_priority != job.job_priority:
+            moved = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+                job_priority=job_priority, queued_at=timezone.now()
+            )
+            if not moved:
+                raise InvalidState(f"Job {job_id} is {job.status}: only a QUEUED job's priority can change.")
+            if job.backend.status == BackendStatus.ONLINE:
+                queues.move_on_commit(job.job_id, job.job_priority, job_priority, job.backend.time_limit)
+        fields["updated_at"] = timezone.now()
+        updated = Job.objects.filter(pk=job.pk).exclude(status=JobStatus.DELETED).update(**fields)
+        if not updated:
+            raise InvalidState(f"Job {job_id} is deleted.")
+        if tags is not UNSET:
+            job.tags.set(_tags(tags))
+    return job_get_for_user(user=user, job_id=job_id)
+
+
+# --- Worker side --------------------------------------------------------------------------------
+
+
+def job_start(*, job_id: uuid.UUID, worker_name: str = "") -> Job | None:
+    """QUEUED -> RUNNING for the worker that dequeued it; None when the job is no longer QUEUED
+    (cancelled, deleted, or completed by set_job_results) or its backend is not online (then the
+    job stays QUEUED, held in the database until the backend is online again)."""
+    job = Job.objects.select_related("backend").filter(pk=job_id).first()
+    if job is None or job.status != JobStatus.QUEUED:
+        return None
+    if job.backend.status != BackendStatus.ONLINE:
+        return None
+    won = _transition(
+        job_id,
+        allowed=[JobStatus.QUEUED],
+        to=JobStatus.RUNNING,
+        started_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        worker_name=worker_name[:200],
+    )
+    if not won:
+        return None
+    job.refresh_from_db()
+    return job
+
+
+def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult) -> bool:
+    """Store one entry's outcome and move progress; False when the job is no longer RUNNING
+    (a late or duplicate writer loses and writes nothing)."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id, status=JobStatus.RUNNING).first()
+        if job is None or JobResult.objects.filter(job_id=job_id, index=index).exists():
+            return False
+        JobResult.objects.create(
+            job_id=job_id,
+            index=index,
+            status=entry.status,
+            results=entry.results,
+            num_qubits=entry.num_qubits,
+            metadata=entry.metadata,
+            profiling=entry.profiling,
+            error=entry.error,
+            memory=entry.memory,
+            ended_at=timezone.now(),
+        )
+        ended = JobResult.objects.filter(job_id=job_id).count()
+        fields: dict[str, Any] = {"progress": min(100, ended * 100 // max(job.num_entries, 1))}
+        if entry.num_qubits is not None and (job.num_qubits or 0) < entry.num_qubits:
+            fields["num_qubits"] = entry.num_qubits
+        Job.objects.filter(pk=job_id).update(**fields)
+    return True
+
+
+def job_finish(*, job_id: uuid.UUID) -> str | None:
+    """RUNNING -> COMPLETED when every entry completed, else FAILED. Returns the final status, or
+    None when the job had already left RUNNING."""
+    statuses = list(JobResult.objects.filter(job_id=job_id).values_list("status", flat=True))
+    job = Job.objects.filter(pk=job_id).only("num_entries").first()
+    if job is None:
+        return None
+    complete = len(statuses) == job.num_entries and all(s == JobStatus.COMPLETED for s in statuses)
+    final = JobStatus.COMPLETED if complete else JobStatus.FAILED
+    won = _transition(job_id, allowed=[JobStatus.RUNNING], to=final, ended_at=timezone.now(), progress=100)
+    return final if won else None
+
+
+def job_fail(*, job_id: uuid.UUID, error: dict[str, Any], detail: str = "") -> bool:
+    """Fail a running job whose run broke off: entries without an outcome get ``error``."""
+    job = Job.objects.filter(pk=job_id).only("num_entries", "status").first()
+    if job is None or job.status != JobStatus.RUNNING:
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        done = set(JobResult.objects.filter(job_id=job_id).values_list("index", flat=True))
+        metadata = {"results_fetch_mode": "sync", "status": JobStatus.FAILED, "ended_at": now.isoformat()}
+        JobResult.objects.bulk_create(
+            [
+                JobResult(job_id=job_id, index=i, status=JobStatus.FAILED, error=error, metadata=metadata, ended_at=now)
+                for i in range(job.num_entries)
+                if i not in done
+            ],
+            ignore_conflicts=True,
+        )
+        return _transition(
+            job_id, allowed=[JobStatus.RUNNING], to=JobStatus.FAILED, ended_at=now, progress=100, detail=detail
+        )
+
+
+def job_set_results(*, job_id: uuid.UUID, results: list[dict[str, Any]]) -> Job:
+    """Store results that a driver fetched asynchronously; the job ends COMPLETED, or FAILED when
+    an entry carries ``error``. A final job answers InvalidState and keeps what it has."""
+    job = Job.objects.select_related("backend").filter(pk=job_id).first()
+    if job is None or job.status == JobStatus.DELETED:
+        raise NotFound(f"Job {job_id} not found.")
+    if job.status in FINAL:
+        raise InvalidState(f"Job {job_id} is already {job.status}; its results cannot change.")
+    if len(results) != job.num_entries:
+        raise InvalidParams.field("results", f"the job has {job.num_entries} entries; got {len(results)} results")
+    now = timezone.now()
+    failed = any(entry.get("error") for entry in results)
+    final = JobStatus.FAILED if failed else JobStatus.COMPLETED
+    with transaction.atomic():
+        won = _transition(
+            job_id,
+            allowed=[JobStatus.QUEUED, JobStatus.RUNNING],
+            to=final,
+            ended_at=now,
+            progress=100,
+            started_at=job.started_at or now,
+            num_qubits=max((e.get("num_qubits") or 0 for e in results), default=0) or None,
+            detail="results set",
+        )
+        if not won:
+            raise InvalidState(f"Job {job_id} has already ended; its results cannot change.")
+        JobResult.objects.filter(job_id=job_id).delete()
+        JobResult.objects.bulk_create(
+            [
+                JobResult(
+                    job_id=job_id,
+                    index=i,
+                    status=JobStatus.FAILED if entry.get("error") else JobStatus.COMPLETED,
+                    results=entry.get("results"),
+                    num_qubits=entry.get("num_qubits"),
+                    metadata={
+                        "results_fetch_mode": job.backend.results_fetch_mode,
+                        "status": JobStatus.FAILED if entry.get("error") else JobStatus.COMPLETED,
+                        "ended_at": now.isoformat(),
+                        **(entry.get("metadata") or {}),
+                    },
+                    profiling=entry.get("profiling") or {},
+                    error=entry.get("error"),
+                    memory=entry.get("memory"),
+                    ended_at=now,
+                )
+                for i, entry in enumerate(results)
+            ]
+        )
+        if job.status == JobStatus.QUEUED:
+            queues.remove_on_commit(job_id, job.job_priority)
+    job.refresh_from_db()
+    return job
+
+
+def jobs_enqueue_held(*, backend: Backend) -> int:
+    """Enqueue the QUEUED jobs of ``backend`` that wait in the database only, oldest first per priority."""
+    conn = queues.connection()
+    waiting = set()
+    for queue in queues.job_queues():
+        waiting.update(v.decode() if isinstance(v, bytes) else v for v in conn.lrange(queue.key, 0, -1))
+    held = (
+        Job.objects.filter(backend=backend, status=JobStatus.QUEUED)
+        .order_by("job_priority", "queued_at")
+        .values_list("job_id", "job_priority")
+    )
+    count = 0
+    for job_id, priority in held:
+        if str(job_id) not in waiting:
+            queues.enqueue_on_commit(job_id, priority, backend.time_limit)
+            count += 1
+    return count

@@ -1,0 +1,54 @@
+"""Reads of the tenancy app."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+
+from portal.errors import InvalidParams, NotFound
+from projects.models import ApiToken, Project, User
+
+
+def projects_for_user(user: User) -> QuerySet[Project]:
+    if user.is_staff:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user)
+
+
+def project_get_for_user(user: User, project_id: uuid.UUID | str) -> Project:
+    """A project the user belongs to (any project for staff); anything else is not found."""
+    try:
+        return projects_for_user(user).get(project_id=project_id)
+    except (Project.DoesNotExist, ValueError) as exc:
+        raise NotFound(f"Project {project_id} not found.") from exc
+
+
+def project_for_submission(*, user: User, token: ApiToken | None, project_id: uuid.UUID | None) -> Project:
+    """Which project a submission goes to: the one named, else the token's, else the user's only one."""
+    if token is not None and token.project_id is not None:
+        if project_id is not None and project_id != token.project.project_id:
+            raise NotFound(f"Project {project_id} not found.")
+        return token.project
+    if project_id is not None:
+        return project_get_for_user(user, project_id)
+    projects = list(Project.objects.filter(memberships__user=user)[:2])
+    if len(projects) == 1:
+        return projects[0]
+    if not projects:
+        raise InvalidParams.field("project_id", "you are not a member of any project")
+    raise InvalidParams.field("project_id", "you belong to several projects: name one with project_id")
+
+
+def user_get_by_username(username: str) -> User:
+    try:
+        return User.objects.get(username=username)
+    except User.DoesNotExist as exc:
+        raise NotFound(f"User {username!r} not found.") from exc
+
+
+def project_get_by_slug(slug: str) -> Project:
+    try:
+        return Project.objects.get(slug=slug)
+    except Project.DoesNotExist as exc:
+        raise NotFound(f"Project {slug!r} not found.") from exc

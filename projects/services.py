@@ -1,0 +1,135 @@
+"""State changes of the tenancy app. Keyword-only, validated, called by every face of the portal."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.errors import InvalidParams, Unauthenticated
+from projects.models import ApiToken, Membership, Project, Role, TokenScope, User, new_callback_secret
+
+TOKEN_PREFIX = "qp_"
+# last_used_at is written at most this often per token, so a busy client does not turn every
+# read into a write on the token row.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def _validation_error_to_params(exc) -> InvalidParams:
+    errors = [
+        {"field": field, "message": " ".join(str(m) for m in messages)} for field, messages in exc.message_dict.items()
+    ]
+    return InvalidParams(errors=errors)
+
+
+def _full_clean(instance, **kwargs) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        instance.full_clean(**kwargs)
+    except ValidationError as exc:
+        raise _validation_error_to_params(exc) from exc
+
+
+def user_create(*, username: str, password: str | None = None, email: str = "", is_staff: bool = False) -> User:
+    """Create a user; without a password the account can sign in only with API tokens."""
+    user = User(username=username, email=email, is_staff=is_staff, is_superuser=is_staff)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    _full_clean(user, exclude=["password"])
+    user.save()
+    return user
+
+
+def project_create(*, slug: str, name: str = "", max_queued_jobs: int | None = None) -> Project:
+    project = Project(slug=slug, name=name or slug)
+    if max_queued_jobs is not None:
+        project.max_queued_jobs = max_queued_jobs
+    _full_clean(project)
+    project.save()
+    return project
+
+
+def membership_set(*, project: Project, user: User, role: str = Role.MEMBER) -> Membership:
+    """Add ``user`` to ``project`` with ``role``, or change the role of an existing member."""
+    if role not in Role.values:
+        raise InvalidParams.field("role", f"must be one of {', '.join(Role.values)}")
+    membership, created = Membership.objects.get_or_create(project=project, user=user, defaults={"role": role})
+    if not created and membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def _hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def token_create(
+    *,
+    user: User,
+    project: Project | None = None,
+    scope: str = TokenScope.DEFAULT,
+    expires_at: datetime | None = None,
+    name: str = "",
+) -> tuple[ApiToken, str]:
+    """Create an API token; returns the row and the token itself, which is never stored."""
+    if scope not in TokenScope.values:
+        raise InvalidParams.field("scope", f"must be one of: {', '.join(v or '(empty)' for v in TokenScope.values)}")
+    if project is not None and not (user.is_staff or Membership.objects.filter(user=user, project=project).exists()):
+        raise InvalidParams.field("project", f"{user.username} is not a member of {project.slug}")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        project=project,
+        scope=scope,
+        expires_at=expires_at,
+        name=name,
+        prefix=raw[:10],
+        key_hash=_hash_token(raw),
+    )
+    return token, raw
+
+
+def tokens_revoke(*, user: User) -> int:
+    """Revoke every active token of ``user``; effective for the very next request."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def token_authenticate(raw: str) -> ApiToken:
+    """The active token ``raw`` names, or Unauthenticated. Touches ``last_used_at`` now and then."""
+    if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        raise Unauthenticated("Invalid API token.")
+    digest = _hash_token(raw)
+    token = ApiToken.objects.select_related("user", "project").filter(key_hash=digest).first()
+    # The lookup is by hash, so timing reveals nothing of the token; compare_digest keeps it so.
+    if token is None or not hmac.compare_digest(token.key_hash, digest):
+        raise Unauthenticated("Invalid API token.")
+    now = timezone.now()
+    if token.revoked_at is not None:
+        raise Unauthenticated("This API token has been revoked.")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthenticated("This API token has expired.")
+    if not token.user.is_active:
+        raise Unauthenticated("This account is disabled.")
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+@transaction.atomic
+def project_rotate_secret(*, project: Project) -> str:
+    project.callback_secret = new_callback_secret()
+    project.save(update_fields=["callback_secret"])
+    return project.callback_secret
