@@ -1,0 +1,345 @@
+"""``manage.py runportal``: the whole portal on one machine (SPEC §8).
+
+Migrates, makes sure Redis is there, bootstraps an admin and a demo project on an empty
+database, then supervises a gunicorn web server and N RQ workers until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import psutil
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from portal import embedded_redis
+
+logger = logging.getLogger("portal.runportal")
+
+POLL_INTERVAL = 0.5
+# gunicorn's own graceful timeout is shorter, so it finishes in-flight requests before we escalate.
+STOP_TIMEOUT = 10.0
+GUNICORN_GRACEFUL_TIMEOUT = 8
+# A worker that keeps crashing on start is retried ever more slowly instead of spinning.
+RESTART_BACKOFF_MIN = 1.0
+RESTART_BACKOFF_MAX = 30.0
+# A worker that ran at least this long before dying crashed "for real", not on start-up.
+HEALTHY_UPTIME = 30.0
+DEFAULT_WORKER_CLASS = "jobs.worker.JobWorker"
+
+DEMO_SOURCE = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    critical: bool  # the web server: its death ends runportal; a worker is restarted instead
+    popen: subprocess.Popen | None = None
+    started_at: float = 0.0
+    backoff: float = RESTART_BACKOFF_MIN
+    restart_at: float | None = None
+    tree: list[psutil.Process] = field(default_factory=list)
+
+
+class Command(BaseCommand):
+    help = "Run the whole portal: migrations, Redis (embedded unless REDIS_URL), gunicorn and RQ workers."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="address to bind the web server to")
+        parser.add_argument("--port", type=int, default=8000, help="port of the web server")
+        parser.add_argument("--workers", type=int, default=2, help="job workers to run (0: web only)")
+        parser.add_argument("--no-web", action="store_true", help="run the workers only, no web server")
+
+    def handle(self, *args, host: str, port: int, workers: int, no_web: bool, **options) -> None:
+        if workers < 0:
+            raise CommandError("--workers must be 0 or more")
+        if no_web and workers == 0:
+            raise CommandError("--no-web with --workers 0 leaves nothing to run")
+
+        started_redis = _ensure_embedded_redis()
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+            if not no_web:
+                # The production server does not serve app static files itself; WhiteNoise serves
+                # STATIC_ROOT, so the admin would be unstyled without this.
+                call_command("collectstatic", interactive=False, verbosity=0)
+            self._print_banner(host, port, no_web)
+            children = _build_children(host, port, workers, no_web)
+            exit_code = Supervisor(children).run()
+        finally:
+            if started_redis:
+                logger.info("stopping the embedded Redis")
+                embedded_redis.stop(settings.BASE_DIR)
+        if exit_code:
+            raise CommandError("stopped because the web server died", returncode=exit_code)
+
+    def _print_banner(self, host: str, port: int, no_web: bool) -> None:
+        base_url = f"http://{_url_host(host)}:{port}"
+        bootstrap = _bootstrap_if_empty()
+        write = self.stdout.write
+        write("")
+        if no_web:
+            write(self.style.SUCCESS("Quantum job portal: workers only (no web server)"))
+        else:
+            write(self.style.SUCCESS(f"Quantum job portal: {base_url}/"))
+        if bootstrap is not None:
+            username, password, token = bootstrap
+            write("")
+            write("First start: created an admin account, a 'demo' project and an API token for it.")
+            write("They are shown only this once.")
+            write(f"  admin login:    {base_url}/admin/login/")
+            write(f"  username:       {username}")
+            write(f"  password:       {password}")
+            write(f"  demo API token: {token}")
+            write("")
+            write("Submit a job:")
+            write("  " + _curl_submit_example(base_url, token))
+        write("")
+        write("Press Ctrl-C to stop.")
+        write("")
+        self.stdout.flush()
+
+
+def _ensure_embedded_redis() -> bool:
+    """Start the embedded Redis if needed; True when this process started it (and so must stop it).
+
+    Importing settings already called ``ensure_running`` and threw its answer away, so a server
+    born after this process was is also ours.
+    """
+    if not settings.EMBEDDED_REDIS:
+        return False
+    if embedded_redis.ensure_running(settings.BASE_DIR):
+        return True
+    pidfile = embedded_redis.redis_dir(settings.BASE_DIR) / "redis.pid"
+    try:
+        redis_started = psutil.Process(int(pidfile.read_text().strip())).create_time()
+    except (OSError, ValueError, psutil.Error):
+        return False
+    return redis_started >= psutil.Process().create_time()
+
+
+def _bootstrap_if_empty() -> tuple[str, str, str] | None:
+    """On a database without any user, create admin + demo project + token; else do nothing."""
+    # Imported here: models are not loaded when this module is imported by the command loader.
+    from projects.models import Role, User
+    from projects.services import membership_set, project_create, token_create, user_create
+
+    with transaction.atomic():
+        if User.objects.exists():
+            return None
+        password = secrets.token_urlsafe(12)
+        admin = user_create(username="admin", password=password, is_staff=True)
+        project = project_create(slug="demo", name="Demo project")
+        membership_set(project=project, user=admin, role=Role.ADMIN)
+        _token, raw = token_create(user=admin, project=project, name="demo")
+    return admin.username, password, raw
+
+
+def _curl_submit_example(base_url: str, token: str) -> str:
+    """A curl command that submits a Bell-state circuit; shlex.quote keeps it paste-safe."""
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "submit_job",
+        "params": {"body": {"code_type": "qasm2", "source_code": [DEMO_SOURCE], "backend": "dummy", "shots": 1000}},
+    }
+    argv = [
+        "curl", "-s",
+        "-H", f"Authorization: Bearer {token}",
+        "-H", "Content-Type: application/json",
+        "-d", json.dumps(body, separators=(",", ":")),
+        f"{base_url}/v1/job/submit_job",
+    ]  # fmt: skip
+    return shlex.join(argv)
+
+
+def _url_host(host: str) -> str:
+    """The host to put in a URL: a wildcard bind is reached on loopback, IPv6 goes in brackets."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]"
+    return host
+
+
+def _build_children(host: str, port: int, workers: int, no_web: bool) -> list[Child]:
+    python = sys.executable
+    manage = str(Path(settings.BASE_DIR) / "manage.py")
+    # Overridable so the command can run before (or without) the portal's own worker class.
+    worker_class = os.environ.get("PORTAL_WORKER_CLASS", DEFAULT_WORKER_CLASS)
+    children: list[Child] = []
+    if not no_web:
+        bind = f"{_url_host(host)}:{port}"
+        gunicorn = [
+            python, "-m", "gunicorn", "portal.wsgi:application",
+            "--bind", bind,
+            "--chdir", str(settings.BASE_DIR),
+            "--worker-class", "gthread", "--workers", "2", "--threads", "8",
+            "--timeout", "120",  # large job uploads (MAX_REQUEST_BYTES) on slow links
+            "--graceful-timeout", str(GUNICORN_GRACEFUL_TIMEOUT),
+            "--keep-alive", "5",
+            "--access-logfile", "-",
+            # Its default socket path is per user, not per portal, so two portals would collide.
+            "--no-control-socket",
+        ]  # fmt: skip
+        children.append(Child("web", gunicorn, critical=True))
+    # --with-scheduler: retries with a delay (callbacks) and enqueue_in need a scheduler; RQ
+    # elects one per queue among the workers, so giving it to all of them is harmless.
+    rqworker = [python, manage, "rqworker", "--worker-class", worker_class, "--with-scheduler"]
+    for index in range(1, workers + 1):
+        children.append(Child(f"worker-{index}", [*rqworker, *settings.JOB_QUEUE_NAMES], critical=False))
+    if workers > 0:
+        # Callbacks get their own worker so a slow receiver never delays a job, nor a long job a callback.
+        children.append(Child("callbacks", [*rqworker, settings.CALLBACK_QUEUE_NAME], critical=False))
+    return children
+
+
+def _child_preexec() -> None:
+    # Runs in the child between fork and exec. If runportal is killed outright (SIGKILL) its
+    # children would otherwise live on as orphans; the kernel sends them SIGTERM instead.
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class Supervisor:
+    """Starts the children, restarts workers that die, and stops everything on a signal."""
+
+    def __init__(self, children: list[Child]) -> None:
+        self.children = children
+        self.stop = threading.Event()
+        self.force = threading.Event()
+        self.exit_code = 0
+
+    def run(self) -> int:
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for child in self.children:
+                self._spawn(child)
+            while not self.stop.wait(POLL_INTERVAL):
+                self._check_children()
+        finally:
+            self._stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.exit_code
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop.is_set():
+            self.force.set()  # a second Ctrl-C: do not wait for anyone any more
+            return
+        logger.info("received %s, stopping", signal.Signals(signum).name)
+        self.stop.set()
+
+    def _spawn(self, child: Child) -> None:
+        logger.info("starting %s: %s", child.name, shlex.join(child.argv))
+        child.popen = subprocess.Popen(
+            child.argv,
+            cwd=settings.BASE_DIR,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # Own process group: the terminal's Ctrl-C reaches runportal alone, which then stops
+            # the children in order (a second SIGINT would make RQ abandon a running job).
+            process_group=0,
+            preexec_fn=_child_preexec,
+        )
+        child.started_at = time.monotonic()
+        child.restart_at = None
+
+    def _check_children(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.popen is None:
+                if child.restart_at is not None and now >= child.restart_at:
+                    self._spawn(child)
+                continue
+            code = child.popen.poll()
+            if code is None:
+                # Kept fresh so that if this child dies, its own children (RQ's scheduler and work
+                # horse, gunicorn's workers) can still be found and do not live on as orphans.
+                child.tree = _descendants(child.popen.pid)
+                continue
+            if child.critical:
+                logger.error("%s exited unexpectedly with status %s; shutting down", child.name, code)
+                self.exit_code = 1
+                self.stop.set()
+                return
+            if now - child.started_at >= HEALTHY_UPTIME:
+                child.backoff = RESTART_BACKOFF_MIN
+            logger.warning("%s exited with status %s; restarting in %.0f s", child.name, code, child.backoff)
+            _kill_leftovers(child)
+            child.popen = None
+            child.restart_at = now + child.backoff
+            child.backoff = min(child.backoff * 2, RESTART_BACKOFF_MAX)
+
+    def _stop_all(self) -> None:
+        running = [c for c in self.children if c.popen is not None and c.popen.poll() is None]
+        for child in running:
+            child.tree = _descendants(child.popen.pid)
+            _signal_group(child.popen, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        # Halfway, a second SIGTERM turns an RQ warm shutdown (waiting for the running job) into a
+        # cold one that takes its work horse down properly, before SIGKILL has to.
+        second_term_at = time.monotonic() + STOP_TIMEOUT / 2
+        sent_second = False
+        while any(c.popen.poll() is None for c in running) and time.monotonic() < deadline:
+            if self.force.wait(0.1):
+                break
+            if not sent_second and time.monotonic() >= second_term_at:
+                for child in running:
+                    if child.popen.poll() is None:
+                        _signal_group(child.popen, signal.SIGTERM)
+                sent_second = True
+        # Every child, not just the running ones: a web server that died has left its workers.
+        for child in self.children:
+            if child.popen is None:
+                continue
+            if child.popen.poll() is None:
+                logger.warning("%s did not stop in time; killing it", child.name)
+                _signal_group(child.popen, signal.SIGKILL)
+            child.popen.wait()
+            _kill_leftovers(child)
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _kill_leftovers(child: Child) -> None:
+    """SIGKILL whatever is left of a child's process tree once the child itself has exited."""
+    for proc in child.tree:
+        try:
+            if proc.is_running():  # compares the start time too, so a reused pid is left alone
+                logger.warning("killing %s's leftover process %s", child.name, proc.pid)
+                proc.kill()
+        except psutil.Error:
+            pass
+    child.tree = []
+
+
+def _signal_group(popen: subprocess.Popen, sig: signal.Signals) -> None:
+    try:
+        os.killpg(popen.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

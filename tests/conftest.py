@@ -1,0 +1,93 @@
+"""Fixtures: a JSON-RPC caller over Django's test client, real Redis queues, an in-process worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import django_rq
+import pytest
+from rq import SimpleWorker
+
+from jobs import queues
+from tests.factories import Tenant, make_project, make_tenant
+
+
+@pytest.fixture(autouse=True)
+def clean_redis():
+    """Every test starts with empty queues (the test settings give tests their own Redis database)."""
+    django_rq.get_connection(queues.queue_name(1)).flushdb()
+    yield
+
+
+@pytest.fixture
+def tenant(db) -> Tenant:
+    return make_tenant()
+
+
+@pytest.fixture
+def other_tenant(db) -> Tenant:
+    """A user of another project: none of ``tenant``'s jobs may be reachable for them."""
+    return make_tenant(project=make_project())
+
+
+@pytest.fixture
+def staff(db) -> Tenant:
+    return make_tenant(staff=True)
+
+
+@pytest.fixture
+def rpc(client, django_capture_on_commit_callbacks) -> Callable[..., Any]:
+    """Call a JSON-RPC method as ``who``; returns the decoded response object.
+
+    On-commit callbacks (enqueueing) run as they would after a real commit.
+    """
+
+    def call(method: str, params: Any = None, *, who: Tenant | None = None, url: str | None = None, id: Any = 1):
+        payload: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": id}
+        if params is not None:
+            payload["params"] = params
+        headers = who.auth if who else {}
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                url or f"/v1/job/{method}", json.dumps(payload), content_type="application/json", **headers
+            )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return call
+
+
+@pytest.fixture
+def post_raw(client, django_capture_on_commit_callbacks):
+    """POST a raw body to the JSON-RPC endpoint; returns the HttpResponse."""
+
+    def post(body: str | bytes, *, who: Tenant | None = None, url: str = "/v1/job/", **extra):
+        headers = who.auth if who else {}
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(url, body, content_type="application/json", **headers, **extra)
+
+    return post
+
+
+@pytest.fixture
+def run_worker() -> Callable[[], int]:
+    """Run a real RQ worker in this process (SimpleWorker, burst) until the job queues are empty."""
+
+    def work() -> int:
+        worker = SimpleWorker(queues.job_queues(), connection=queues.connection())
+        worker.work(burst=True)
+        return worker.successful_job_count
+
+    return work
+
+
+def result_of(response: dict[str, Any]) -> Any:
+    assert "error" not in response, response
+    return response["result"]
+
+
+def error_of(response: dict[str, Any]) -> dict[str, Any]:
+    assert "result" not in response, response
+    return response["error"]
