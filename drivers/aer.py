@@ -24,10 +24,11 @@ AER_OPTION_NAMES = ("method", "seed_simulator", "memory", "device", "precision")
 
 def qasm_version(source: str) -> int:
     """2 or 3, from the ``OPENQASM`` header; without one, OpenQASM 3 (where the header is optional)."""
-    match = _VERSION.search(_COMMENT.sub("", source))
+    code = _COMMENT.sub("", source)
+    match = _VERSION.search(code)
     if match:
         return 3 if match.group(1) == "3" else 2
-    return 2 if re.search(r"\bqreg\b", source) else 3
+    return 2 if re.search(r"\bqreg\b", code) else 3
 
 
 def parse(code_type: str, source: Any) -> QuantumCircuit:

@@ -12,6 +12,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from qiskit import QuantumCircuit
+from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.transpiler import CouplingMap, PassManager, generate_preset_pass_manager
 
 TRANSPILERS = ("qiskit", "cmss", "none")
@@ -49,7 +50,7 @@ def pass_manager(target_key: Hashable, backend: Any, options: dict[str, Any]) ->
     }
     if options.get("basis_gates") is not None or options.get("coupling_map") is not None:
         # User-given gates or connectivity replace the backend's target.
-        kwargs["basis_gates"] = options.get("basis_gates") or list(backend.target.operation_names)
+        kwargs["basis_gates"] = options.get("basis_gates") or _standard_operations(backend)
         if options.get("coupling_map") is not None:
             kwargs["coupling_map"] = CouplingMap(options["coupling_map"])
     else:
@@ -60,6 +61,15 @@ def pass_manager(target_key: Hashable, backend: Any, options: dict[str, Any]) ->
             _cache.pop(next(iter(_cache)))
         _cache[key] = manager
     return manager
+
+
+def _standard_operations(backend: Any) -> list[str]:
+    """The backend's one- and two-qubit standard gates: what qiskit's preset pipelines accept as
+    basis gates next to a coupling map (Aer's target also lists simulator-only instructions such
+    as ``mcu2``, and gates on 3+ qubits cannot be routed)."""
+    gates = get_standard_gate_name_mapping()
+    names = [n for n in backend.target.operation_names if n in gates and gates[n].num_qubits <= 2]
+    return [*names, "measure", "reset"]
 
 
 def transpile(

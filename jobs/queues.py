@@ -41,6 +41,8 @@ def connection() -> Redis:
 
 
 def enqueue(job_id: uuid.UUID | str, priority: int, timeout: int) -> None:
+    """Enqueue by id. Inside a transaction django-rq (COMMIT_MODE "on_db_commit") holds the enqueue
+    until the transaction commits, so a worker always finds the committed row."""
     get_queue(priority).enqueue(
         RUN_JOB,
         str(job_id),
@@ -49,11 +51,6 @@ def enqueue(job_id: uuid.UUID | str, priority: int, timeout: int) -> None:
         result_ttl=RQ_RESULT_TTL,
         failure_ttl=RQ_FAILURE_TTL,
     )
-
-
-def enqueue_on_commit(job_id: uuid.UUID | str, priority: int, timeout: int) -> None:
-    """Enqueue once the surrounding transaction has committed, so a worker always finds the row."""
-    transaction.on_commit(partial(enqueue, job_id, priority, timeout))
 
 
 def remove(job_id: uuid.UUID | str, priority: int) -> bool:

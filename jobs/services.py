@@ -170,7 +170,7 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
                 job.tags.set(_tags(spec.tags))
             JobEvent.objects.create(job=job, status=JobStatus.QUEUED, at=now)
             if backend.status == BackendStatus.ONLINE:
-                queues.enqueue_on_commit(job.job_id, job.job_priority, backend.time_limit)
+                queues.enqueue(job.job_id, job.job_priority, backend.time_limit)
     except IntegrityError as exc:
         raise Conflict(f"job_id {job.job_id} is already used.", error_code="conflict") from exc
     return job
@@ -406,6 +406,6 @@ def jobs_enqueue_held(*, backend: Backend) -> int:
     count = 0
     for job_id, priority in held:
         if str(job_id) not in waiting:
-            queues.enqueue_on_commit(job_id, priority, backend.time_limit)
+            queues.enqueue(job_id, priority, backend.time_limit)
             count += 1
     return count

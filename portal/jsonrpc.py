@@ -133,27 +133,36 @@ def _valid_id(value: Any) -> bool:
     return value is None or (isinstance(value, str | int | float) and not isinstance(value, bool))
 
 
+def _request_error(item: dict[str, Any], path_method: str | None) -> InvalidRequest | None:
+    """Why ``item`` is not a valid Request object, if it is not."""
+    if item.get("jsonrpc") != "2.0":
+        return InvalidRequest('Invalid request: "jsonrpc" must be exactly "2.0".')
+    if not isinstance(item.get("method"), str):
+        return InvalidRequest('Invalid request: "method" must be a string.')
+    if not _valid_id(item.get("id")):
+        return InvalidRequest("Invalid request: id must be a string, a number or null.")
+    if path_method is not None and item["method"] != path_method:
+        return InvalidRequest(f"Invalid request: this URI serves {path_method!r}, not {item['method']!r}.")
+    return None
+
+
 def call(ctx: RpcContext, item: Any, path_method: str | None) -> dict[str, Any] | None:
-    """Handle one request object; None for a notification."""
+    """Handle one request object; None for a notification. An invalid Request object is always
+    answered (with id null unless its id was usable), since it cannot be a notification."""
     if not isinstance(item, dict):
         return _response(None, error=InvalidRequest("Invalid request: each request must be a JSON object."))
+    invalid = _request_error(item, path_method)
+    req_id = item.get("id") if _valid_id(item.get("id")) else None
+    if invalid is not None:
+        return _response(req_id, error=invalid)
     is_notification = "id" not in item
-    req_id = item.get("id")
-    if not _valid_id(req_id):
-        return _response(None, error=InvalidRequest("Invalid request: id must be a string, a number or null."))
+    name = item["method"]
     try:
-        if item.get("jsonrpc") != "2.0":
-            raise InvalidRequest('Invalid request: "jsonrpc" must be exactly "2.0".')
-        name = item.get("method")
-        if not isinstance(name, str):
-            raise InvalidRequest('Invalid request: "method" must be a string.')
-        if path_method is not None and name != path_method:
-            raise InvalidRequest(f"Invalid request: this URI serves {path_method!r}, not {name!r}.")
         params = item.get("params", {})
         if isinstance(params, list):
             raise InvalidParams.field("params", "must be an object of named parameters (by-name)")
         if not isinstance(params, dict):
-            raise InvalidRequest('Invalid request: "params" must be an object.')
+            raise InvalidParams.field("params", "must be an object of named parameters")
         method = METHODS.get(name)
         if method is None:
             raise MethodNotFound(f"Method not found: {name!r}.")
@@ -163,9 +172,9 @@ def call(ctx: RpcContext, item: Any, path_method: str | None) -> dict[str, Any] 
     except PortalError as exc:
         error = exc
     except DatabaseError:
-        error = _internal(ServiceError, f"database failure in {item.get('method')!r}")
+        error = _internal(ServiceError, f"database failure in {name!r}")
     except Exception:
-        error = _internal(InternalError, f"internal error in {item.get('method')!r}")
+        error = _internal(InternalError, f"internal error in {name!r}")
     else:
         return None if is_notification else _response(req_id, result=result)
     return None if is_notification else _response(req_id, error=error)

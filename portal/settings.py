@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "django_rq",
+    "portal",
     "projects",
     "drivers",
     "jobs",
@@ -138,8 +139,10 @@ LOGIN_URL = "/admin/login/"
 # --- Redis and queues ----------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 EMBEDDED_REDIS = not REDIS_URL
+# Whether this very process started the embedded server (runportal then stops it on exit).
+EMBEDDED_REDIS_STARTED = False
 if EMBEDDED_REDIS:
-    embedded_redis.ensure_running(BASE_DIR)
+    EMBEDDED_REDIS_STARTED = embedded_redis.ensure_running(BASE_DIR)
     REDIS_URL = embedded_redis.url(BASE_DIR)
 
 # Strict priority: one RQ queue per job priority; workers listen to them in order 1..10, and RQ
@@ -174,6 +177,8 @@ CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", _secure_default)
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -184,7 +189,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # qiskit logs every transpiler pass at INFO: ~20 lines per circuit in a worker.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "qiskit": {"level": "WARNING"}},
 }
 
-RQ = {"WORKER_CLASS": "jobs.worker.JobWorker"}
+# on_db_commit: an enqueue inside a transaction waits for its commit (STYLE: enqueue after commit).
+RQ = {"WORKER_CLASS": "jobs.worker.JobWorker", "COMMIT_MODE": "on_db_commit"}

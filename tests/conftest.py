@@ -91,3 +91,16 @@ def result_of(response: dict[str, Any]) -> Any:
 def error_of(response: dict[str, Any]) -> dict[str, Any]:
     assert "result" not in response, response
     return response["error"]
+
+
+@pytest.fixture
+def submit(rpc) -> Callable[..., dict[str, Any]]:
+    """Submit a Bell job (fields overridable) as ``who``; returns the job as answered."""
+
+    def submit_job(who: Tenant, **fields: Any) -> dict[str, Any]:
+        from tests.factories import BELL
+
+        body = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "shots": 100, **fields}
+        return result_of(rpc("submit_job", {"body": body}, who=who))
+
+    return submit_job

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.http.request import validate_host
 
 from portal import embedded_redis
 
@@ -109,6 +110,8 @@ class Command(BaseCommand):
             write("")
             write("Submit a job:")
             write("  " + _curl_submit_example(base_url, token))
+        if not no_web and not validate_host(_url_host(host), settings.ALLOWED_HOSTS):
+            write(self.style.WARNING(f"{_url_host(host)} is not in ALLOWED_HOSTS; requests to it will get 400."))
         write("")
         write("Press Ctrl-C to stop.")
         write("")
@@ -116,21 +119,11 @@ class Command(BaseCommand):
 
 
 def _ensure_embedded_redis() -> bool:
-    """Start the embedded Redis if needed; True when this process started it (and so must stop it).
-
-    Importing settings already called ``ensure_running`` and threw its answer away, so a server
-    born after this process was is also ours.
-    """
+    """Start the embedded Redis if needed; True when this process started it (and so must stop it)."""
     if not settings.EMBEDDED_REDIS:
         return False
-    if embedded_redis.ensure_running(settings.BASE_DIR):
-        return True
-    pidfile = embedded_redis.redis_dir(settings.BASE_DIR) / "redis.pid"
-    try:
-        redis_started = psutil.Process(int(pidfile.read_text().strip())).create_time()
-    except (OSError, ValueError, psutil.Error):
-        return False
-    return redis_started >= psutil.Process().create_time()
+    # Importing settings may already have started it, for this very process.
+    return embedded_redis.ensure_running(settings.BASE_DIR) or settings.EMBEDDED_REDIS_STARTED
 
 
 def _bootstrap_if_empty() -> tuple[str, str, str] | None:
@@ -186,7 +179,8 @@ def _build_children(host: str, port: int, workers: int, no_web: bool) -> list[Ch
     worker_class = os.environ.get("PORTAL_WORKER_CLASS", DEFAULT_WORKER_CLASS)
     children: list[Child] = []
     if not no_web:
-        bind = f"{_url_host(host)}:{port}"
+        # Bind to what was asked (0.0.0.0 included); only IPv6 needs brackets in gunicorn's syntax.
+        bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
         gunicorn = [
             python, "-m", "gunicorn", "portal.wsgi:application",
             "--bind", bind,
@@ -330,7 +324,9 @@ def _kill_leftovers(child: Child) -> None:
     """SIGKILL whatever is left of a child's process tree once the child itself has exited."""
     for proc in child.tree:
         try:
-            if proc.is_running():  # compares the start time too, so a reused pid is left alone
+            # is_running compares start times, so a reused pid is left alone; a zombie has exited
+            # already and only waits for init to reap it.
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
                 logger.warning("killing %s's leftover process %s", child.name, proc.pid)
                 proc.kill()
         except psutil.Error:

@@ -1,0 +1,147 @@
+"""End to end over real HTTP: the seed's "best practice" flow against a live server and a real
+worker, and ``runportal`` started as a user would start it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+import requests
+from django.conf import settings
+
+from tests.factories import BELL, make_tenant
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class RpcClient:
+    def __init__(self, base_url: str, token: str):
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def __call__(self, method: str, body: dict) -> dict:
+        payload = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {"body": body}}
+        response = self.session.post(f"{self.base_url}/v1/job/{method}", json=payload, timeout=30)
+        response.raise_for_status()
+        data = response.json()
+        assert "error" not in data, data
+        return data["result"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_best_practice_flow_over_http(live_server, run_worker):
+    """Seed 000's best practice: submit, poll get_job_status until final, then get_job_results."""
+    tenant = make_tenant()
+    call = RpcClient(live_server.url, tenant.token)
+    job = call(
+        "submit_job",
+        {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "transpiler": "cmss", "shots": 1000,
+         "job_priority": 5, "code_compression_level": 5, "tags": ["exp1", "circuit1"]},
+    )  # fmt: skip
+    assert call("get_job_status", {"job_id": job["job_id"]})["queue_position"] == 1
+    run_worker()  # RQ installs signal handlers, so it runs in the main thread; the server has its own
+    status = wait_until(
+        lambda: (s := call("get_job_status", {"job_id": job["job_id"]}))["job_status"] in ("COMPLETED", "FAILED") and s,
+        timeout=60,
+        what="the job to end",
+    )
+    assert status["job_status"] == "COMPLETED"
+    results = call("get_job_results", {"job_id": job["job_id"]})
+    counts = results["results"][0]["results"]
+    assert set(counts) <= {"00", "11"} and sum(counts.values()) == 1000
+    assert results["source_code"] == [BELL]
+    assert results["tags"] == ["circuit1", "exp1"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _redis_url_for_subprocess() -> str:
+    """A Redis database of its own, so the portal under test takes no one else's jobs."""
+    url = settings.REDIS_URL
+    url = url.split("?", 1)[0] + "?db=14" if url.startswith("unix://") else re.sub(r"/\d+$", "/14", url)
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def test_runportal_first_start_and_clean_stop(tmp_path):
+    """runportal on an empty database prints a curl command that completes a Bell job when pasted,
+    and SIGTERM stops the web server and workers with no process left behind."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+        "REDIS_URL": _redis_url_for_subprocess(),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "runportal", "--port", str(port), "--workers", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        curl = wait_until(
+            lambda: next((line.strip() for line in lines if line.strip().startswith("curl ")), None),
+            timeout=120,
+            what="the curl example in runportal's banner",
+        )
+        token = re.search(r"Bearer (qp_[\w-]+)", curl).group(1)
+        assert any("password:" in line for line in lines)
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/v1/job/"), timeout=60, what="the web server")
+        pasted = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=60)
+        job = json.loads(pasted.stdout)["result"]
+        assert job["job_status"] == "QUEUED"
+        call = RpcClient(f"http://127.0.0.1:{port}", token)
+        status = wait_until(
+            lambda: (s := call("get_job_status", {"job_id": job["job_id"]}))["job_status"] == "COMPLETED" and s,
+            timeout=90,
+            interval=0.25,
+            what="the Bell job to complete",
+        )
+        assert status["progress"] == 100
+        counts = call("get_job_results", {"job_id": job["job_id"]})["results"][0]["results"]
+        assert set(counts) <= {"00", "11"} and sum(counts.values()) == 1000
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 3  # gunicorn (+ its workers) and two RQ workers
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    assert code == 0, "".join(lines[-30:])
+    alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert alive == []
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=10).status_code == 200
+    except requests.RequestException:  # not listening yet, or still importing the app
+        return False

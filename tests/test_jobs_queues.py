@@ -1,0 +1,111 @@
+"""Priority queues on real Redis with a real RQ worker (SPEC §5)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+
+from drivers.models import Backend
+from drivers.selectors import backend_get
+from drivers.services import backend_set_status
+from jobs import queues
+from jobs.models import Job, JobEvent
+from jobs.services import JobSpec, job_submit
+from tests.conftest import result_of
+from tests.factories import BELL
+
+pytestmark = pytest.mark.django_db
+
+
+def start_order() -> list[str]:
+    """Job ids in the order workers started them."""
+    return [str(e.job_id) for e in JobEvent.objects.filter(status="RUNNING").order_by("id")]
+
+
+def test_strict_priority_then_fifo(submit, tenant, run_worker):
+    """Every priority-1 job starts before any priority-2 job; FIFO within a priority."""
+    submitted = [(p, submit(tenant, job_priority=p)["job_id"]) for p in (5, 1, 10, 1, 5, 2)]
+    run_worker()
+    expected = [job_id for _, job_id in sorted(submitted, key=lambda pair: pair[0])]  # stable sort keeps FIFO
+    assert start_order() == expected
+    assert set(Job.objects.values_list("status", flat=True)) == {"COMPLETED"}
+
+
+def test_rq_job_id_is_the_job_id(submit, tenant):
+    """The job row's UUID is the RQ job id, in the queue of its priority."""
+    job = submit(tenant, job_priority=3)
+    assert queues.get_queue(3).job_ids == [job["job_id"]]
+
+
+def test_queue_position_across_priorities(rpc, submit, tenant):
+    """queue_position counts every job that starts first (1 = next)."""
+    a = submit(tenant, job_priority=5)
+    b = submit(tenant, job_priority=1)
+    c = submit(tenant, job_priority=5)
+
+    def position(job):
+        return result_of(rpc("get_job_status", {"body": {"job_id": job["job_id"]}}, who=tenant))["queue_position"]
+
+    assert [position(b), position(a), position(c)] == [1, 2, 3]
+    rpc("update_job", {"body": {"job_id": c["job_id"], "job_priority": 1}}, who=tenant)
+    assert [position(b), position(c), position(a)] == [1, 2, 3]
+
+
+def test_priority_change_changes_start_order(rpc, submit, tenant, run_worker):
+    """A job moved to a better priority starts before the jobs it overtook."""
+    first = submit(tenant, job_priority=5)
+    second = submit(tenant, job_priority=5)
+    rpc("update_job", {"body": {"job_id": second["job_id"], "job_priority": 2}}, who=tenant)
+    run_worker()
+    assert start_order() == [second["job_id"], first["job_id"]]
+
+
+def test_worker_skips_job_no_longer_queued(submit, tenant, run_worker):
+    """A worker that dequeues a job that already left QUEUED leaves it as it is."""
+    job = submit(tenant)
+    Job.objects.filter(pk=job["job_id"]).update(status="CANCELLED")
+    run_worker()
+    stored = Job.objects.get(pk=job["job_id"])
+    assert stored.status == "CANCELLED"
+    assert stored.started_at is None
+    assert not stored.entries.exists()
+
+
+def test_enqueue_only_after_commit(tenant, django_capture_on_commit_callbacks):
+    """Nothing reaches Redis before the submitting transaction commits."""
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+        job = job_submit(
+            user=tenant.user,
+            project=tenant.project,
+            spec=JobSpec(code_type="qasm2", source_code=[BELL], backend="dummy"),
+        )
+        assert queues.position(job.job_id, 5) is None
+    assert queues.position(job.job_id, 5) is None
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert queues.position(job.job_id, 5) == 1
+
+
+def test_paused_backend_holds_jobs(rpc, submit, tenant, run_worker, django_capture_on_commit_callbacks):
+    """Jobs of a paused backend stay QUEUED (even one dequeued while paused) and run once it is online."""
+    before = submit(tenant)  # enqueued while online
+    with django_capture_on_commit_callbacks(execute=True):
+        backend_set_status(backend=backend_get("dummy"), status="paused")
+    during = submit(tenant)  # held in the database only
+    assert queues.position(during["job_id"], 5) is None
+    run_worker()
+    assert set(Job.objects.values_list("status", flat=True)) == {"QUEUED"}
+    with django_capture_on_commit_callbacks(execute=True):
+        backend_set_status(backend=backend_get("dummy"), status="online")
+    run_worker()
+    assert start_order() == [before["job_id"], during["job_id"]]
+    assert set(Job.objects.values_list("status", flat=True)) == {"COMPLETED"}
+
+
+def test_resume_does_not_enqueue_twice(submit, tenant, run_worker, django_capture_on_commit_callbacks):
+    """Resuming a backend enqueues only the jobs not already waiting in Redis."""
+    submit(tenant)
+    Backend.objects.filter(name="dummy").update(status="paused")
+    with django_capture_on_commit_callbacks(execute=True):
+        backend_set_status(backend=backend_get("dummy"), status="online")
+    assert queues.depths()[5] == 1
