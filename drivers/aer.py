@@ -1,7 +1,13 @@
-"""Qiskit Aer: circuits (OpenQASM 2 and 3) on AerSimulator, ideal unless the backend says otherwise."""
+"""Qiskit Aer: circuits (OpenQASM 2 and 3) on AerSimulator, ideal or with a device-like noise model.
+
+Backend ``options``: ``method`` (default ``automatic``), ``noise`` (``device_like`` for the noisy
+backend), ``max_memory_mb`` (default 4096: the largest state a job may ask for).
+Job ``driver_options``: ``method``, ``seed_simulator``, ``memory`` (one bitstring per shot).
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import uuid
@@ -11,15 +17,41 @@ import numpy as np
 from django.utils import timezone
 from qiskit import QuantumCircuit, qasm2, qasm3
 from qiskit_aer import AerSimulator
+from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
 from drivers import transpilers
 from drivers.base import Driver, DriverJob, EntryResult, Report, StageTimer
 from drivers.errors import EXECUTION_ERROR, INVALID_PAYLOAD, PARSE_ERROR, TRANSPILE_ERROR, EntryError
 from drivers.registry import register
+from portal.errors import InvalidParams
 
 _VERSION = re.compile(r"^\s*OPENQASM\s+(\d+)(?:\.\d+)?\s*;", re.MULTILINE)
 _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
-AER_OPTION_NAMES = ("method", "seed_simulator", "memory", "device", "precision")
+METHODS = ("automatic", "statevector", "density_matrix", "stabilizer", "matrix_product_state", "extended_stabilizer")
+OPTION_NAMES = ("method", "seed_simulator", "memory")
+DEFAULT_MAX_MEMORY_MB = 4096
+# Gates the stabilizer method simulates in polynomial memory: with only these, "automatic" needs
+# no state vector and a circuit of any width fits.
+CLIFFORD = frozenset("id x y z h s sdg sx sxdg cx cy cz swap ecr iswap dcx measure barrier reset delay".split())
+
+# The device-like noise model of ``aer_noisy`` (fixed, so results are reproducible with
+# seed_simulator): basis rz/sx/x/cx like IBM's devices; depolarizing error 0.1% on one-qubit
+# gates, 1% on cx; readout flips 0->1 with probability 2% and 1->0 with 3%.
+NOISE_BASIS = ["id", "rz", "sx", "x", "cx"]
+NOISE_1Q, NOISE_2Q = 0.001, 0.01
+READOUT = [[0.98, 0.02], [0.03, 0.97]]
+# Timing model of estimates: gate and readout durations of a superconducting device, and the
+# simulator's cost per gate per amplitude, measured here.
+GATE_SECONDS_1Q, GATE_SECONDS_2Q, READOUT_SECONDS, SHOT_OVERHEAD_SECONDS = 35e-9, 300e-9, 1e-6, 250e-6
+SIM_SECONDS_PER_GATE_AMPLITUDE = 2e-9
+
+
+def device_like_noise_model() -> NoiseModel:
+    model = NoiseModel(basis_gates=NOISE_BASIS)
+    model.add_all_qubit_quantum_error(depolarizing_error(NOISE_1Q, 1), ["id", "sx", "x"])
+    model.add_all_qubit_quantum_error(depolarizing_error(NOISE_2Q, 2), ["cx"])
+    model.add_all_qubit_readout_error(ReadoutError(READOUT))
+    return model
 
 
 def qasm_version(source: str) -> int:
@@ -52,48 +84,83 @@ def dry_run_counts(circuit: QuantumCircuit, shots: int, job_id: str, index: int)
     return {format(int(v), f"0{width}b"): int(c) for v, c in zip(values, counts, strict=True)}
 
 
+def state_bytes(circuit: QuantumCircuit, method: str) -> int:
+    """Memory the method needs for the circuit's state: 16 bytes per amplitude (complex double)."""
+    n = circuit.num_qubits
+    if method in ("statevector",) or (method == "automatic" and not _is_clifford(circuit)):
+        return 16 * 2**n
+    if method == "density_matrix":
+        return 16 * 4**n
+    return 0  # stabilizer, matrix product state: no dense state
+
+
+def _is_clifford(circuit: QuantumCircuit) -> bool:
+    return all(name in CLIFFORD for name in circuit.count_ops())
+
+
+def _bytes_text(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
 @register("aer")
 class AerDriver(Driver):
-    """Runs circuits on qiskit-aer's AerSimulator.
-
-    Backend options: ``method`` (default ``automatic``). Job ``driver_options``: ``method``,
-    ``seed_simulator``, ``memory`` (one bitstring per shot).
-    """
+    """Runs circuits on qiskit-aer's AerSimulator, one simulator per (method, noise) per process."""
 
     def __init__(self) -> None:
         self._simulators: dict[tuple, AerSimulator] = {}
         self._lock = threading.Lock()
 
-    def simulator(self, backend_options: dict[str, Any], method: str | None = None) -> AerSimulator:
-        method = method or backend_options.get("method", "automatic")
-        key = (method, backend_options.get("device", "CPU"))
+    def method(self, backend, job: DriverJob) -> str:
+        return job.driver_options.get("method") or backend.options.get("method", "automatic")
+
+    def simulator(self, backend, method: str) -> AerSimulator:
+        noise = backend.options.get("noise")
+        key = (method, noise)
         with self._lock:
             if key not in self._simulators:
-                self._simulators[key] = AerSimulator(method=method, device=key[1])
+                kwargs: dict[str, Any] = {"method": method}
+                if noise == "device_like":
+                    kwargs["noise_model"] = device_like_noise_model()
+                self._simulators[key] = AerSimulator(**kwargs)
             return self._simulators[key]
 
+    def validate(self, backend, job: DriverJob) -> None:
+        options = job.driver_options
+        errors = [
+            {"field": f"driver_options.{name}", "message": "unknown option"}
+            for name in sorted(set(options) - set(OPTION_NAMES))
+        ]
+        if "method" in options and options["method"] not in METHODS:
+            errors.append({"field": "driver_options.method", "message": f"must be one of {', '.join(METHODS)}"})
+        seed = options.get("seed_simulator")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            errors.append({"field": "driver_options.seed_simulator", "message": "must be a non-negative integer"})
+        if "memory" in options and not isinstance(options["memory"], bool):
+            errors.append({"field": "driver_options.memory", "message": "must be true or false"})
+        if errors:
+            raise InvalidParams(errors=errors)
+
     def prepare(self, backend) -> None:
-        sim = self.simulator(backend.options)
-        transpilers.pass_manager((backend.name, "automatic"), sim, {})
+        method = backend.options.get("method", "automatic")
+        transpilers.pass_manager((backend.name, method), self.simulator(backend, method), {})
 
     def run(self, backend, job: DriverJob, report: Report) -> None:
-        options = job.driver_options
-        method = options.get("method")
-        sim = self.simulator(backend.options, method)
-        target_key = (backend.name, method or backend.options.get("method", "automatic"))
+        method = self.method(backend, job)
+        sim = self.simulator(backend, method)
+        target_key = (backend.name, method)
+        max_bytes = backend.options.get("max_memory_mb", DEFAULT_MAX_MEMORY_MB) * 1024 * 1024
         prepared: list[tuple[int, QuantumCircuit, QuantumCircuit, StageTimer]] = []
         for index, source in enumerate(job.source_code):
             timer = StageTimer(job.profiling)
             try:
                 with timer.stage("driver:parse"):
                     circuit = parse(job.code_type, source)
-                if backend.max_qubits and circuit.num_qubits > backend.max_qubits:
-                    raise EntryError(
-                        INVALID_PAYLOAD,
-                        f"the circuit has {circuit.num_qubits} qubits; backend {backend.name} takes at most "
-                        f"{backend.max_qubits}",
-                    )
-                if circuit.num_clbits == 0:
+                self._check_size(backend, circuit, method, max_bytes)
+                if circuit.num_clbits == 0 and job.job_type != "estimation":
                     # Nothing is measured: measure every qubit, as users of a sampler expect counts.
                     circuit.measure_all()
                 with timer.stage("driver:transpile"):
@@ -106,11 +173,55 @@ class AerDriver(Driver):
             except EntryError as exc:
                 report(index, self._failed(exc, timer))
                 continue
+            if job.job_type == "estimation":
+                estimate = self.estimate(backend, compiled, job)
+                report(index, self._completed(circuit, estimate, timer, {"job_type": "estimation"}))
+                continue
             prepared.append((index, circuit, compiled, timer))
             if not job.enable_circuit_aggregation:
                 self._execute(sim, job, [prepared.pop()], report)
         if prepared:
             self._execute(sim, job, prepared, report)
+
+    def _check_size(self, backend, circuit: QuantumCircuit, method: str, max_bytes: int) -> None:
+        """Refuse, fast and by name, what would exhaust memory or exceed the backend."""
+        if backend.max_qubits and circuit.num_qubits > backend.max_qubits:
+            raise EntryError(
+                INVALID_PAYLOAD,
+                f"the circuit has {circuit.num_qubits} qubits; backend {backend.name} takes at most "
+                f"{backend.max_qubits}",
+            )
+        needed = state_bytes(circuit, method)
+        if needed > max_bytes:
+            raise EntryError(
+                INVALID_PAYLOAD,
+                f"the circuit has {circuit.num_qubits} qubits: the {method} method needs "
+                f"{_bytes_text(needed)} of memory for its state, over backend {backend.name}'s limit of "
+                f"{_bytes_text(max_bytes)} (about {int(math.log2(max_bytes / 16))} qubits for a state vector)",
+            )
+
+    def estimate(self, backend, compiled: QuantumCircuit, job: DriverJob) -> dict[str, Any]:
+        """Resources of the transpiled circuit and a time model: device-like backends per shot,
+        simulators per gate and amplitude (SPEC §3 estimation)."""
+        ops = {name: int(count) for name, count in compiled.count_ops().items()}
+        two_qubit = compiled.num_nonlocal_gates()
+        gates = sum(count for name, count in ops.items() if name not in ("measure", "barrier", "delay"))
+        depth = compiled.depth()
+        if backend.options.get("noise"):
+            per_shot = depth * GATE_SECONDS_2Q + READOUT_SECONDS + SHOT_OVERHEAD_SECONDS
+            seconds = job.shots * per_shot
+        else:
+            amplitudes = 2 ** min(compiled.num_qubits, 60) if not _is_clifford(compiled) else compiled.num_qubits**2
+            seconds = gates * amplitudes * SIM_SECONDS_PER_GATE_AMPLITUDE + job.shots * 1e-7
+        return {
+            "num_qubits": compiled.num_qubits,
+            "num_clbits": compiled.num_clbits,
+            "depth": depth,
+            "gate_counts": ops,
+            "num_gates": gates,
+            "num_two_qubit_gates": two_qubit,
+            "estimated_seconds": round(seconds, 9),
+        }
 
     def _execute(self, sim: AerSimulator, job: DriverJob, batch: list, report: Report) -> None:
         """Run ``batch`` in one simulator call (one entry, or all of them when aggregating)."""
@@ -151,12 +262,12 @@ class AerDriver(Driver):
                 entry.memory = result.get_memory(position)
             report(index, entry)
 
-    def _completed(self, circuit: QuantumCircuit, counts: dict, timer: StageTimer, extra: dict) -> EntryResult:
+    def _completed(self, circuit: QuantumCircuit, results: dict, timer: StageTimer, extra: dict) -> EntryResult:
         metadata = {"results_fetch_mode": self.results_fetch_mode, "status": "COMPLETED", **extra}
         metadata["ended_at"] = timezone.now().isoformat()
         return EntryResult(
             status="COMPLETED",
-            results={k: v for k, v in counts.items() if v},
+            results=results,
             num_qubits=circuit.num_qubits,
             metadata=metadata,
             profiling=timer.profiling,

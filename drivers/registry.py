@@ -10,7 +10,7 @@ from drivers.base import Driver
 
 _CLASSES: dict[str, type[Driver]] = {}
 _INSTANCES: dict[str, Driver] = {}
-DEFAULT_DRIVER_MODULES = ["drivers.aer"]
+DEFAULT_DRIVER_MODULES = ["drivers.aer", "drivers.qubo", "drivers.async_example"]
 
 
 def register(name: str):

@@ -20,6 +20,7 @@ DEFAULT_TRANSPILER = "qiskit"
 DEFAULT_OPTIMIZATION_LEVEL = 1
 TRANSPILER_OPTION_NAMES = ("optimization_level", "seed_transpiler", "basis_gates", "coupling_map")
 _CACHE_LIMIT = 64
+CONTROL_FLOW = ("if_else", "for_loop", "while_loop", "switch_case")
 
 _cache: dict[Hashable, PassManager] = {}
 _lock = threading.Lock()
@@ -44,17 +45,16 @@ def pass_manager(target_key: Hashable, backend: Any, options: dict[str, Any]) ->
         manager = _cache.get(key)
     if manager is not None:
         return manager
+    coupling_map = options.get("coupling_map")
+    # Simulators are all-to-all and of any width, so their target is given as basis gates alone
+    # (their qiskit Target is sized for a state vector and would refuse a wide Clifford circuit).
     kwargs: dict[str, Any] = {
         "optimization_level": key[1],
         "seed_transpiler": key[2],
+        "basis_gates": options.get("basis_gates") or _standard_operations(backend, routable=coupling_map is not None),
     }
-    if options.get("basis_gates") is not None or options.get("coupling_map") is not None:
-        # User-given gates or connectivity replace the backend's target.
-        kwargs["basis_gates"] = options.get("basis_gates") or _standard_operations(backend)
-        if options.get("coupling_map") is not None:
-            kwargs["coupling_map"] = CouplingMap(options["coupling_map"])
-    else:
-        kwargs["backend"] = backend
+    if coupling_map is not None:
+        kwargs["coupling_map"] = CouplingMap(coupling_map)
     manager = generate_preset_pass_manager(**kwargs)
     with _lock:
         if len(_cache) >= _CACHE_LIMIT:
@@ -63,13 +63,17 @@ def pass_manager(target_key: Hashable, backend: Any, options: dict[str, Any]) ->
     return manager
 
 
-def _standard_operations(backend: Any) -> list[str]:
-    """The backend's one- and two-qubit standard gates: what qiskit's preset pipelines accept as
-    basis gates next to a coupling map (Aer's target also lists simulator-only instructions such
-    as ``mcu2``, and gates on 3+ qubits cannot be routed)."""
+def _standard_operations(backend: Any, *, routable: bool) -> list[str]:
+    """The backend's standard gates (Aer's target also lists simulator-only instructions such as
+    ``mcu2`` that the preset pipelines refuse), with measurement and control flow; only one- and
+    two-qubit gates when the circuit is to be routed on a coupling map."""
     gates = get_standard_gate_name_mapping()
-    names = [n for n in backend.target.operation_names if n in gates and gates[n].num_qubits <= 2]
-    return [*names, "measure", "reset"]
+    names = [
+        name
+        for name in backend.target.operation_names
+        if name in gates and (not routable or gates[name].num_qubits <= 2)
+    ]
+    return [*names, "measure", "reset", "delay", *CONTROL_FLOW]
 
 
 def transpile(

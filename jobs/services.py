@@ -31,7 +31,6 @@ from portal.errors import (
     InvalidPayload,
     InvalidState,
     NotFound,
-    NotImplementedYet,
     QuotaExceeded,
 )
 from projects.models import Project, User
@@ -99,8 +98,6 @@ def _check_backend(backend: Backend, spec: JobSpec) -> None:
             f"Backend {backend.name} does not take code_type {spec.code_type!r}; "
             f"it takes {', '.join(backend.code_types)}."
         )
-    if spec.job_type not in ("",):
-        raise NotImplementedYet(f"job_type {spec.job_type!r} is not supported yet.", error_code="not_implemented")
     if spec.shots > backend.max_shots:
         raise InvalidParams.field("shots", f"at most {backend.max_shots} on backend {backend.name}")
     if len(spec.source_code) > backend.max_circuits:
@@ -169,7 +166,7 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
             if spec.tags:
                 job.tags.set(_tags(spec.tags))
             JobEvent.objects.create(job=job, status=JobStatus.QUEUED, at=now)
-            if backend.status == BackendStatus.ONLINE:
+            if backend.status == BackendStatus.ONLINE or not job.occupies_backend:
                 queues.enqueue(job.job_id, job.job_priority, backend.time_limit)
     except IntegrityError as exc:
         raise Conflict(f"job_id {job.job_id} is already used.", error_code="conflict") from exc
@@ -238,7 +235,7 @@ def job_update(
             )
             if not moved:
                 raise InvalidState(f"Job {job_id} is {job.status}: only a QUEUED job's priority can change.")
-            if job.backend.status == BackendStatus.ONLINE:
+            if job.backend.status == BackendStatus.ONLINE or not job.occupies_backend:
                 queues.move_on_commit(job.job_id, job.job_priority, job_priority, job.backend.time_limit)
         fields["updated_at"] = timezone.now()
         updated = Job.objects.filter(pk=job.pk).exclude(status=JobStatus.DELETED).update(**fields)
@@ -259,7 +256,7 @@ def job_start(*, job_id: uuid.UUID, worker_name: str = "") -> Job | None:
     job = Job.objects.select_related("backend").filter(pk=job_id).first()
     if job is None or job.status != JobStatus.QUEUED:
         return None
-    if job.backend.status != BackendStatus.ONLINE:
+    if job.occupies_backend and job.backend.status != BackendStatus.ONLINE:
         return None
     won = _transition(
         job_id,

@@ -9,9 +9,10 @@ import uuid
 
 from rq.timeouts import JobTimeoutException
 
-from drivers.errors import EXECUTION_ERROR, TIMEOUT, error_dict
+from drivers.errors import EXECUTION_ERROR, TIMEOUT, WORKER_LOST, error_dict
 from drivers.registry import get_driver
 from jobs import services
+from jobs.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -21,24 +22,21 @@ def worker_name() -> str:
 
 
 def run_job(job_id: str) -> str:
-    """Run one job on its backend's driver. Returns the job's final status (or why it was skipped)."""
+    """Run one job on its backend's driver. Returns the job's status afterwards (or why it was skipped)."""
     job_uuid = uuid.UUID(job_id)
     job = services.job_start(job_id=job_uuid, worker_name=worker_name())
     if job is None:
         return "skipped: no longer QUEUED or backend not online"
     backend = job.backend
+    driver = get_driver(backend.driver)
 
     def report(index, entry) -> None:
         services.job_record_entry(job_id=job_uuid, index=index, entry=entry)
 
     try:
-        get_driver(backend.driver).run(backend, services.driver_job(job), report)
+        driver.run(backend, services.driver_job(job), report)
     except JobTimeoutException:
-        services.job_fail(
-            job_id=job_uuid,
-            error=error_dict(TIMEOUT, f"the job ran over its backend's time limit of {backend.time_limit} s"),
-            detail="timeout",
-        )
+        services.job_fail(job_id=job_uuid, error=timeout_error(backend.time_limit), detail="timeout")
         return "FAILED"
     except Exception:
         # A bug, not a bad circuit (drivers report those per entry): log it with a reference the
@@ -49,4 +47,25 @@ def run_job(job_id: str) -> str:
             job_id=job_uuid, error=error_dict(EXECUTION_ERROR, f"internal error (ref {ref})"), detail=f"ref {ref}"
         )
         return "FAILED"
+    if driver.results_fetch_mode == "async" and not job.dry_run and job.job_type != "estimation":
+        return "RUNNING: the device answers through set_job_results"
     return services.job_finish(job_id=job_uuid) or "already ended"
+
+
+def timeout_error(limit: int) -> dict:
+    return error_dict(TIMEOUT, f"the job ran over its backend's time limit of {limit} s")
+
+
+def job_horse_died(job_id: str, *, timed_out: bool) -> None:
+    """Called by the worker's main process when a job's work horse died before finishing."""
+    job = Job.objects.select_related("backend").filter(pk=job_id).first()
+    if job is None:
+        return
+    if timed_out:
+        services.job_fail(job_id=job.job_id, error=timeout_error(job.backend.time_limit), detail="timeout")
+    else:
+        services.job_fail(
+            job_id=job.job_id,
+            error=error_dict(WORKER_LOST, "the process running the job died (out of memory or a crash)"),
+            detail="worker lost",
+        )

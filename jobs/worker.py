@@ -1,20 +1,33 @@
-"""The RQ worker class of the portal (``manage.py rqworker --worker-class jobs.worker.JobWorker``)."""
+"""The RQ worker class of the portal (``manage.py rqworker --worker-class jobs.worker.JobWorker``).
+
+RQ forks a work horse per job: a crash in native code takes down only the horse, and the horse
+can be killed. Two additions:
+
+- What is expensive to build (simulators, pass managers) is built in the worker's main process
+  before it forks, so every horse inherits it instead of paying 65-83 ms per pass manager.
+- A job's time limit holds on native code. The horse's own alarm interrupts Python code at the
+  limit, but Aer and neal run in C++/C and ignore signals until they return; so the main process
+  kills a horse that outlives the limit by KILL_GRACE seconds, and the job ends FAILED -105.
+  (RQ itself would wait 60 s past the limit.)
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 
+from django.db import connections
 from rq.worker import Worker
 
 logger = logging.getLogger(__name__)
 
+KILL_GRACE = 2.0
+
 
 def prewarm() -> None:
-    """Build each backend's simulator and default pass manager in the worker's main process.
-
-    RQ forks a work horse per job; what the parent built before forking every horse inherits,
-    so no job pays for building them (65-83 ms per pass manager here).
-    """
+    """Build each backend's simulator and default pass manager in this (the main) process."""
     from drivers.models import Backend
     from drivers.registry import get_driver
 
@@ -26,9 +39,49 @@ def prewarm() -> None:
                 logger.exception("could not prepare backend %s", backend.name)
     except Exception:
         logger.exception("could not prepare backends (is the database migrated?)")
+    finally:
+        connections.close_all()  # a horse must never share the parent's database connection
 
 
 class JobWorker(Worker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._watchdog: threading.Timer | None = None
+        self._overdue_job_id: str | None = None
         prewarm()
+
+    def fork_work_horse(self, job, queue):
+        super().fork_work_horse(job, queue)  # returns in the parent only; the horse exits inside
+        if job.timeout and job.timeout > 0:
+            self._watchdog = threading.Timer(job.timeout + KILL_GRACE, self._kill_overdue, (self.horse_pid, job.id))
+            self._watchdog.daemon = True
+            self._watchdog.start()
+
+    def monitor_work_horse(self, job, queue, execution):
+        try:
+            super().monitor_work_horse(job, queue, execution)
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
+
+    def _kill_overdue(self, horse_pid: int, job_id: str) -> None:
+        if self.horse_pid != horse_pid:
+            return  # that horse has finished already
+        self._overdue_job_id = job_id
+        logger.warning("job %s outlived its time limit; killing its work horse %s", job_id, horse_pid)
+        try:
+            os.killpg(os.getpgid(horse_pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
+        """The horse died without finishing: over its time limit (we killed it) or crashed."""
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        from jobs.tasks import job_horse_died
+
+        try:
+            job_horse_died(job.id, timed_out=self._overdue_job_id == job.id)
+        finally:
+            self._overdue_job_id = None
+            connections.close_all()

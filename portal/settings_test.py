@@ -20,3 +20,10 @@ RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in [*JOB_
 RQ_QUEUES["default"] = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}
 EMBEDDED_REDIS = EMBEDDED_REDIS
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests create many users
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # One file per test run, so two runs at once (developers, CI) never delete each other's database.
+    import os
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"portal-test-{os.getpid()}.sqlite3")}  # noqa: F405

@@ -199,10 +199,11 @@ def test_submit_offline_backend(rpc, tenant):
     assert error["data"]["error_code"] == "backend_unavailable"
 
 
-def test_submit_estimation_not_implemented(rpc, tenant):
-    """job_type estimation is known but not supported yet: -501."""
-    body = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "job_type": "estimation"}
-    assert error_of(rpc("submit_job", {"body": body}, who=tenant))["code"] == -501
+def test_submit_unknown_job_type(rpc, tenant):
+    """job_type is "" or "estimation"."""
+    body = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "job_type": "tomography"}
+    error = error_of(rpc("submit_job", {"body": body}, who=tenant))
+    assert error["code"] == -32602 and error["data"]["errors"][0]["field"] == "job_type"
 
 
 def test_submit_quota(rpc, submit, tenant):

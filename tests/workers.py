@@ -1,0 +1,47 @@
+"""Real RQ workers as subprocesses (``manage.py rqworker``) on the test database and Redis, for the
+tests that must kill or time out a job process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """DATABASE_URL of the database this test runs on (pytest-django's test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db["USER"] or "postgres"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def worker_command(*, burst: bool = True) -> list[str]:
+    command = [sys.executable, str(ROOT / "manage.py"), "rqworker", "--worker-class", "jobs.worker.JobWorker"]
+    if burst:
+        command.append("--burst")
+    return [*command, *settings.JOB_QUEUE_NAMES]
+
+
+def worker_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings_test",
+        "DATABASE_URL": test_database_url(),
+        # settings_test moves whatever REDIS_URL says to the tests' Redis database
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def run_burst_worker(timeout: float) -> subprocess.CompletedProcess:
+    """Run a forking JobWorker until the queues are empty; fails the test if it takes over ``timeout``."""
+    return subprocess.run(worker_command(), cwd=ROOT, env=worker_env(), capture_output=True, text=True, timeout=timeout)
