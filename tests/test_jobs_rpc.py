@@ -563,3 +563,24 @@ def test_get_backends(rpc, submit, tenant):
     for key in ("max_qubits", "max_shots", "max_circuits", "max_variables", "time_limit", "basis_gates",
                 "coupling_map", "results_fetch_mode", "description"):  # fmt: skip
         assert key in dummy
+
+
+def test_submit_dense_1000_variable_qubo(rpc, tenant):
+    """A dense 1,000-variable QUBO (about 3 MB of JSON) is accepted and answered as submitted."""
+    import numpy as np
+
+    matrix = np.triu(np.random.default_rng(0).integers(-10, 10, size=(1000, 1000))).tolist()
+    assert len(json.dumps(matrix)) > 3_000_000
+    job = result_of(rpc("submit_job", {"body": {"code_type": "qubo", "source_code": [matrix], "backend": "qubo_sa"}},
+                        who=tenant))  # fmt: skip
+    assert job["job_status"] == "QUEUED"
+    assert job["source_code"] == [matrix]
+
+
+def test_submit_nan_in_qubo_refused(post_raw, tenant):
+    """NaN and Infinity (which Python's JSON parser lets through) are not numbers a QUBO may hold."""
+    body = '{"jsonrpc": "2.0", "id": 1, "method": "submit_job", "params": {"body": {"code_type": "qubo", ' \
+           '"backend": "qubo_sa", "source_code": [[[1, NaN], [0, Infinity]]]}}}'  # fmt: skip
+    error = post_raw(body, who=tenant, url="/v1/job/submit_job").json()["error"]
+    assert error["code"] == -32602
+    assert error["data"]["errors"][0]["field"] == "source_code[0]"
