@@ -20,7 +20,7 @@ from drivers.base import DriverJob, EntryResult
 from drivers.models import Backend, BackendStatus
 from drivers.registry import get_driver
 from drivers.selectors import backend_get
-from jobs import queues
+from jobs import callbacks, queues
 from jobs.choices import ACTIVE, CANCELLABLE, DELETABLE, FINAL, JobStatus
 from jobs.models import Job, JobEvent, JobResult, Tag
 from jobs.selectors import jobs_visible_to
@@ -87,6 +87,7 @@ def _transition(job_id: uuid.UUID, *, allowed: Iterable[str], to: str, detail: s
         won = Job.objects.filter(pk=job_id, status__in=list(allowed)).update(status=to, updated_at=now, **fields)
         if won:
             JobEvent.objects.create(job_id=job_id, status=to, at=now, detail=detail[:500])
+            callbacks.on_status_change(job_id=job_id, status=to, at=now)
     return bool(won)
 
 
@@ -166,6 +167,7 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
             if spec.tags:
                 job.tags.set(_tags(spec.tags))
             JobEvent.objects.create(job=job, status=JobStatus.QUEUED, at=now)
+            callbacks.on_status_change(job_id=job.job_id, status=JobStatus.QUEUED, at=now)
             if backend.status == BackendStatus.ONLINE or not job.occupies_backend:
                 queues.enqueue(job.job_id, job.job_priority, backend.time_limit)
     except IntegrityError as exc:

@@ -11,7 +11,7 @@ from rq.timeouts import JobTimeoutException
 
 from drivers.errors import EXECUTION_ERROR, TIMEOUT, WORKER_LOST, error_dict
 from drivers.registry import get_driver
-from jobs import services
+from jobs import callbacks, services
 from jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,11 @@ def run_job(job_id: str) -> str:
     if driver.results_fetch_mode == "async" and not job.dry_run and job.job_type != "estimation":
         return "RUNNING: the device answers through set_job_results"
     return services.job_finish(job_id=job_uuid) or "already ended"
+
+
+def deliver_callback(delivery_id: str) -> None:
+    """Send one callback delivery (on the callbacks queue, so slow receivers never delay jobs)."""
+    callbacks.deliver(delivery_id)
 
 
 def timeout_error(limit: int) -> dict:
