@@ -10,7 +10,6 @@ from drivers.base import Driver
 
 _CLASSES: dict[str, type[Driver]] = {}
 _INSTANCES: dict[str, Driver] = {}
-DEFAULT_DRIVER_MODULES = ["drivers.aer", "drivers.qubo", "drivers.async_example"]
 
 
 def register(name: str):
@@ -25,7 +24,7 @@ def register(name: str):
 
 
 def _load() -> None:
-    for module in getattr(settings, "DRIVER_MODULES", DEFAULT_DRIVER_MODULES):
+    for module in settings.DRIVER_MODULES:
         import_module(module)
 
 

@@ -2,26 +2,31 @@
 
 Workers listen to ``jobs-p1`` .. ``jobs-p10`` in that order and RQ pops from the first non-empty
 queue it is given, which makes priorities strict and each queue FIFO. A job is in Redis only
-while its backend is online; jobs of a paused backend wait in the database (still QUEUED) and
-are enqueued when it resumes.
+while it can run: jobs of a paused backend wait in the database (still QUEUED) and are enqueued
+when it resumes. The database is the source of truth; ``jobs_reconcile`` puts back what Redis
+lost, so every Redis failure here is logged, never raised into a request.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from functools import partial
 
 import django_rq
 from django.conf import settings
 from django.db import transaction
-from redis import Redis
+from redis import Redis, RedisError
 from rq import Queue
 from rq.job import Job as RQJob
+
+logger = logging.getLogger(__name__)
 
 RUN_JOB = "jobs.tasks.run_job"
 # Results live in the database; RQ's copies only help operators read the queue pages.
 RQ_RESULT_TTL = 3600
 RQ_FAILURE_TTL = 7 * 24 * 3600
+RUNNING_KEY = "portal:running:{}"
 
 
 def queue_name(priority: int) -> str:
@@ -29,28 +34,37 @@ def queue_name(priority: int) -> str:
 
 
 def get_queue(priority: int) -> Queue:
-    return django_rq.get_queue(queue_name(priority))
+    # commit_mode "auto": this module decides when to push (after commit, see enqueue).
+    return django_rq.get_queue(queue_name(priority), commit_mode="auto")
 
 
 def job_queues() -> list[Queue]:
-    return [django_rq.get_queue(name) for name in settings.JOB_QUEUE_NAMES]
+    return [get_queue(priority) for priority in settings.JOB_PRIORITIES]
 
 
 def connection() -> Redis:
     return django_rq.get_connection(settings.JOB_QUEUE_NAMES[0])
 
 
+def _push(job_id: str, priority: int, timeout: int) -> None:
+    try:
+        get_queue(priority).enqueue(
+            RUN_JOB,
+            job_id,
+            job_id=job_id,
+            job_timeout=timeout,
+            result_ttl=RQ_RESULT_TTL,
+            failure_ttl=RQ_FAILURE_TTL,
+        )
+    except RedisError:
+        # The job is committed QUEUED; reconcile_jobs enqueues it once Redis answers again.
+        logger.warning("could not enqueue job %s (Redis unavailable); reconcile_jobs will", job_id, exc_info=True)
+
+
 def enqueue(job_id: uuid.UUID | str, priority: int, timeout: int) -> None:
-    """Enqueue by id. Inside a transaction django-rq (COMMIT_MODE "on_db_commit") holds the enqueue
-    until the transaction commits, so a worker always finds the committed row."""
-    get_queue(priority).enqueue(
-        RUN_JOB,
-        str(job_id),
-        job_id=str(job_id),
-        job_timeout=timeout,
-        result_ttl=RQ_RESULT_TTL,
-        failure_ttl=RQ_FAILURE_TTL,
-    )
+    """Enqueue by id once the surrounding transaction has committed (at once outside one), so a
+    worker always finds the committed row; a Redis failure then is logged, not raised."""
+    transaction.on_commit(partial(_push, str(job_id), priority, timeout))
 
 
 def remove(job_id: uuid.UUID | str, priority: int) -> bool:
@@ -69,15 +83,21 @@ def remove_on_commit(job_id: uuid.UUID | str, priority: int) -> None:
 def move(job_id: uuid.UUID | str, old_priority: int, new_priority: int, timeout: int) -> None:
     """Re-queue at the end of the new priority's queue, if the job was still waiting in Redis."""
     if remove(job_id, old_priority):
-        enqueue(job_id, new_priority, timeout)
+        _push(str(job_id), new_priority, timeout)
 
 
 def move_on_commit(job_id: uuid.UUID | str, old_priority: int, new_priority: int, timeout: int) -> None:
     transaction.on_commit(partial(move, job_id, old_priority, new_priority, timeout))
 
 
-def is_enqueued(job_id: uuid.UUID | str, priority: int) -> bool:
-    return connection().lpos(get_queue(priority).key, str(job_id)) is not None
+def waiting_ids() -> set[str]:
+    """Ids of every job waiting in the job queues."""
+    conn = connection()
+    with conn.pipeline(transaction=False) as pipe:
+        for queue in job_queues():
+            pipe.lrange(queue.key, 0, -1)
+        lists = pipe.execute()
+    return {value.decode() if isinstance(value, bytes) else value for ids in lists for value in ids}
 
 
 def position(job_id: uuid.UUID | str, priority: int) -> int | None:
@@ -100,3 +120,24 @@ def depths() -> dict[int, int]:
         for priority in settings.JOB_PRIORITIES:
             pipe.llen(get_queue(priority).key)
         return dict(zip(settings.JOB_PRIORITIES, pipe.execute(), strict=True))
+
+
+# --- Liveness of running jobs -------------------------------------------------------------------
+# The worker's main process keeps a short-lived key per running job alive while its work horse
+# runs; a RUNNING job without one has lost its worker (see jobs.services.jobs_reconcile).
+
+
+def mark_running(job_id: str, ttl: int) -> None:
+    connection().set(RUNNING_KEY.format(job_id), "1", ex=ttl)
+
+
+def clear_running(job_id: str) -> None:
+    connection().delete(RUNNING_KEY.format(job_id))
+
+
+def running_alive(job_ids: list[str]) -> set[str]:
+    """Those of ``job_ids`` whose worker still reports them running."""
+    if not job_ids:
+        return set()
+    flags = connection().mget([RUNNING_KEY.format(job_id) for job_id in job_ids])
+    return {job_id for job_id, flag in zip(job_ids, flags, strict=True) if flag is not None}

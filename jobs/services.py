@@ -10,13 +10,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from drivers.base import DriverJob, EntryResult
+from drivers.errors import WORKER_LOST, error_dict
 from drivers.models import Backend, BackendStatus
 from drivers.registry import get_driver
 from drivers.selectors import backend_get
@@ -80,11 +83,23 @@ def driver_job(job: Job) -> DriverJob:
     )
 
 
-def _transition(job_id: uuid.UUID, *, allowed: Iterable[str], to: str, detail: str = "", **fields: Any) -> bool:
-    """Move the job to ``to`` if its status is in ``allowed``; True when this call won."""
+def _transition(
+    job_id: uuid.UUID,
+    *,
+    allowed: Iterable[str],
+    to: str,
+    detail: str = "",
+    attempt: int | None = None,
+    **fields: Any,
+) -> bool:
+    """Move the job to ``to`` if its status is in ``allowed`` (and, for a worker's write, the job is
+    still on that worker's ``attempt``); True when this call won."""
     now = timezone.now()
+    where: dict[str, Any] = {"pk": job_id, "status__in": list(allowed)}
+    if attempt is not None:
+        where["attempts"] = attempt
     with transaction.atomic():
-        won = Job.objects.filter(pk=job_id, status__in=list(allowed)).update(status=to, updated_at=now, **fields)
+        won = Job.objects.filter(**where).update(status=to, updated_at=now, **fields)
         if won:
             JobEvent.objects.create(job_id=job_id, status=to, at=now, detail=detail[:500])
             callbacks.on_status_change(job_id=job_id, status=to, at=now)
@@ -274,11 +289,14 @@ def job_start(*, job_id: uuid.UUID, worker_name: str = "") -> Job | None:
     return job
 
 
-def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult) -> bool:
-    """Store one entry's outcome and move progress; False when the job is no longer RUNNING
-    (a late or duplicate writer loses and writes nothing)."""
+def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult, attempt: int | None = None) -> bool:
+    """Store one entry's outcome and move progress; False when the job is no longer RUNNING on
+    this ``attempt`` (a late or duplicate writer loses and writes nothing)."""
+    where: dict[str, Any] = {"pk": job_id, "status": JobStatus.RUNNING}
+    if attempt is not None:
+        where["attempts"] = attempt
     with transaction.atomic():
-        job = Job.objects.select_for_update().filter(pk=job_id, status=JobStatus.RUNNING).first()
+        job = Job.objects.select_for_update().filter(**where).first()
         if job is None or JobResult.objects.filter(job_id=job_id, index=index).exists():
             return False
         JobResult.objects.create(
@@ -301,39 +319,45 @@ def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult) -> bo
     return True
 
 
-def job_finish(*, job_id: uuid.UUID) -> str | None:
+def job_finish(*, job_id: uuid.UUID, attempt: int | None = None) -> str | None:
     """RUNNING -> COMPLETED when every entry completed, else FAILED. Returns the final status, or
-    None when the job had already left RUNNING."""
+    None when the job had already left RUNNING (or this attempt)."""
     statuses = list(JobResult.objects.filter(job_id=job_id).values_list("status", flat=True))
     job = Job.objects.filter(pk=job_id).only("num_entries").first()
     if job is None:
         return None
     complete = len(statuses) == job.num_entries and all(s == JobStatus.COMPLETED for s in statuses)
     final = JobStatus.COMPLETED if complete else JobStatus.FAILED
-    won = _transition(job_id, allowed=[JobStatus.RUNNING], to=final, ended_at=timezone.now(), progress=100)
+    won = _transition(
+        job_id, allowed=[JobStatus.RUNNING], to=final, attempt=attempt, ended_at=timezone.now(), progress=100
+    )
     return final if won else None
 
 
-def job_fail(*, job_id: uuid.UUID, error: dict[str, Any], detail: str = "") -> bool:
+def job_fail(*, job_id: uuid.UUID, error: dict[str, Any], detail: str = "", attempt: int | None = None) -> bool:
     """Fail a running job whose run broke off: entries without an outcome get ``error``."""
-    job = Job.objects.filter(pk=job_id).only("num_entries", "status").first()
-    if job is None or job.status != JobStatus.RUNNING:
+    job = Job.objects.filter(pk=job_id).only("num_entries").first()
+    if job is None:
         return False
     now = timezone.now()
     with transaction.atomic():
-        done = set(JobResult.objects.filter(job_id=job_id).values_list("index", flat=True))
-        metadata = {"results_fetch_mode": "sync", "status": JobStatus.FAILED, "ended_at": now.isoformat()}
-        JobResult.objects.bulk_create(
-            [
-                JobResult(job_id=job_id, index=i, status=JobStatus.FAILED, error=error, metadata=metadata, ended_at=now)
-                for i in range(job.num_entries)
-                if i not in done
-            ],
-            ignore_conflicts=True,
-        )
-        return _transition(
-            job_id, allowed=[JobStatus.RUNNING], to=JobStatus.FAILED, ended_at=now, progress=100, detail=detail
-        )
+        won = _transition(
+            job_id, allowed=[JobStatus.RUNNING], to=JobStatus.FAILED, attempt=attempt, ended_at=now, progress=100,
+            detail=detail,
+        )  # fmt: skip
+        if won:
+            done = set(JobResult.objects.filter(job_id=job_id).values_list("index", flat=True))
+            metadata = {"results_fetch_mode": "sync", "status": JobStatus.FAILED, "ended_at": now.isoformat()}
+            JobResult.objects.bulk_create(
+                [
+                    JobResult(
+                        job_id=job_id, index=i, status=JobStatus.FAILED, error=error, metadata=metadata, ended_at=now
+                    )
+                    for i in range(job.num_entries)
+                    if i not in done
+                ]
+            )
+    return won
 
 
 def job_set_results(*, job_id: uuid.UUID, results: list[dict[str, Any]]) -> Job:
@@ -393,10 +417,7 @@ def job_set_results(*, job_id: uuid.UUID, results: list[dict[str, Any]]) -> Job:
 
 def jobs_enqueue_held(*, backend: Backend) -> int:
     """Enqueue the QUEUED jobs of ``backend`` that wait in the database only, oldest first per priority."""
-    conn = queues.connection()
-    waiting = set()
-    for queue in queues.job_queues():
-        waiting.update(v.decode() if isinstance(v, bytes) else v for v in conn.lrange(queue.key, 0, -1))
+    waiting = queues.waiting_ids()
     held = (
         Job.objects.filter(backend=backend, status=JobStatus.QUEUED)
         .order_by("job_priority", "queued_at")
@@ -408,3 +429,81 @@ def jobs_enqueue_held(*, backend: Backend) -> int:
             queues.enqueue(job_id, priority, backend.time_limit)
             count += 1
     return count
+
+
+# --- Recovery -----------------------------------------------------------------------------------
+
+# A job is started at most this many times: a lost run is re-queued once, then the job fails -106.
+MAX_ATTEMPTS = 2
+
+
+def job_recover_lost(*, job_id: uuid.UUID, attempt: int, reason: str) -> str | None:
+    """A RUNNING job whose worker is gone: back to QUEUED for one more attempt, else FAILED -106.
+
+    Conditional on ``attempt``, so a recovery racing the job's own (late) finish has one winner.
+    """
+    job = Job.objects.select_related("backend").filter(pk=job_id, status=JobStatus.RUNNING).first()
+    if job is None or job.attempts != attempt:
+        return None
+    if attempt >= MAX_ATTEMPTS:
+        failed = job_fail(
+            job_id=job_id, error=error_dict(WORKER_LOST, f"{reason}; the job was tried {attempt} times"),
+            detail=f"worker lost: {reason}", attempt=attempt,
+        )  # fmt: skip
+        return JobStatus.FAILED if failed else None
+    with transaction.atomic():
+        won = _transition(
+            job_id, allowed=[JobStatus.RUNNING], to=JobStatus.QUEUED, attempt=attempt, detail=f"re-queued: {reason}",
+            started_at=None, progress=0, num_qubits=None, queued_at=timezone.now(), worker_name="",
+        )  # fmt: skip
+        if won:
+            JobResult.objects.filter(job_id=job_id).delete()
+            if job.backend.status == BackendStatus.ONLINE or not job.occupies_backend:
+                queues.enqueue(job_id, job.job_priority, job.backend.time_limit)
+    return JobStatus.QUEUED if won else None
+
+
+def jobs_reconcile(*, lost_after: float | None = None, queued_grace: float | None = None) -> dict[str, int]:
+    """Make the database and Redis agree again; safe to run any time, from any number of workers.
+
+    - RUNNING jobs whose worker stopped reporting them (killed worker, lost machine) are recovered:
+      re-queued once, then FAILED -106. Jobs handed to an async device are left alone.
+    - QUEUED jobs that should be waiting in Redis but are not (Redis restarted empty, flushed, or a
+      crash between commit and enqueue) are enqueued again.
+    """
+    lost_after = settings.RECONCILE_LOST_AFTER if lost_after is None else lost_after
+    queued_grace = settings.RECONCILE_QUEUED_GRACE if queued_grace is None else queued_grace
+    now = timezone.now()
+    summary = {"requeued_lost": 0, "failed_lost": 0, "enqueued_missing": 0}
+
+    running = list(
+        Job.objects.filter(status=JobStatus.RUNNING, started_at__lte=now - timedelta(seconds=lost_after))
+        .select_related("backend")
+        .only("job_id", "attempts", "dry_run", "job_type", "backend__driver")
+    )
+    running = [
+        job for job in running
+        if not (job.occupies_backend and get_driver(job.backend.driver).results_fetch_mode == "async")
+    ]  # fmt: skip
+    alive = queues.running_alive([str(job.job_id) for job in running])
+    for job in running:
+        if str(job.job_id) in alive:
+            continue
+        outcome = job_recover_lost(job_id=job.job_id, attempt=job.attempts, reason="its worker stopped responding")
+        if outcome == JobStatus.QUEUED:
+            summary["requeued_lost"] += 1
+        elif outcome == JobStatus.FAILED:
+            summary["failed_lost"] += 1
+
+    waiting = queues.waiting_ids()
+    queued = Job.objects.filter(status=JobStatus.QUEUED, queued_at__lte=now - timedelta(seconds=queued_grace))
+    for job in queued.select_related("backend").order_by("job_priority", "queued_at"):
+        if str(job.job_id) in waiting:
+            continue
+        if job.occupies_backend and job.backend.status != BackendStatus.ONLINE:
+            continue  # held on purpose while its backend is paused or offline
+        # A worker that popped it a moment ago finds it still QUEUED only if it has not started it;
+        # a duplicate in Redis is harmless, since only one worker wins QUEUED -> RUNNING.
+        queues.enqueue(job.job_id, job.job_priority, job.backend.time_limit)
+        summary["enqueued_missing"] += 1
+    return summary

@@ -9,7 +9,7 @@ import uuid
 
 from rq.timeouts import JobTimeoutException
 
-from drivers.errors import EXECUTION_ERROR, TIMEOUT, WORKER_LOST, error_dict
+from drivers.errors import EXECUTION_ERROR, TIMEOUT, error_dict
 from drivers.registry import get_driver
 from jobs import callbacks, services
 from jobs.models import Job
@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """The RQ worker's name (RQ sets it for the work horse), else host and pid."""
+    return os.environ.get("RQ_WORKER_ID") or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run_job(job_id: str) -> str:
@@ -29,14 +30,15 @@ def run_job(job_id: str) -> str:
         return "skipped: no longer QUEUED or backend not online"
     backend = job.backend
     driver = get_driver(backend.driver)
+    attempt = job.attempts  # every write below loses if the job was recovered meanwhile
 
     def report(index, entry) -> None:
-        services.job_record_entry(job_id=job_uuid, index=index, entry=entry)
+        services.job_record_entry(job_id=job_uuid, index=index, entry=entry, attempt=attempt)
 
     try:
         driver.run(backend, services.driver_job(job), report)
     except JobTimeoutException:
-        services.job_fail(job_id=job_uuid, error=timeout_error(backend.time_limit), detail="timeout")
+        services.job_fail(job_id=job_uuid, error=timeout_error(backend.time_limit), detail="timeout", attempt=attempt)
         return "FAILED"
     except Exception:
         # A bug, not a bad circuit (drivers report those per entry): log it with a reference the
@@ -44,12 +46,15 @@ def run_job(job_id: str) -> str:
         ref = uuid.uuid4().hex[:12]
         logger.exception("job %s failed with an internal error (ref %s)", job_id, ref)
         services.job_fail(
-            job_id=job_uuid, error=error_dict(EXECUTION_ERROR, f"internal error (ref {ref})"), detail=f"ref {ref}"
+            job_id=job_uuid,
+            error=error_dict(EXECUTION_ERROR, f"internal error (ref {ref})"),
+            detail=f"ref {ref}",
+            attempt=attempt,
         )
         return "FAILED"
     if driver.results_fetch_mode == "async" and not job.dry_run and job.job_type != "estimation":
         return "RUNNING: the device answers through set_job_results"
-    return services.job_finish(job_id=job_uuid) or "already ended"
+    return services.job_finish(job_id=job_uuid, attempt=attempt) or "already ended"
 
 
 def deliver_callback(delivery_id: str) -> None:
@@ -62,15 +67,16 @@ def timeout_error(limit: int) -> dict:
 
 
 def job_horse_died(job_id: str, *, timed_out: bool) -> None:
-    """Called by the worker's main process when a job's work horse died before finishing."""
-    job = Job.objects.select_related("backend").filter(pk=job_id).first()
+    """Called by the worker's main process when a job's work horse died before finishing: over its
+    time limit (the worker killed it) -> FAILED -105; crashed or killed -> recovered like a lost worker."""
+    job = Job.objects.select_related("backend").filter(pk=job_id, status="RUNNING").first()
     if job is None:
         return
     if timed_out:
-        services.job_fail(job_id=job.job_id, error=timeout_error(job.backend.time_limit), detail="timeout")
-    else:
         services.job_fail(
-            job_id=job.job_id,
-            error=error_dict(WORKER_LOST, "the process running the job died (out of memory or a crash)"),
-            detail="worker lost",
+            job_id=job.job_id, error=timeout_error(job.backend.time_limit), detail="timeout", attempt=job.attempts
+        )
+    else:
+        services.job_recover_lost(
+            job_id=job.job_id, attempt=job.attempts, reason="the process running it died (killed or out of memory)"
         )

@@ -1,7 +1,7 @@
 """The RQ worker class of the portal (``manage.py rqworker --worker-class jobs.worker.JobWorker``).
 
 RQ forks a work horse per job: a crash in native code takes down only the horse, and the horse
-can be killed. Two additions:
+can be killed. On top of RQ's worker:
 
 - What is expensive to build (simulators, pass managers) is built in the worker's main process
   before it forks, so every horse inherits it instead of paying 65-83 ms per pass manager.
@@ -9,6 +9,9 @@ can be killed. Two additions:
   limit, but Aer and neal run in C++/C and ignore signals until they return; so the main process
   kills a horse that outlives the limit by KILL_GRACE seconds, and the job ends FAILED -105.
   (RQ itself would wait 60 s past the limit.)
+- While a horse runs, the main process keeps the job's liveness key fresh (every
+  job_monitoring_interval); a RUNNING job whose key expired has lost its worker.
+- Every RECONCILE_INTERVAL seconds, busy or idle, one worker of the pool runs jobs_reconcile.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import os
 import signal
 import threading
 
+from django.conf import settings
 from django.db import connections
+from redis import RedisError
 from rq.worker import Worker
 
 logger = logging.getLogger(__name__)
 
 KILL_GRACE = 2.0
+RECONCILE_LOCK = "portal:reconcile-lock"
 
 
 def prewarm() -> None:
@@ -43,27 +49,75 @@ def prewarm() -> None:
         connections.close_all()  # a horse must never share the parent's database connection
 
 
+def reconcile_once() -> dict[str, int] | None:
+    """Run jobs_reconcile unless another worker of the pool did within the interval."""
+    from jobs import queues
+    from jobs.services import jobs_reconcile
+
+    try:
+        if not queues.connection().set(RECONCILE_LOCK, "1", nx=True, ex=max(settings.RECONCILE_INTERVAL - 1, 1)):
+            return None
+        summary = jobs_reconcile()
+    except RedisError:
+        logger.warning("reconcile skipped: Redis unavailable", exc_info=True)
+        return None
+    except Exception:
+        logger.exception("reconcile failed")
+        return None
+    finally:
+        connections.close_all()
+    if any(summary.values()):
+        logger.warning("reconciled jobs: %s", summary)
+    return summary
+
+
 class JobWorker(Worker):
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("job_monitoring_interval", settings.WORKER_HEARTBEAT_INTERVAL)
+        kwargs.setdefault("maintenance_interval", settings.RECONCILE_INTERVAL)
+        # RQ runs maintenance between jobs and whenever a blocking dequeue times out; its dequeue
+        # timeout is worker_ttl - 15, so this keeps an idle worker reconciling on time.
+        kwargs["worker_ttl"] = min(kwargs.get("worker_ttl") or 420, settings.RECONCILE_INTERVAL + 5)
         super().__init__(*args, **kwargs)
         self._watchdog: threading.Timer | None = None
         self._overdue_job_id: str | None = None
         prewarm()
 
+    @property
+    def running_ttl(self) -> int:
+        """A job's liveness key outlives two missed refreshes, then lapses."""
+        return 3 * self.job_monitoring_interval
+
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        reconcile_once()
+
     def fork_work_horse(self, job, queue):
+        from jobs import queues
+
+        queues.mark_running(job.id, self.running_ttl)
         super().fork_work_horse(job, queue)  # returns in the parent only; the horse exits inside
         if job.timeout and job.timeout > 0:
             self._watchdog = threading.Timer(job.timeout + KILL_GRACE, self._kill_overdue, (self.horse_pid, job.id))
             self._watchdog.daemon = True
             self._watchdog.start()
 
+    def maintain_heartbeats(self, job, execution):
+        from jobs import queues
+
+        super().maintain_heartbeats(job, execution)
+        queues.mark_running(job.id, self.running_ttl)
+
     def monitor_work_horse(self, job, queue, execution):
+        from jobs import queues
+
         try:
             super().monitor_work_horse(job, queue, execution)
         finally:
             if self._watchdog is not None:
                 self._watchdog.cancel()
                 self._watchdog = None
+            queues.clear_running(job.id)
 
     def _kill_overdue(self, horse_pid: int, job_id: str) -> None:
         if self.horse_pid != horse_pid:

@@ -153,6 +153,17 @@ CALLBACK_QUEUE_NAME = "callbacks"
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in [*JOB_QUEUE_NAMES, CALLBACK_QUEUE_NAME]}
 RQ_QUEUES["default"] = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}
 RQ_SHOW_ADMIN_LINK = True
+# Crash recovery (jobs.services.jobs_reconcile, run by every worker at least this often).
+RECONCILE_INTERVAL = env_int("RECONCILE_INTERVAL", 30)
+# Workers report each running job this often; a report lapses after three missed ones.
+WORKER_HEARTBEAT_INTERVAL = env_int("WORKER_HEARTBEAT_INTERVAL", 5)
+# A RUNNING job whose worker has not reported it for this long is lost.
+RECONCILE_LOST_AFTER = env_int("RECONCILE_LOST_AFTER", 30)
+# A QUEUED job committed this long ago but not in Redis has missed its enqueue.
+RECONCILE_QUEUED_GRACE = env_int("RECONCILE_QUEUED_GRACE", 10)
+
+# Modules that register drivers (drivers/registry.py); a backend row names one of their drivers.
+DRIVER_MODULES = ["drivers.aer", "drivers.qubo", "drivers.async_example"]
 
 # --- API ------------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 32 * 1024 * 1024)

@@ -27,3 +27,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     import tempfile
 
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"portal-test-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# A driver that holds a job running on command, for the crash-recovery tests.
+DRIVER_MODULES = [*DRIVER_MODULES, "tests.sleepy_driver"]  # noqa: F405
