@@ -2,7 +2,7 @@
 
 Run from the repository root (the database must be migrated: the backends are read from it)::
 
-    .venv/bin/python benchmarks/bench_drivers.py [--repeat 30] [--qubo-sizes 20,200,1000]
+    .venv/bin/python benchmarks/bench_drivers.py [--repeat 30] [--repeat-batch 3] [--qubo-sizes 20,200,1000]
 
 Prints three tables:
 
@@ -12,10 +12,11 @@ Prints three tables:
 (b) a job of 100 different small random circuits (5 qubits, depth 5, measured; 1000 shots) through
     the Aer driver, with and without ``enable_circuit_aggregation``, against 100 direct
     ``AerSimulator.run(pass_manager.run(circuit), shots=1000).result()`` calls with one reused
-    simulator and one reused pass manager (with and without parsing the OpenQASM first);
+    simulator and one reused pass manager (with and without parsing the OpenQASM first); the median
+    total of ``--repeat-batch`` runs each, after one warm-up;
 (c) the ``neal`` driver (default options: 100 reads, neal's 1000 sweeps; a fixed seed) on random dense
     upper-triangular integer QUBOs in [-10, 10], with its own time estimate next to the measured
-    time, and for the smallest size ``qubo_exact`` too, to show annealing reaches the optimum.
+    time, and for sizes up to 24 variables ``qubo_exact`` too, to show annealing reaches the optimum.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from qiskit_aer import AerSimulator  # noqa: E402
 from drivers import transpilers  # noqa: E402
 from drivers.base import PROFILING_STAGES, DriverJob, EntryResult  # noqa: E402
 from drivers.models import Backend  # noqa: E402
+from drivers.qubo import EXACT_MAX_VARIABLES  # noqa: E402
 from drivers.registry import get_driver  # noqa: E402
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
@@ -98,7 +100,7 @@ def bell_stages(dummy: Backend, repeat: int) -> None:
 # --- (b) ------------------------------------------------------------------------------------
 
 
-def hundred_circuits(dummy: Backend) -> None:
+def hundred_circuits(dummy: Backend, repeat: int) -> None:
     circuits = [random_circuit(5, 5, measure=True, seed=i) for i in range(NUM_CIRCUITS)]
     sources = [qasm2.dumps(circuit) for circuit in circuits]
     job = {"code_type": "qasm2", "source_code": sources, "shots": SHOTS}
@@ -121,14 +123,15 @@ def hundred_circuits(dummy: Backend) -> None:
     # Warm-ups: the driver's simulator and pass manager, the direct simulator and pass manager.
     run_job("aer", dummy, **job)
     direct()
-    figures = {
-        "driver, one call per circuit": run_job("aer", dummy, **job)[1],
-        "driver, aggregated": run_job("aer", dummy, enable_circuit_aggregation=True, **job)[1],
-        "direct (circuits in memory)": timed(direct),
-        "direct + qasm2.loads": timed(direct_with_parse),
+    ways: dict[str, Callable[[], object]] = {
+        "driver, one call per circuit": lambda: run_job("aer", dummy, **job),
+        "driver, aggregated": lambda: run_job("aer", dummy, enable_circuit_aggregation=True, **job),
+        "direct (circuits in memory)": direct,
+        "direct + qasm2.loads": direct_with_parse,
     }
+    figures = {name: statistics.median(timed(call) for _ in range(repeat)) for name, call in ways.items()}
     baseline = figures["direct (circuits in memory)"]
-    print(f"(b) {NUM_CIRCUITS} random circuits (5 qubits, depth 5, measured), {SHOTS} shots each")
+    print(f"(b) {NUM_CIRCUITS} random circuits (5 qubits, depth 5, measured), {SHOTS} shots each: median of {repeat}")
     print(f"{'way':<32}{'total s':>10}{'per circuit ms':>16}{'/ direct':>10}")
     for name, seconds in figures.items():
         print(f"{name:<32}{seconds:>10.3f}{seconds / NUM_CIRCUITS * 1000:>16.3f}{seconds / baseline:>10.2f}")
@@ -142,24 +145,24 @@ def random_qubo(n: int, seed: int) -> list[list[float]]:
     return np.triu(rng.integers(-10, 11, size=(n, n))).astype(float).tolist()
 
 
+def solve(driver_name: str, backend: Backend, matrix: list[list[float]], options: dict) -> tuple[float, float, float]:
+    """Measured seconds, the driver's own estimate (an estimation job) and the best quboValue found."""
+    qubo = {"code_type": "qubo", "shots": 1, "source_code": [matrix], "driver_options": options}
+    (estimate,), _ = run_job(driver_name, backend, job_type="estimation", **qubo)
+    (entry,), seconds = run_job(driver_name, backend, **qubo)
+    return seconds, estimate.results["estimated_seconds"], entry.results[0]["quboValue"]
+
+
 def qubo_solves(sizes: list[int]) -> None:
     sa_backend = Backend.objects.get(name="qubo_sa")
     exact_backend = Backend.objects.get(name="qubo_exact")
-    qubo = {"code_type": "qubo", "shots": 1}
-    run_job("neal", sa_backend, source_code=[random_qubo(4, 0)], **qubo)  # warm-up: imports dimod
+    solve("neal", sa_backend, random_qubo(4, 0), {})  # warm-up: imports dimod
     rows = []
     for n in sizes:
         matrix = random_qubo(n, seed=n)
-        options = {"seed": 1}
-        (estimate,), _ = run_job(
-            "neal", sa_backend, source_code=[matrix], driver_options=options, job_type="estimation", **qubo
-        )
-        (entry,), seconds = run_job("neal", sa_backend, source_code=[matrix], driver_options=options, **qubo)
-        rows.append((n, "neal (qubo_sa)", seconds, estimate.results["estimated_seconds"], entry.results[0]["quboValue"]))
-        if n <= 24:
-            (entry,), seconds = run_job("qubo_exact", exact_backend, source_code=[matrix], **qubo)
-            (estimate,), _ = run_job("qubo_exact", exact_backend, source_code=[matrix], job_type="estimation", **qubo)
-            rows.append((n, "qubo_exact", seconds, estimate.results["estimated_seconds"], entry.results[0]["quboValue"]))
+        rows.append((n, "neal (qubo_sa)", *solve("neal", sa_backend, matrix, {"seed": 1})))
+        if n <= EXACT_MAX_VARIABLES:
+            rows.append((n, "qubo_exact", *solve("qubo_exact", exact_backend, matrix, {})))
     print("(c) QUBO: random dense upper-triangular integer matrices in [-10, 10] (100 reads, 1000 sweeps, seed 1)")
     print(f"{'variables':>10}  {'driver':<16}{'solve s':>10}{'estimated s':>13}{'best quboValue':>16}")
     for n, name, seconds, estimated, best in rows:
@@ -169,6 +172,7 @@ def qubo_solves(sizes: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30, help="timed Bell runs for table (a) (default 30)")
+    parser.add_argument("--repeat-batch", type=int, default=3, help="timed runs of each way in table (b) (default 3)")
     parser.add_argument(
         "--qubo-sizes",
         default="20,200,1000",
@@ -178,7 +182,7 @@ def main() -> None:
     dummy = Backend.objects.get(name="dummy")
     bell_stages(dummy, args.repeat)
     print()
-    hundred_circuits(dummy)
+    hundred_circuits(dummy, args.repeat_batch)
     print()
     qubo_solves([int(size) for size in args.qubo_sizes.split(",")])
 

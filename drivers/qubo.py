@@ -23,7 +23,9 @@ DEFAULT_TOP_K = 10
 DEFAULT_NUM_READS = 100
 EXACT_MAX_VARIABLES = 24
 # Rough cost of one annealing sweep over one non-zero, measured here (benchmarks/bench_drivers.py).
-SECONDS_PER_SWEEP_NONZERO = 4e-10
+SECONDS_PER_SWEEP_NONZERO = 9e-10
+# Ties at the cut-off energy that exhaustive search keeps for ranking (all of them, up to this many).
+EXACT_TIES_KEPT = 4096
 
 
 def as_matrix(entry: Any) -> np.ndarray:
@@ -36,6 +38,9 @@ def as_matrix(entry: Any) -> np.ndarray:
         raise EntryError(INVALID_PAYLOAD, f"a QUBO entry must be a square matrix, got shape {matrix.shape}")
     if not np.isfinite(matrix).all():
         raise EntryError(INVALID_PAYLOAD, "a QUBO matrix must hold finite numbers only")
+    if not np.isfinite(np.abs(matrix).sum()):
+        # |x·Q·x| is at most the sum of |Q|: past float range no energy could be scored or stored.
+        raise EntryError(INVALID_PAYLOAD, "the matrix's values are so large that x·Q·x overflows")
     return matrix
 
 
@@ -105,7 +110,8 @@ class QuboDriver(Driver):
     def options(self, options: dict) -> dict[str, Any]:
         return {
             "top_k": _int_option(options, "top_k", 1, 1000, DEFAULT_TOP_K),
-            "seed": _int_option(options, "seed", 0, 2**32 - 1, None),
+            # neal takes seeds below 2**31 (whatever its message says).
+            "seed": _int_option(options, "seed", 0, 2**31 - 1, None),
         }
 
     def candidates(self, matrix: np.ndarray, options: dict[str, Any]) -> np.ndarray:
@@ -249,11 +255,19 @@ def best_assignments(matrix: np.ndarray, top_k: int, tail_bits: int = 14) -> np.
     for start in range(0, len(heads), 64):
         block = e_head[start : start + 64, None] + e_tail[None, :] + cross[start : start + 64] @ tails.T
         flat = block.ravel()
-        keep = min(top_k, flat.size)
-        idx = np.argpartition(flat, keep - 1)[:keep]
+        idx = _lowest_with_ties(flat, top_k)
         rows, cols = np.divmod(idx, len(tails))
         best_e = np.concatenate([best_e, flat[idx]])
         best_x = np.vstack([best_x, np.hstack([heads[start + rows], tails[cols]])])
-        order = np.argsort(best_e, kind="stable")[:top_k]
-        best_e, best_x = best_e[order], best_x[order]
+        keep = _lowest_with_ties(best_e, top_k)
+        keep = keep[np.argsort(best_e[keep], kind="stable")]  # lowest energy first
+        best_e, best_x = best_e[keep], best_x[keep]
     return best_x
+
+
+def _lowest_with_ties(values: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` lowest values plus every value tied with the highest of them, so that
+    ranking can break ties among equal energies (by edges cut) over all of them."""
+    count = min(count, values.size)
+    cutoff = np.partition(values, count - 1)[count - 1]
+    return np.flatnonzero(values <= cutoff)[: max(count, EXACT_TIES_KEPT)]

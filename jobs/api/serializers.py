@@ -73,7 +73,10 @@ def _numeric_matrix(rows: list) -> bool:
     """Every element an int or a float (not a bool, not a string) and finite; C-speed on 10^6 elements."""
     if not set(map(type, itertools.chain.from_iterable(rows))) <= {int, float}:
         return False
-    return bool(np.isfinite(np.asarray(rows, dtype=float)).all())
+    try:
+        return bool(np.isfinite(np.asarray(rows, dtype=float)).all())
+    except OverflowError:  # an integer beyond float range
+        return False
 
 
 def validate_source_code(code_type: str, source_code: list) -> None:
