@@ -133,12 +133,26 @@ def _tags(names: Iterable[str]) -> list[Tag]:
     return [existing[name] for name in names]
 
 
+def _check_project_quotas(project: Project, spec: JobSpec) -> None:
+    if project.max_shots_per_job is not None and spec.shots > project.max_shots_per_job:
+        raise QuotaExceeded(
+            f"Project {project.slug} allows at most {project.max_shots_per_job} shots per job.",
+            field="shots", limit=project.max_shots_per_job,
+        )  # fmt: skip
+    if project.max_circuits_per_job is not None and len(spec.source_code) > project.max_circuits_per_job:
+        raise QuotaExceeded(
+            f"Project {project.slug} allows at most {project.max_circuits_per_job} entries per job.",
+            field="source_code", limit=project.max_circuits_per_job,
+        )  # fmt: skip
+
+
 def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
     """Validate a submission against its backend and project, store it QUEUED and enqueue it after commit."""
     if not can_submit(user, project):
         raise NotFound(f"Project {project.project_id} not found.")
     backend = backend_get(spec.backend)
     _check_backend(backend, spec)
+    _check_project_quotas(project, spec)
     job = Job(
         job_id=spec.job_id or uuid.uuid4(),
         project=project,
@@ -173,6 +187,7 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
                 raise QuotaExceeded(
                     f"Project {project.slug} already has {active} queued or running jobs "
                     f"(its limit is {project.max_queued_jobs}).",
+                    limit=project.max_queued_jobs,
                 )
             if spec.job_id is not None and Job.objects.filter(pk=spec.job_id).exists():
                 raise Conflict(f"job_id {spec.job_id} is already used.", error_code="conflict")

@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
+from portal import ratelimit
 from portal.errors import (
     InternalError,
     InvalidParams,
@@ -71,7 +72,10 @@ class RpcContext:
     """The caller of one HTTP request, authenticated once and shared by a batch's calls."""
 
     request: HttpRequest
+    cost: int = 1  # calls in this HTTP request, each counted by the rate limit
     _resolved: bool = False
+    _rate_checked: bool = False
+    _rate_error: PortalError | None = None
     _user: Any = None
     _token: Any = None
     _error: PortalError | None = None
@@ -110,6 +114,18 @@ class RpcContext:
     def token(self):
         self._resolve()
         return self._token
+
+    def check_rate(self) -> None:
+        """Count this HTTP request's calls against the caller's rate limit, once."""
+        if not self._rate_checked:
+            self._rate_checked = True
+            key = f"token:{self._token.pk}" if self._token is not None else f"user:{self.user.pk}"
+            try:
+                ratelimit.hit(key, self.cost)
+            except PortalError as exc:
+                self._rate_error = exc
+        if self._rate_error is not None:
+            raise self._rate_error
 
 
 def _error_object(exc: PortalError) -> dict[str, Any]:
@@ -168,6 +184,7 @@ def call(ctx: RpcContext, item: Any, path_method: str | None) -> dict[str, Any] 
             raise MethodNotFound(f"Method not found: {name!r}.")
         if method.auth:
             ctx.user  # noqa: B018 -- raises Unauthenticated before the method runs
+            ctx.check_rate()
         result = method.func(ctx, params)
     except PortalError as exc:
         error = exc
@@ -209,7 +226,7 @@ def endpoint(request: HttpRequest, method: str | None = None) -> HttpResponse:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return _json(_response(None, error=ParseError()))
-    ctx = RpcContext(request)
+    ctx = RpcContext(request, cost=len(payload) if isinstance(payload, list) else 1)
     if isinstance(payload, list):
         if not payload:
             return _json(_response(None, error=InvalidRequest("Invalid request: an empty batch.")))

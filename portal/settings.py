@@ -168,6 +168,8 @@ DRIVER_MODULES = ["drivers.aer", "drivers.qubo", "drivers.async_example"]
 # --- API ------------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 32 * 1024 * 1024)
 JSONRPC_MAX_BATCH = env_int("JSONRPC_MAX_BATCH", 100)
+# Requests per window per API token (portal/ratelimit.py): "<requests>/<seconds>", 0 = no limit.
+RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW = (int(x) for x in (os.environ.get("RATE_LIMIT") or "1200/60").split("/"))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "projects.authentication.BearerTokenAuthentication",

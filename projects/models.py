@@ -32,6 +32,12 @@ class Project(models.Model):
     max_queued_jobs = models.PositiveIntegerField(
         default=1000, help_text="Maximum number of QUEUED + RUNNING jobs of the project at once."
     )
+    max_shots_per_job = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most shots one job may ask for (empty: the backend's limit only)."
+    )
+    max_circuits_per_job = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most source_code entries one job may hold (empty: the backend's limit only)."
+    )
     callback_secret = models.CharField(max_length=128, default=new_callback_secret)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     members = models.ManyToManyField(User, through="Membership", related_name="projects")

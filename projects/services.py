@@ -47,8 +47,17 @@ def user_create(*, username: str, password: str | None = None, email: str = "", 
     return user
 
 
-def project_create(*, slug: str, name: str = "", max_queued_jobs: int | None = None) -> Project:
-    project = Project(slug=slug, name=name or slug)
+def project_create(
+    *,
+    slug: str,
+    name: str = "",
+    max_queued_jobs: int | None = None,
+    max_shots_per_job: int | None = None,
+    max_circuits_per_job: int | None = None,
+) -> Project:
+    project = Project(
+        slug=slug, name=name or slug, max_shots_per_job=max_shots_per_job, max_circuits_per_job=max_circuits_per_job
+    )
     if max_queued_jobs is not None:
         project.max_queued_jobs = max_queued_jobs
     _full_clean(project)
