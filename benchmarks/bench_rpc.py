@@ -93,6 +93,7 @@ def spawn_portal(workers: int) -> tuple[subprocess.Popen, str, str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3", "PYTHONUNBUFFERED": "1"}
+    env.setdefault("RATE_LIMIT", "0")  # measure the portal, not the per-token limit
     if "REDIS_URL" in os.environ:
         env["REDIS_URL"] = os.environ["REDIS_URL"]
     proc = subprocess.Popen(
