@@ -38,7 +38,9 @@ def as_matrix(entry: Any) -> np.ndarray:
         raise EntryError(INVALID_PAYLOAD, f"a QUBO entry must be a square matrix, got shape {matrix.shape}")
     if not np.isfinite(matrix).all():
         raise EntryError(INVALID_PAYLOAD, "a QUBO matrix must hold finite numbers only")
-    if not np.isfinite(np.abs(matrix).sum()):
+    with np.errstate(over="ignore"):
+        bound = np.abs(matrix).sum()
+    if not np.isfinite(bound):
         # |x·Q·x| is at most the sum of |Q|: past float range no energy could be scored or stored.
         raise EntryError(INVALID_PAYLOAD, "the matrix's values are so large that x·Q·x overflows")
     return matrix

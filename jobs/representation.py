@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from jobs import queues
+from jobs import callbacks, queues
 from jobs.choices import JobStatus
 from jobs.models import Job, JobResult
 
@@ -69,6 +69,7 @@ def job_status_view(job: Job) -> dict[str, Any]:
         "updated_at": _ts(job.updated_at),
         "started_at": _ts(job.started_at),
         "ended_at": _ts(job.ended_at),
+        "callback_deliveries": callbacks.deliveries_view(job),
     }
     return data
 
