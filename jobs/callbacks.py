@@ -43,7 +43,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -191,6 +191,39 @@ def _push(items: list[tuple[str, float, int]]) -> None:
             # The status change is committed and must not fail because of a callback: the delivery
             # stays pending in the database.
             logger.warning("could not enqueue callback delivery %s (Redis unavailable)", delivery_id, exc_info=True)
+
+
+# RQ job states in which a delivery will still be run by someone.
+_ALIVE_RQ_STATES = frozenset({"queued", "scheduled", "started", "deferred"})
+
+
+def deliveries_reconcile(*, grace: float) -> int:
+    """Enqueue again the pending deliveries nothing in Redis will run any more (Redis was down at
+    enqueue or lost its data, or a worker died mid-attempt); part of ``jobs_reconcile``."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job as RQJob
+
+    cutoff = timezone.now() - timedelta(seconds=grace)
+    stranded = []
+    connection = django_rq.get_connection(settings.CALLBACK_QUEUE_NAME)
+    pending = CallbackDelivery.objects.filter(status=DeliveryStatus.PENDING, updated_at__lte=cutoff).select_related(
+        "job"
+    )
+    for delivery in pending.only("delivery_id", "attempts", "max_attempts", "callback_index", "job__callbacks"):
+        try:
+            state = RQJob.fetch(str(delivery.delivery_id), connection=connection).get_status(refresh=False)
+        except NoSuchJobError:
+            state = None
+        if state in _ALIVE_RQ_STATES:
+            continue
+        callbacks = delivery.job.callbacks or []
+        callback = callbacks[delivery.callback_index] if delivery.callback_index < len(callbacks) else {}
+        stranded.append(
+            (str(delivery.delivery_id), _timeout(callback), max(delivery.max_attempts - delivery.attempts - 1, 0))
+        )
+    if stranded:
+        _push(stranded)
+    return len(stranded)
 
 
 # --- Destinations (SSRF) --------------------------------------------------------------------------

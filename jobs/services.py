@@ -485,11 +485,12 @@ def jobs_reconcile(*, lost_after: float | None = None, queued_grace: float | Non
       re-queued once, then FAILED -106. Jobs handed to an async device are left alone.
     - QUEUED jobs that should be waiting in Redis but are not (Redis restarted empty, flushed, or a
       crash between commit and enqueue) are enqueued again.
+    - Callback deliveries still pending that nothing in Redis will run any more are enqueued again.
     """
     lost_after = settings.RECONCILE_LOST_AFTER if lost_after is None else lost_after
     queued_grace = settings.RECONCILE_QUEUED_GRACE if queued_grace is None else queued_grace
     now = timezone.now()
-    summary = {"requeued_lost": 0, "failed_lost": 0, "enqueued_missing": 0}
+    summary = {"requeued_lost": 0, "failed_lost": 0, "enqueued_missing": 0, "callbacks_requeued": 0}
 
     running = list(
         Job.objects.filter(status=JobStatus.RUNNING, started_at__lte=now - timedelta(seconds=lost_after))
@@ -521,4 +522,5 @@ def jobs_reconcile(*, lost_after: float | None = None, queued_grace: float | Non
         # a duplicate in Redis is harmless, since only one worker wins QUEUED -> RUNNING.
         queues.enqueue(job.job_id, job.job_priority, job.backend.time_limit)
         summary["enqueued_missing"] += 1
+    summary["callbacks_requeued"] = callbacks.deliveries_reconcile(grace=queued_grace)
     return summary

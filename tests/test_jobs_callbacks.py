@@ -359,17 +359,25 @@ def test_retry_policy_is_rq_retry_with_configured_delays(callback_settings, subm
 
 
 def test_redis_down_at_enqueue_never_fails_the_status_change(monkeypatch, submit, tenant, receiver):
-    """A delivery that cannot be enqueued stays pending; the submission itself succeeds."""
+    """A delivery that cannot be enqueued stays pending, the submission itself succeeds, and
+    reconcile enqueues the delivery once Redis answers again."""
+    from jobs.services import jobs_reconcile
 
     class DownQueue:
         def enqueue(self, *args, **kwargs):
             raise RedisError("connection refused")
 
+    real_get_queue = callbacks.django_rq.get_queue
     monkeypatch.setattr(callbacks.django_rq, "get_queue", lambda *args, **kwargs: DownQueue())
     job = submit(tenant, callbacks=[hook(receiver.url(), type="status")])
     (delivery,) = deliveries(job)
     assert job["job_status"] == "QUEUED" and Job.objects.get(pk=job["job_id"]).status == "QUEUED"
     assert delivery.status == "pending" and delivery.attempts == 0
+    monkeypatch.setattr(callbacks.django_rq, "get_queue", real_get_queue)
+    assert jobs_reconcile(queued_grace=0)["callbacks_requeued"] == 1
+    run_callbacks()
+    (delivery,) = deliveries(job)
+    assert delivery.status == "delivered" and len(receiver.requests) == 1
 
 
 def test_redirect_is_a_failed_attempt_and_never_followed(submit, tenant, run_jobs, receiver):

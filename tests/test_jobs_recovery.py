@@ -25,6 +25,8 @@ from tests.workers import ROOT, worker_command, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
+NOTHING_TO_DO = {"requeued_lost": 0, "failed_lost": 0, "enqueued_missing": 0, "callbacks_requeued": 0}
+
 
 def wait_for(predicate, *, timeout: float, what: str):
     deadline = time.monotonic() + timeout
@@ -149,7 +151,12 @@ def test_reconcile_leaves_healthy_jobs_alone(submit, tenant):
     waiting = submit(tenant)
     Backend.objects.filter(name="aer_simulator").update(status="paused")
     held = submit(tenant, backend="aer_simulator")
-    assert jobs_reconcile(queued_grace=0, lost_after=0) == {"requeued_lost": 0, "failed_lost": 0, "enqueued_missing": 0}
+    assert jobs_reconcile(queued_grace=0, lost_after=0) == {
+        "requeued_lost": 0,
+        "failed_lost": 0,
+        "enqueued_missing": 0,
+        "callbacks_requeued": 0,
+    }
     assert queues.waiting_ids() == {waiting["job_id"]}
     assert status_of(held["job_id"]) == "QUEUED"
 
@@ -179,4 +186,9 @@ def test_reconcile_command_prints_summary(submit, tenant):
 
     out = io.StringIO()
     call_command("reconcile_jobs", stdout=out)
-    assert json.loads(out.getvalue()) == {"requeued_lost": 0, "failed_lost": 0, "enqueued_missing": 0}
+    assert json.loads(out.getvalue()) == {
+        "requeued_lost": 0,
+        "failed_lost": 0,
+        "enqueued_missing": 0,
+        "callbacks_requeued": 0,
+    }
