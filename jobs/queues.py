@@ -127,6 +127,17 @@ def depths() -> dict[int, int]:
 # runs; a RUNNING job without one has lost its worker (see jobs.services.jobs_reconcile).
 
 
+def stop_running(job_id: uuid.UUID | str) -> None:
+    """Ask the worker running the job to kill its work horse (RQ's stop-job command, over pub/sub)."""
+    from rq.command import send_stop_job_command
+    from rq.exceptions import InvalidJobOperation, NoSuchJobError
+
+    try:
+        send_stop_job_command(connection(), str(job_id))
+    except (InvalidJobOperation, NoSuchJobError, RedisError):
+        logger.info("no running work horse to stop for job %s", job_id)
+
+
 def mark_running(job_id: str, ttl: int) -> None:
     connection().set(RUNNING_KEY.format(job_id), "1", ex=ttl)
 

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from drivers.base import DriverJob, EntryResult
-from drivers.errors import WORKER_LOST, error_dict
+from drivers.errors import CANCELLED_WHILE_RUNNING, WORKER_LOST, error_dict
 from drivers.models import Backend, BackendStatus
 from drivers.registry import get_driver
 from drivers.selectors import backend_get
@@ -34,6 +34,7 @@ from portal.errors import (
     InvalidPayload,
     InvalidState,
     NotFound,
+    PermissionDenied,
     QuotaExceeded,
 )
 from projects.models import Project, User
@@ -444,6 +445,71 @@ def jobs_enqueue_held(*, backend: Backend) -> int:
             queues.enqueue(job_id, priority, backend.time_limit)
             count += 1
     return count
+
+
+# --- Operators ----------------------------------------------------------------------------------
+
+
+def _require_staff(user: User) -> None:
+    if not user.is_staff:
+        raise PermissionDenied("Only operators (staff) may do this.")
+
+
+def job_force_stop(*, user: User, job_id: uuid.UUID) -> Job:
+    """Operators stop a running job: RUNNING -> CANCELLING -> CANCELLED, its work horse is killed and
+    entries without an outcome carry -107. (A QUEUED job is simply cancelled.)"""
+    _require_staff(user)
+    job = Job.objects.select_related("backend").filter(pk=job_id).first()
+    if job is None:
+        raise NotFound(f"Job {job_id} not found.")
+    if job.status == JobStatus.QUEUED:
+        jobs_cancel(user=user, job_ids=[job.job_id])
+    elif job.status in (JobStatus.RUNNING, JobStatus.CANCELLING):
+        _transition(job.job_id, allowed=[JobStatus.RUNNING], to=JobStatus.CANCELLING, detail=f"stopped by {user}")
+        queues.stop_running(job.job_id)
+        now = timezone.now()
+        with transaction.atomic():
+            # The horse may still be writing: its writes need RUNNING (and its attempt), so they lose.
+            won = _transition(
+                job.job_id, allowed=[JobStatus.CANCELLING], to=JobStatus.CANCELLED, ended_at=now, progress=100
+            )
+            if won:
+                done = set(JobResult.objects.filter(job_id=job.job_id).values_list("index", flat=True))
+                error = error_dict(CANCELLED_WHILE_RUNNING, f"stopped by an operator ({user})")
+                metadata = {"results_fetch_mode": "sync", "status": JobStatus.CANCELLED, "ended_at": now.isoformat()}
+                JobResult.objects.bulk_create(
+                    JobResult(job_id=job.job_id, index=i, status=JobStatus.CANCELLED, error=error, metadata=metadata,
+                              ended_at=now)
+                    for i in range(job.num_entries) if i not in done
+                )  # fmt: skip
+    else:
+        raise InvalidState(f"Job {job_id} is {job.status}: only a queued or running job can be stopped.")
+    job.refresh_from_db()
+    return job
+
+
+REQUEUEABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.RUNNING, JobStatus.UNKNOWN})
+
+
+def jobs_requeue(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
+    """Operators run failed, cancelled or stuck (RUNNING) jobs again from scratch: their results are
+    discarded, attempts start over, and they join the end of their priority's queue."""
+    _require_staff(user)
+    requeued = []
+    for job in Job.objects.filter(pk__in=list(job_ids), status__in=REQUEUEABLE).select_related("backend"):
+        with transaction.atomic():
+            won = _transition(
+                job.job_id, allowed=[job.status], to=JobStatus.QUEUED, attempt=job.attempts,
+                detail=f"re-queued by {user}", started_at=None, ended_at=None, progress=0, num_qubits=None,
+                attempts=0, queued_at=timezone.now(), worker_name="",
+            )  # fmt: skip
+            if won:
+                JobResult.objects.filter(job_id=job.job_id).delete()
+                if job.backend.status == BackendStatus.ONLINE or not job.occupies_backend:
+                    queues.enqueue(job.job_id, job.job_priority, job.backend.time_limit)
+        if won:
+            requeued.append(job)
+    return requeued
 
 
 # --- Recovery -----------------------------------------------------------------------------------

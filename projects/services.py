@@ -76,6 +76,36 @@ def membership_set(*, project: Project, user: User, role: str = Role.MEMBER) -> 
     return membership
 
 
+def membership_remove(*, project: Project, user: User) -> bool:
+    """Take ``user`` out of ``project``; their jobs stay (owned by them, readable by the admins)."""
+    deleted, _ = Membership.objects.filter(project=project, user=user).delete()
+    return bool(deleted)
+
+
+def project_update(
+    *,
+    project: Project,
+    name: str | None = None,
+    max_queued_jobs: int | None = None,
+    max_shots_per_job: int | None | object = ...,
+    max_circuits_per_job: int | None | object = ...,
+) -> Project:
+    """Change a project's name and quotas (``...`` leaves a nullable quota as it is)."""
+    fields = []
+    if name is not None:
+        project.name, fields = name, [*fields, "name"]
+    if max_queued_jobs is not None:
+        project.max_queued_jobs, fields = max_queued_jobs, [*fields, "max_queued_jobs"]
+    if max_shots_per_job is not ...:
+        project.max_shots_per_job, fields = max_shots_per_job, [*fields, "max_shots_per_job"]
+    if max_circuits_per_job is not ...:
+        project.max_circuits_per_job, fields = max_circuits_per_job, [*fields, "max_circuits_per_job"]
+    _full_clean(project)
+    if fields:
+        project.save(update_fields=fields)
+    return project
+
+
 def _hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 

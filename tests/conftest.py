@@ -104,3 +104,19 @@ def submit(rpc) -> Callable[..., dict[str, Any]]:
         return result_of(rpc("submit_job", {"body": body}, who=who))
 
     return submit_job
+
+
+@pytest.fixture
+def start_worker():
+    """Start real forking JobWorkers as subprocesses; they are killed after the test."""
+    from tests.workers import start_worker_process, stop_worker_process
+
+    started = []
+
+    def start():
+        started.append(start_worker_process())
+        return started[-1]
+
+    yield start
+    for proc in started:
+        stop_worker_process(proc)

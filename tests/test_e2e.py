@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import psutil
@@ -21,19 +20,9 @@ import requests
 from django.conf import settings
 
 from tests.factories import BELL, make_tenant
+from tests.workers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_until(predicate, *, timeout: float, interval: float = 0.1, what: str = "condition"):
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class RpcClient:
@@ -63,7 +52,7 @@ def test_best_practice_flow_over_http(live_server, run_worker):
     )  # fmt: skip
     assert call("get_job_status", {"job_id": job["job_id"]})["queue_position"] == 1
     run_worker()  # RQ installs signal handlers, so it runs in the main thread; the server has its own
-    status = wait_until(
+    status = wait_for(
         lambda: (s := call("get_job_status", {"job_id": job["job_id"]}))["job_status"] in ("COMPLETED", "FAILED") and s,
         timeout=60,
         what="the job to end",
@@ -109,19 +98,19 @@ def test_runportal_first_start_and_clean_stop(tmp_path):
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     reader.start()
     try:
-        curl = wait_until(
+        curl = wait_for(
             lambda: next((line.strip() for line in lines if line.strip().startswith("curl ")), None),
             timeout=120,
             what="the curl example in runportal's banner",
         )
         token = re.search(r"Bearer (qp_[\w-]+)", curl).group(1)
         assert any("password:" in line for line in lines)
-        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/v1/job/"), timeout=60, what="the web server")
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/v1/job/"), timeout=60, what="the web server")
         pasted = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=60)
         job = json.loads(pasted.stdout)["result"]
         assert job["job_status"] == "QUEUED"
         call = RpcClient(f"http://127.0.0.1:{port}", token)
-        status = wait_until(
+        status = wait_for(
             lambda: (s := call("get_job_status", {"job_id": job["job_id"]}))["job_status"] == "COMPLETED" and s,
             timeout=90,
             interval=0.25,

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import subprocess
-import time
 
 import psutil
 import pytest
@@ -21,21 +20,11 @@ from jobs.services import JobSpec, job_submit, jobs_reconcile
 from tests.conftest import result_of
 from tests.factories import BELL, make_tenant
 from tests.sleepy_driver import hold, release
-from tests.workers import ROOT, worker_command, worker_env
+from tests.workers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 NOTHING_TO_DO = {"requeued_lost": 0, "failed_lost": 0, "enqueued_missing": 0, "callbacks_requeued": 0}
-
-
-def wait_for(predicate, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def status_of(job_id) -> str:
@@ -52,27 +41,6 @@ def sleepy_job():
     )
     hold(str(job.job_id))
     return job
-
-
-@pytest.fixture
-def start_worker():
-    """Start real forking JobWorkers as subprocesses (each in its own process group); stop them after."""
-    started: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        env = {**worker_env(), "WORKER_HEARTBEAT_INTERVAL": "1"}
-        proc = subprocess.Popen(
-            worker_command(burst=False), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            process_group=0,
-        )  # fmt: skip
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
 
 
 def kill_worker_group(proc: subprocess.Popen) -> None:

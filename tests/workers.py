@@ -4,8 +4,10 @@ tests that must kill or time out a job process."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -45,3 +47,29 @@ def worker_env() -> dict[str, str]:
 def run_burst_worker(timeout: float) -> subprocess.CompletedProcess:
     """Run a forking JobWorker until the queues are empty; fails the test if it takes over ``timeout``."""
     return subprocess.run(worker_command(), cwd=ROOT, env=worker_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.05):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def start_worker_process() -> subprocess.Popen:
+    """A long-running forking JobWorker in its own process group, reporting liveness every second."""
+    env = {**worker_env(), "WORKER_HEARTBEAT_INTERVAL": "1"}
+    return subprocess.Popen(
+        worker_command(burst=False), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        process_group=0,
+    )  # fmt: skip
+
+
+def stop_worker_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
