@@ -1,0 +1,3 @@
+"""The operators' pages under /ops/ (issue 5: being built)."""
+
+urlpatterns: list = []
