@@ -23,7 +23,7 @@ from drivers.errors import CANCELLED_WHILE_RUNNING, WORKER_LOST, error_dict
 from drivers.models import Backend, BackendStatus
 from drivers.registry import get_driver
 from drivers.selectors import backend_get
-from jobs import callbacks, queues
+from jobs import callbacks, events, queues
 from jobs.choices import ACTIVE, CANCELLABLE, DELETABLE, FINAL, JobStatus
 from jobs.models import Job, JobEvent, JobResult, Tag
 from jobs.selectors import jobs_visible_to
@@ -103,8 +103,17 @@ def _transition(
         won = Job.objects.filter(**where).update(status=to, updated_at=now, **fields)
         if won:
             JobEvent.objects.create(job_id=job_id, status=to, at=now, detail=detail[:500])
-            callbacks.on_status_change(job_id=job_id, status=to, at=now)
+            _status_changed(job_id, to, now, progress=fields.get("progress"))
     return bool(won)
+
+
+def _status_changed(job_id: uuid.UUID, status: str, at, *, progress: int | None = None) -> None:
+    """What every status change owes, inside its transaction: callbacks, and a live event after commit."""
+    callbacks.on_status_change(job_id=job_id, status=status, at=at)
+    event = {"event": "status", "job_status": status, "updated_at": at.isoformat()}
+    if isinstance(progress, int):
+        event["progress"] = progress
+    events.publish_on_commit(job_id, event)
 
 
 def _check_backend(backend: Backend, spec: JobSpec) -> None:
@@ -198,7 +207,7 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
             if spec.tags:
                 job.tags.set(_tags(spec.tags))
             JobEvent.objects.create(job=job, status=JobStatus.QUEUED, at=now)
-            callbacks.on_status_change(job_id=job.job_id, status=JobStatus.QUEUED, at=now)
+            _status_changed(job.job_id, JobStatus.QUEUED, now, progress=0)
             if backend.status == BackendStatus.ONLINE or not job.occupies_backend:
                 queues.enqueue(job.job_id, job.job_priority, backend.time_limit)
     except IntegrityError as exc:
@@ -332,6 +341,11 @@ def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult, attem
         if entry.num_qubits is not None and (job.num_qubits or 0) < entry.num_qubits:
             fields["num_qubits"] = entry.num_qubits
         Job.objects.filter(pk=job_id).update(**fields)
+        events.publish_on_commit(
+            job_id,
+            {"event": "progress", "job_status": JobStatus.RUNNING, "progress": fields["progress"], "index": index,
+             "entry_status": entry.status},
+        )  # fmt: skip
     return True
 
 

@@ -34,7 +34,6 @@ from portal.errors import (
     PermissionDenied,
     PortalError,
     ServiceError,
-    Unauthenticated,
 )
 
 logger = logging.getLogger(__name__)
@@ -85,21 +84,15 @@ class RpcContext:
         if self._resolved:
             return
         self._resolved = True
-        from projects.authentication import authenticate_bearer
+        from projects.authentication import request_caller
 
         try:
-            token = authenticate_bearer(self.request)
-            if token is not None:
-                self._user, self._token = token.user, token
-                return
-            user = getattr(self.request, "user", None)
-            if user is not None and user.is_authenticated:
+            self._user, self._token = request_caller(self.request)
+            if self._token is None:  # the web session: same-origin only
                 reason = _CsrfCheck(lambda request: None).process_view(self.request, None, (), {})
                 if reason:
+                    self._user = None
                     raise PermissionDenied(f"CSRF check failed: {reason}.")
-                self._user = user
-                return
-            raise Unauthenticated()
         except PortalError as exc:
             self._error = exc
 

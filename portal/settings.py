@@ -167,11 +167,24 @@ RECONCILE_QUEUED_GRACE = env_int("RECONCILE_QUEUED_GRACE", 10)
 # Modules that register drivers (drivers/registry.py); a backend row names one of their drivers.
 DRIVER_MODULES = ["drivers.aer", "drivers.qubo", "drivers.async_example"]
 
+# Seconds between keep-alive comments on a job's event stream (SPEC §9: at most 15).
+SSE_KEEPALIVE_SECONDS = min(env_int("SSE_KEEPALIVE_SECONDS", 15), 15)
+
 # --- API ------------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 32 * 1024 * 1024)
 JSONRPC_MAX_BATCH = env_int("JSONRPC_MAX_BATCH", 100)
+
+
 # Requests per window per API token (portal/ratelimit.py): "<requests>/<seconds>", 0 = no limit.
-RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW = (int(x) for x in (os.environ.get("RATE_LIMIT") or "1200/60").split("/"))
+def _rate_limit(value: str) -> tuple[int, int]:
+    requests_, _, window = value.strip().partition("/")
+    try:
+        return int(requests_), int(window or 60)
+    except ValueError as exc:
+        raise ValueError(f"RATE_LIMIT must look like 1200/60 (requests/seconds) or 0, not {value!r}") from exc
+
+
+RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW = _rate_limit(os.environ.get("RATE_LIMIT") or "1200/60")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "projects.authentication.BearerTokenAuthentication",
@@ -180,12 +193,25 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "portal.rest.exception_handler",
+    # The per-token rate limit of JSON-RPC, on the same counters (portal/ratelimit.py).
+    "DEFAULT_THROTTLE_CLASSES": ["portal.rest.RateLimitThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "portal.rest.PortalPagination",
+    "PAGE_SIZE": 100,
+    # JSON bodies only: the strict serializers would reject a form's csrfmiddlewaretoken anyway, and
+    # the browsable API's raw-data form posts JSON.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quantum job portal REST API",
     "DESCRIPTION": "Jobs, projects, backends and API tokens. The JSON-RPC API of seed 000 is at /v1/job/.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "BackendStatusEnum": "drivers.models.BackendStatus",
+        "CallbackTypeEnum": "jobs.choices.CallbackType",
+        "TokenScopeEnum": "projects.models.TokenScope",
+    },
     # Swagger UI's assets come from the portal itself (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

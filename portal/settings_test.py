@@ -1,12 +1,21 @@
-"""Test settings: the same as production's, but queues on their own Redis database so a test run
-never touches the queues of a portal running against the same server."""
+"""Test settings: production's, with queues on a Redis database of the test run's own.
 
+Each test run claims a free database (15 down to 8) with a lock key holding its pid, so a test run
+never touches the queues of a portal on the same server, nor of another test run at the same time.
+Subprocesses a test starts (workers, servers) get TEST_REDIS_DB and use the same database.
+"""
+
+import atexit
+import os
+import tempfile
 from urllib.parse import urlsplit, urlunsplit
 
-from portal.settings import *  # noqa: F403
-from portal.settings import CALLBACK_QUEUE_NAME, EMBEDDED_REDIS, JOB_QUEUE_NAMES, REDIS_URL
+import redis
 
-TEST_REDIS_DB = 15
+from portal.settings import *  # noqa: F403
+from portal.settings import CALLBACK_QUEUE_NAME, JOB_QUEUE_NAMES, REDIS_URL
+
+_LOCK = "portal:test-run"
 
 
 def _with_db(url: str, db: int) -> str:
@@ -15,17 +24,39 @@ def _with_db(url: str, db: int) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim_db() -> int:
+    for db in range(15, 7, -1):
+        client = redis.Redis.from_url(_with_db(REDIS_URL, db))
+        holder = client.get(_LOCK)
+        if holder is not None and _pid_alive(int(holder)):
+            continue
+        if holder is not None:
+            client.delete(_LOCK)  # left by a run that was killed
+        if client.set(_LOCK, os.getpid(), nx=True, ex=6 * 3600):
+            atexit.register(client.delete, _LOCK)
+            return db
+    raise RuntimeError("every test Redis database (8-15) is in use by a running test run")
+
+
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB") or _claim_db())
+os.environ["TEST_REDIS_DB"] = str(TEST_REDIS_DB)  # inherited by the workers and servers tests start
 REDIS_URL = _with_db(REDIS_URL, TEST_REDIS_DB)
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in [*JOB_QUEUE_NAMES, CALLBACK_QUEUE_NAME]}
 RQ_QUEUES["default"] = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}
-EMBEDDED_REDIS = EMBEDDED_REDIS
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests create many users
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # One file per test run, so two runs at once (developers, CI) never delete each other's database.
-    import os
-    import tempfile
-
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"portal-test-{os.getpid()}.sqlite3")}  # noqa: F405
 
 # A driver that holds a job running on command, for the crash-recovery tests.

@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from jobs.views import job_events
 from portal import jsonrpc
 
 urlpatterns = [
+    path("v1/job/<uuid:job_id>/events", job_events, name="job-events"),
     path("v1/job/", jsonrpc.endpoint, name="jsonrpc"),
     path("v1/job/<str:method>", jsonrpc.endpoint, name="jsonrpc-method"),
     path("api/", include("portal.api_urls")),

@@ -27,6 +27,21 @@ def authenticate_bearer(request) -> ApiToken | None:
     return token_authenticate(raw)
 
 
+def request_caller(request) -> tuple:
+    """(user, token) of a request: a Bearer token's, else the signed-in session's (token None).
+
+    Unauthenticated when neither; a malformed, unknown, revoked or expired token never falls back to
+    the session. CSRF, where it matters (unsafe methods), is the caller's to check.
+    """
+    token = authenticate_bearer(request)
+    if token is not None:
+        return token.user, token
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return user, None
+    raise Unauthenticated()
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 

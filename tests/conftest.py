@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,12 @@ from tests.factories import Tenant, make_project, make_tenant
 @pytest.fixture(autouse=True)
 def clean_redis():
     """Every test starts with empty queues (the test settings give tests their own Redis database)."""
-    django_rq.get_connection(queues.queue_name(1)).flushdb()
+
+    from portal.settings_test import _LOCK
+
+    connection = django_rq.get_connection(queues.queue_name(1))
+    connection.flushdb()
+    connection.set(_LOCK, os.getpid(), ex=6 * 3600)  # the test run still holds its database
     yield
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-import redis
 import requests
 from django.conf import settings
 
@@ -71,14 +70,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _redis_url_for_subprocess() -> str:
-    """A Redis database of its own, so the portal under test takes no one else's jobs."""
-    url = settings.REDIS_URL
-    url = url.split("?", 1)[0] + "?db=14" if url.startswith("unix://") else re.sub(r"/\d+$", "/14", url)
-    redis.Redis.from_url(url).flushdb()
-    return url
-
-
 def test_runportal_first_start_and_clean_stop(tmp_path):
     """runportal on an empty database prints a curl command that completes a Bell job when pasted,
     and SIGTERM stops the web server and workers with no process left behind."""
@@ -86,7 +77,7 @@ def test_runportal_first_start_and_clean_stop(tmp_path):
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
-        "REDIS_URL": _redis_url_for_subprocess(),
+        "REDIS_URL": settings.REDIS_URL,  # the test run's own Redis database
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "PYTHONUNBUFFERED": "1",
     }

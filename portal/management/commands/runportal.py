@@ -41,6 +41,7 @@ RESTART_BACKOFF_MAX = 30.0
 # A worker that ran at least this long before dying crashed "for real", not on start-up.
 HEALTHY_UPTIME = 30.0
 DEFAULT_WORKER_CLASS = "jobs.worker.JobWorker"
+WEB_PROCESSES = 2
 
 DEMO_SOURCE = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 
@@ -182,10 +183,13 @@ def _build_children(host: str, port: int, workers: int, no_web: bool) -> list[Ch
         # Bind to what was asked (0.0.0.0 included); only IPv6 needs brackets in gunicorn's syntax.
         bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
         gunicorn = [
-            python, "-m", "gunicorn", "portal.wsgi:application",
+            python, "-m", "gunicorn", "portal.asgi:application",
             "--bind", bind,
             "--chdir", str(settings.BASE_DIR),
-            "--worker-class", "gthread", "--workers", "2", "--threads", "8",
+            # ASGI (uvicorn) workers: an open event stream (/v1/job/<id>/events) is a coroutine, not
+            # a thread, so hundreds of them never starve ordinary requests, which Django runs in
+            # threads of their own.
+            "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", str(WEB_PROCESSES),
             "--timeout", "120",  # large job uploads (MAX_REQUEST_BYTES) on slow links
             "--graceful-timeout", str(GUNICORN_GRACEFUL_TIMEOUT),
             "--keep-alive", "5",

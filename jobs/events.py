@@ -1,0 +1,99 @@
+"""Live job updates (SPEC §9): status changes and entry progress pushed over Redis pub/sub, streamed
+to clients as server-sent events.
+
+The state machine publishes after each commit (``publish_on_commit``); a stream subscribes first,
+then reads the job's current state from the database, so nothing falls between the two. Pub/sub is
+fire-and-forget, so every keep-alive also re-reads the job: a missed message costs at most one
+keep-alive interval, never a stream stuck on a stale status. Streams are async (ASGI), so hundreds
+of them hold no server threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from redis import RedisError
+
+from jobs.choices import FINAL
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "portal:job-events:{}"
+
+
+def channel(job_id: uuid.UUID | str) -> str:
+    return CHANNEL.format(job_id)
+
+
+def _redis_client():
+    import django_rq
+
+    return django_rq.get_connection("default")
+
+
+def _publish(job_id: str, event: dict[str, Any]) -> None:
+    try:
+        _redis_client().publish(channel(job_id), json.dumps(event))
+    except RedisError:
+        logger.warning("could not publish an event of job %s", job_id, exc_info=True)
+
+
+def publish_on_commit(job_id: uuid.UUID | str, event: dict[str, Any]) -> None:
+    """Publish ``event`` once the surrounding transaction commits (subscribers then read committed rows)."""
+    transaction.on_commit(partial(_publish, str(job_id), {"job_id": str(job_id), **event}))
+
+
+def snapshot(job) -> dict[str, Any]:
+    return {
+        "job_id": str(job.job_id),
+        "job_status": job.status,
+        "progress": job.progress,
+        "updated_at": job.updated_at.isoformat(),
+    }
+
+
+def sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+async def stream(job_id: uuid.UUID, load) -> AsyncIterator[str]:
+    """The event stream of one job: its state at once, then each change, keep-alives, and the end
+    after the final status. ``load()`` (sync) answers the job's current snapshot."""
+    from redis import asyncio as aioredis
+
+    client = aioredis.Redis.from_url(settings.RQ_QUEUES["default"]["URL"])
+    pubsub = client.pubsub()
+    try:
+        await pubsub.subscribe(channel(job_id))
+        current = await sync_to_async(load)()
+        yield sse("status", current)
+        last_status = current["job_status"]
+        while last_status not in FINAL:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=settings.SSE_KEEPALIVE_SECONDS)
+            if message is None:
+                yield ": keep-alive\n\n"
+                current = await sync_to_async(load)()  # in case a message was missed
+                if current["job_status"] != last_status:
+                    yield sse("status", current)
+                    last_status = current["job_status"]
+                continue
+            event = json.loads(message["data"])
+            kind = event.pop("event", "status")
+            yield sse(kind, event)
+            last_status = event.get("job_status", last_status)
+        yield sse("end", {"job_id": str(job_id), "job_status": last_status})
+    finally:
+        try:
+            await pubsub.aclose()
+            await client.aclose()
+        except (RedisError, asyncio.CancelledError):
+            pass

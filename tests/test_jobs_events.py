@@ -1,0 +1,175 @@
+"""Live updates (SPEC §9): the server-sent-events stream of a job, on a real ASGI server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+import requests
+
+from tests.factories import BELL, make_tenant
+from tests.workers import ROOT, wait_for, worker_env
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def server():
+    """The portal's ASGI application under uvicorn (as runportal serves it), on the test database."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**worker_env(), "SSE_KEEPALIVE_SECONDS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/v1/job/", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    wait_for(up, timeout=60, what="uvicorn to answer")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # still draining streams: this is test teardown, not a shutdown test
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def submit(url: str, token: str, **fields) -> str:
+    body = {"code_type": "qasm2", "source_code": [BELL, BELL], "backend": "dummy", **fields}
+    payload = {"jsonrpc": "2.0", "id": 1, "method": "submit_job", "params": {"body": body}}
+    answer = requests.post(f"{url}/v1/job/submit_job", json=payload, headers={"Authorization": f"Bearer {token}"})
+    return answer.json()["result"]["job_id"]
+
+
+def read_events(response, into: list) -> None:
+    """Parse a text/event-stream into (event, data) pairs and keep-alive comments."""
+    event = None
+    for line in response.iter_lines(decode_unicode=True):
+        if line.startswith(":"):
+            into.append(("comment", line))
+        elif line.startswith("event: "):
+            event = line[len("event: ") :]
+        elif line.startswith("data: "):
+            into.append((event, json.loads(line[len("data: ") :])))
+
+
+def test_stream_follows_a_job_to_its_end(server, run_worker):
+    """Current status at once, then RUNNING, progress per entry, COMPLETED, an end event, and the
+    stream closes by itself."""
+    tenant = make_tenant()
+    job_id = submit(server, tenant.token)
+    response = requests.get(
+        f"{server}/v1/job/{job_id}/events", headers={"Authorization": f"Bearer {tenant.token}"}, stream=True,
+        timeout=60,
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    received: list = []
+    reader = threading.Thread(target=read_events, args=(response, received))
+    reader.start()
+    wait_for(lambda: received, timeout=30, what="the first event")
+    assert received[0] == ("status", {**received[0][1], "job_status": "QUEUED", "progress": 0})
+    run_worker()
+    reader.join(timeout=60)
+    assert not reader.is_alive(), "the stream did not close after the final status"
+    events = [(kind, data.get("job_status"), data.get("progress")) for kind, data in received if kind != "comment"]
+    assert events == [
+        ("status", "QUEUED", 0),
+        ("status", "RUNNING", None),
+        ("progress", "RUNNING", 50),
+        ("progress", "RUNNING", 100),
+        ("status", "COMPLETED", 100),
+        ("end", "COMPLETED", None),
+    ]
+
+
+def test_finished_job_streams_its_status_and_ends(server, run_worker):
+    """A job already final answers its status and the end at once."""
+    tenant = make_tenant()
+    job_id = submit(server, tenant.token)
+    run_worker()
+    response = requests.get(
+        f"{server}/v1/job/{job_id}/events", headers={"Authorization": f"Bearer {tenant.token}"}, timeout=30
+    )
+    assert "event: status" in response.text and '"job_status": "COMPLETED"' in response.text
+    assert response.text.rstrip().splitlines()[-2] == "event: end"
+
+
+def test_keep_alive_comments(server):
+    """A quiet stream sends keep-alive comments (every SSE_KEEPALIVE_SECONDS, at most 15)."""
+    tenant = make_tenant()
+    job_id = submit(server, tenant.token, backend="aer_simulator", job_priority=10)
+    from drivers.models import Backend
+
+    Backend.objects.filter(name="aer_simulator").update(status="paused")  # nothing will happen to it
+    response = requests.get(
+        f"{server}/v1/job/{job_id}/events", headers={"Authorization": f"Bearer {tenant.token}"}, stream=True,
+        timeout=30,
+    )  # fmt: skip
+    lines = response.iter_lines(decode_unicode=True)
+    comments = 0
+    for line in lines:
+        if line.startswith(": keep-alive"):
+            comments += 1
+            if comments == 2:
+                break
+    response.close()
+    assert comments == 2
+
+
+def test_stream_of_someone_elses_job_is_not_found(server):
+    """Another tenant's job answers 404, like a missing one; no token answers 401."""
+    owner, stranger = make_tenant(), make_tenant()
+    job_id = submit(server, owner.token)
+    assert requests.get(f"{server}/v1/job/{job_id}/events", headers={"Authorization": f"Bearer {stranger.token}"},
+                        timeout=30).status_code == 404  # fmt: skip
+    missing = "00000000-0000-4000-8000-000000000042"
+    assert requests.get(f"{server}/v1/job/{missing}/events", headers={"Authorization": f"Bearer {owner.token}"},
+                        timeout=30).status_code == 404  # fmt: skip
+    assert requests.get(f"{server}/v1/job/{job_id}/events", timeout=30).status_code == 401
+
+
+def test_hundreds_of_open_streams_do_not_block_the_api(server):
+    """300 streams held open on one server process; the JSON-RPC API still answers."""
+    tenant = make_tenant()
+    job_id = submit(server, tenant.token, backend="aer_simulator")
+    from drivers.models import Backend
+
+    Backend.objects.filter(name="aer_simulator").update(status="paused")
+    host, port = server.removeprefix("http://").split(":")
+    request = (
+        f"GET /v1/job/{job_id}/events HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {tenant.token}\r\n\r\n"
+    ).encode()
+    streams = []
+    try:
+        for _ in range(300):
+            sock = socket.create_connection((host, int(port)), timeout=30)
+            sock.sendall(request)
+            streams.append(sock)
+        for sock in streams:  # every stream got its first event: all 300 are being served at once
+            received = b""
+            while b"event: status" not in received:
+                chunk = sock.recv(4096)
+                assert chunk, "stream closed before its first event"
+                received += chunk
+        answer = requests.post(
+            f"{server}/v1/job/get_backends", json={"jsonrpc": "2.0", "id": 1, "method": "get_backends"},
+            headers={"Authorization": f"Bearer {tenant.token}"}, timeout=30,
+        )  # fmt: skip
+        assert {b["name"] for b in answer.json()["result"]} >= {"dummy", "aer_simulator"}
+    finally:
+        for sock in streams:
+            sock.close()
