@@ -12,4 +12,11 @@ urlpatterns = [
     path("ops/", include("portal.ops_urls")),
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("portal.web_urls")),
 ]
+
+# Error pages in the portal's look (templates/404.html, 403.html, 500.html; views in portal/web.py).
+handler403 = "portal.web.permission_denied"
+handler404 = "portal.web.page_not_found"
+handler500 = "portal.web.server_error"

@@ -1,0 +1,3 @@
+"""The web portal's pages (issue 6: being built)."""
+
+urlpatterns: list = []
