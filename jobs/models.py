@@ -113,6 +113,9 @@ class JobResult(models.Model):
         ordering = ["job", "index"]
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_job_entry")]
 
+    def __str__(self) -> str:
+        return f"entry {self.index} of {self.job_id} ({self.status})"
+
 
 class JobEvent(models.Model):
     """One status change of a job, with its time: the job's timeline (IBM's ``time_per_step``)."""

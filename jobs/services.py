@@ -507,7 +507,8 @@ REQUEUEABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.RUNNIN
 
 def jobs_requeue(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
     """Operators run failed, cancelled or stuck (RUNNING) jobs again from scratch: their results are
-    discarded, attempts start over, and they join the end of their priority's queue."""
+    discarded and they join the end of their priority's queue. ``attempts`` keeps counting, so a
+    stale run of the job that is somehow still alive can never write into the new one."""
     _require_staff(user)
     requeued = []
     for job in Job.objects.filter(pk__in=list(job_ids), status__in=REQUEUEABLE).select_related("backend"):
@@ -515,7 +516,7 @@ def jobs_requeue(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
             won = _transition(
                 job.job_id, allowed=[job.status], to=JobStatus.QUEUED, attempt=job.attempts,
                 detail=f"re-queued by {user}", started_at=None, ended_at=None, progress=0, num_qubits=None,
-                attempts=0, queued_at=timezone.now(), worker_name="",
+                queued_at=timezone.now(), worker_name="",
             )  # fmt: skip
             if won:
                 JobResult.objects.filter(job_id=job.job_id).delete()
