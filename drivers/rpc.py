@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from drivers.models import Backend
 from portal.jsonrpc import RpcContext, openrpc_document, rpc_method
@@ -15,7 +15,14 @@ class _NoParams(StrictSerializer):
     pass
 
 
+def backends_with_queue_length() -> QuerySet[Backend]:
+    """Every backend by name, annotated with ``queued`` (its QUEUED jobs) in the same query. (The model's
+    ordering does not apply to an aggregate query, hence order_by.)"""
+    return Backend.objects.annotate(queued=Count("jobs", filter=Q(jobs__status="QUEUED"))).order_by("name")
+
+
 def backend_view(backend: Backend, queue_length: int) -> dict[str, Any]:
+    """A backend as ``get_backends`` and the REST API show it."""
     return {
         "name": backend.name,
         "status": backend.status,
@@ -37,8 +44,7 @@ def backend_view(backend: Backend, queue_length: int) -> dict[str, Any]:
 @rpc_method("get_backends", summary="Every backend with its status, limits and queue length.", params=_NoParams)
 def get_backends(ctx: RpcContext, params: dict[str, Any]) -> list[dict[str, Any]]:
     validate(_NoParams, params.get("body", params) if isinstance(params.get("body"), dict) else params)
-    backends = Backend.objects.annotate(queued=Count("jobs", filter=Q(jobs__status="QUEUED")))
-    return [backend_view(backend, backend.queued) for backend in backends]
+    return [backend_view(backend, backend.queued) for backend in backends_with_queue_length()]
 
 
 @rpc_method("rpc.discover", summary="This API as an OpenRPC document.", auth=False)

@@ -1,3 +1,14 @@
-"""The operators' pages under /ops/ (issue 5: being built)."""
+"""The operators' pages under /ops/ (staff only): see portal/ops.py."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from portal import ops
+
+app_name = "ops"
+
+urlpatterns = [
+    path("", ops.dashboard, name="dashboard"),
+    path("backends/<str:name>/status/", ops.backend_status, name="backend-status"),
+    path("jobs/requeue/", ops.jobs_requeue, name="jobs-requeue"),
+    path("jobs/<str:job_id>/force-stop/", ops.job_force_stop_view, name="job-force-stop"),
+]

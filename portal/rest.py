@@ -1,7 +1,179 @@
-"""DRF glue: the REST exception handler translates the same domain errors as JSON-RPC."""
+"""DRF glue: errors, rate limit, pagination and schema pieces shared by every REST view.
 
-from rest_framework.views import exception_handler as drf_exception_handler
+The exception handler translates the same domain errors as JSON-RPC (``portal/errors.py``), and
+DRF's own errors into that table too, so a REST error always has one shape::
+
+    {"error": {"code": -404, "error_code": "not_found", "message": "...", "data": {...}}}
+
+``code`` is the JSON-RPC code, ``error_code`` the stable name, ``data`` the same object JSON-RPC
+answers (``data.errors`` for field errors, ``data.retry_after``, ``data.ref`` for a bug).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError
+from django.http import Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import set_rollback
+
+from portal import ratelimit
+from portal.errors import (
+    InternalError,
+    InvalidParams,
+    NotFound,
+    ParseError,
+    PermissionDenied,
+    PortalError,
+    RateLimited,
+    ServiceError,
+    Unauthenticated,
+)
+from portal.validation import flatten_errors
+
+logger = logging.getLogger(__name__)
 
 
-def exception_handler(exc, context):
-    return drf_exception_handler(exc, context)
+# --- Errors -------------------------------------------------------------------------------------
+
+
+def _http_error(exc: exceptions.APIException) -> PortalError:
+    """A protocol error the domain table has no entry for (405, 406, 415): its HTTP status,
+    negated as the code, as JSON-RPC's business codes are."""
+    error = PortalError(str(exc.detail), error_code=exc.default_code)
+    error.code, error.http_status = -exc.status_code, exc.status_code
+    return error
+
+
+def _as_portal_error(exc: Exception) -> PortalError | None:
+    if isinstance(exc, PortalError):
+        return exc
+    if isinstance(exc, Http404):
+        return NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        return InvalidParams(errors=flatten_errors(exc.detail))
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        # DRF turns these into 403 when no authenticator can name a scheme for WWW-Authenticate.
+        if exc.status_code == 403:
+            return PermissionDenied(str(exc.detail))
+        return Unauthenticated(str(exc.detail) if isinstance(exc, exceptions.AuthenticationFailed) else None)
+    if isinstance(exc, exceptions.PermissionDenied):
+        return PermissionDenied(None if exc.detail == exc.default_detail else str(exc.detail))
+    if isinstance(exc, exceptions.NotFound):
+        return NotFound(None if exc.detail == exc.default_detail else str(exc.detail))
+    if isinstance(exc, exceptions.Throttled):
+        retry_after = max(1, math.ceil(exc.wait or 1))
+        return RateLimited(f"Too many requests. Retry in {retry_after} s.", retry_after=retry_after)
+    if isinstance(exc, exceptions.ParseError):
+        return ParseError(f"Malformed request body: {exc.detail}")
+    return _http_error(exc)
+
+
+def _internal(exc_class: type[PortalError], message: str) -> PortalError:
+    """Log the exception under a reference the client gets in ``data.ref``; no internals leak."""
+    ref = uuid.uuid4().hex[:12]
+    logger.exception("%s (ref %s)", message, ref)
+    return exc_class(f"{exc_class.default_message} Reference: {ref}.", ref=ref)
+
+
+def error_body(error: PortalError) -> dict[str, Any]:
+    return {"error": {"code": error.code, "error_code": error.error_code, "message": error.message, "data": error.data}}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """Every exception a REST view raises, as the one error shape; a bug is a 500 with a reference."""
+    error = _as_portal_error(exc)
+    if error is None:
+        view = context.get("view")
+        where = f"{type(view).__name__}.{getattr(view, 'action', None)}" if view is not None else "a REST view"
+        error = _internal(ServiceError if isinstance(exc, DatabaseError) else InternalError, f"error in {where}")
+    set_rollback()
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if "retry_after" in error.extra:
+        headers["Retry-After"] = str(error.extra["retry_after"])
+    return Response(error_body(error), status=error.http_status, headers=headers)
+
+
+# --- Rate limit ---------------------------------------------------------------------------------
+
+
+class RateLimitThrottle(BaseThrottle):
+    """The per-token rate limit of JSON-RPC (``portal/ratelimit.py``), on the same counters, so a
+    client cannot double its rate by switching APIs. Anonymous requests get 401 before this runs
+    (or reach only the public schema pages)."""
+
+    def allow_request(self, request, view) -> bool:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return True
+        token = request.auth
+        key = f"token:{token.pk}" if token is not None and hasattr(token, "pk") else f"user:{user.pk}"
+        # Raised rather than answered False: the domain error carries the limit, the window and
+        # retry_after exactly as JSON-RPC's -429 does.
+        ratelimit.hit(key)
+        return True
+
+
+# --- Pagination ---------------------------------------------------------------------------------
+
+
+class PortalPagination(PageNumberPagination):
+    """``?page=N&page_size=M`` (1..1000, default 100); answers ``count``, ``next``, ``previous``,
+    ``results``. A page size out of range is a 400 naming it, not silently clamped."""
+
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= self.max_page_size:
+            raise exceptions.ValidationError({"page_size": [f"must be an integer from 1 to {self.max_page_size}"]})
+        return size
+
+
+# --- Fields and schema --------------------------------------------------------------------------
+
+
+class IsoDateTimeField(serializers.DateTimeField):
+    """Timestamps as JSON-RPC writes them (``2025-07-15T14:58:55.283302+00:00``), not DRF's ``Z``."""
+
+    def to_representation(self, value):
+        return self.enforce_timezone(value).isoformat() if value else None
+
+
+def parse_uuid(value: str, what: str) -> uuid.UUID:
+    """A URL's id, or the not-found that a missing object would be."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFound(f"{what} {value} not found.") from exc
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "projects.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "An API token: `Authorization: Bearer qp_...`."}

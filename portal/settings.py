@@ -196,6 +196,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "portal.rest.exception_handler",
+    # The per-token rate limit of JSON-RPC, on the same counters (portal/ratelimit.py).
+    "DEFAULT_THROTTLE_CLASSES": ["portal.rest.RateLimitThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "portal.rest.PortalPagination",
+    "PAGE_SIZE": 100,
+    # JSON bodies only: the strict serializers would reject a form's csrfmiddlewaretoken anyway, and
+    # the browsable API's raw-data form posts JSON.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quantum job portal REST API",

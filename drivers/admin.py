@@ -1,0 +1,99 @@
+"""Admin for backends: their configuration is edited here; their status changes only through
+``backend_set_status`` (the actions), which also enqueues the jobs a paused backend held."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+
+from drivers.models import Backend, BackendStatus
+from drivers.registry import driver_names
+from drivers.services import backend_set_status
+from jobs.choices import JobStatus
+from portal.errors import PortalError
+
+
+def _driver_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in driver_names()]
+
+
+class BackendAdminForm(forms.ModelForm):
+    # A choice of the registered drivers; Backend.clean() checks the name again on save.
+    driver = forms.ChoiceField(choices=_driver_choices, help_text="A registered driver.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.driver
+        if "driver" in self.fields and current and current not in driver_names():
+            # Shown as it is, so saving the page never swaps it silently for the first known driver;
+            # Backend.clean() refuses it until an operator picks a registered one.
+            self.fields["driver"].choices = [*_driver_choices(), (current, f"{current} (not registered)")]
+
+    class Meta:
+        model = Backend
+        fields = [
+            "name", "driver", "description", "code_types", "status", "options", "max_qubits", "max_shots",
+            "max_circuits", "max_variables", "time_limit", "basis_gates", "coupling_map",
+        ]  # fmt: skip
+
+
+@admin.register(Backend)
+class BackendAdmin(admin.ModelAdmin):
+    form = BackendAdminForm
+    list_display = [
+        "name", "driver", "status", "code_types", "max_qubits", "max_shots", "max_circuits", "max_variables",
+        "time_limit", "queued_jobs",
+    ]  # fmt: skip
+    list_filter = ["status", "driver"]
+    search_fields = ["name", "driver", "description"]
+    actions = ["pause", "resume", "take_offline"]
+    fieldsets = [
+        (None, {"fields": ["name", "driver", "status", "description", "code_types", "options"]}),
+        ("Limits", {"fields": ["max_qubits", "max_shots", "max_circuits", "max_variables", "time_limit"]}),
+        ("Device", {"fields": ["basis_gates", "coupling_map"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_queued=Count("jobs", filter=Q(jobs__status=JobStatus.QUEUED)))
+
+    @admin.display(description="queued", ordering="_queued")
+    def queued_jobs(self, obj: Backend) -> int:
+        return obj._queued
+
+    def get_readonly_fields(self, request, obj=None):
+        # Status changes go through backend_set_status (the actions); only a new backend picks one.
+        return ["status"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Only what the form changed: a concurrent status change (ops page, command) is not overwritten.
+        fields = [name for name in form.changed_data if name in form._meta.fields and name != "status"]
+        if fields:
+            obj.save(update_fields=fields)
+
+    def _set_status(self, request, queryset, status: str) -> None:
+        names = []
+        for backend in queryset:
+            try:
+                backend_set_status(backend=backend, status=status)
+            except PortalError as exc:
+                self.message_user(request, f"{backend.name}: {exc.message}", messages.ERROR)
+            else:
+                names.append(backend.name)
+        if names:
+            self.message_user(request, f"{', '.join(names)}: {status}.", messages.SUCCESS)
+
+    @admin.action(description="Pause selected backends (jobs stay queued)", permissions=["change"])
+    def pause(self, request, queryset):
+        self._set_status(request, queryset, BackendStatus.PAUSED)
+
+    @admin.action(description="Resume selected backends (online; held jobs are enqueued)", permissions=["change"])
+    def resume(self, request, queryset):
+        self._set_status(request, queryset, BackendStatus.ONLINE)
+
+    @admin.action(description="Take selected backends offline (submissions refused)", permissions=["change"])
+    def take_offline(self, request, queryset):
+        self._set_status(request, queryset, BackendStatus.OFFLINE)

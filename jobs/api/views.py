@@ -1,0 +1,141 @@
+"""REST views of jobs: the services and selectors JSON-RPC calls, the representations it answers."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from jobs import services
+from jobs.api.serializers import (
+    JobPatchSerializer,
+    JobResultsSerializer,
+    JobSerializer,
+    JobStatusSerializer,
+    JobSummarySerializer,
+    SubmitJobSerializer,
+)
+from jobs.choices import JobStatus
+from jobs.filtersets import JobFilterSet
+from jobs.models import Job
+from jobs.selectors import job_get_for_user, jobs_visible_to
+from portal.errors import InvalidState
+from portal.validation import validate
+from projects.selectors import project_for_submission
+
+
+class SourceCodeEntrySchema(OpenApiSerializerFieldExtension):
+    """One ``source_code`` entry: OpenQASM source, or a square QUBO matrix."""
+
+    target_class = "jobs.api.serializers.ParsedJSONField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        matrix = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
+        return {"oneOf": [{"type": "string", "description": "OpenQASM source"}, {**matrix, "description": "QUBO"}]}
+
+
+_NOT_FOUND = OpenApiResponse(description="No such job, or not one the caller may read.")
+_CONFLICT = OpenApiResponse(description="invalid_state: the job's status does not allow this.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Jobs the caller may read, newest first", responses=JobSummarySerializer(many=True)),
+    create=extend_schema(
+        summary="Submit a job (the fields of submit_job)",
+        request=SubmitJobSerializer,
+        responses={201: JobSerializer},
+    ),
+    retrieve=extend_schema(
+        summary="A job's status and queue position", responses={200: JobStatusSerializer, 404: _NOT_FOUND}
+    ),
+    partial_update=extend_schema(
+        summary="Rename, describe, retag or re-prioritise a job",
+        request=JobPatchSerializer,
+        responses={200: JobStatusSerializer, 404: _NOT_FOUND, 409: _CONFLICT},
+    ),
+    destroy=extend_schema(
+        summary="Delete a job: source and results purged, the row stays as DELETED",
+        responses={204: None, 404: _NOT_FOUND, 409: _CONFLICT},
+    ),
+)
+class JobViewSet(viewsets.GenericViewSet):
+    """Own jobs, and every job of the projects the caller administers (operators: every job)."""
+
+    queryset = Job.objects.none()  # the model, for the schema; get_queryset scopes to the caller
+    lookup_field = "job_id"
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = JobFilterSet
+    serializer_classes = {
+        "list": JobSummarySerializer,
+        "create": SubmitJobSerializer,
+        "partial_update": JobPatchSerializer,
+        "results": JobResultsSerializer,
+    }
+
+    def get_serializer_class(self):
+        return self.serializer_classes.get(self.action, JobStatusSerializer)
+
+    def get_queryset(self):
+        return jobs_visible_to(self.request.user).select_related("backend", "project", "user").prefetch_related("tags")
+
+    def get_object(self) -> Job:
+        return job_get_for_user(
+            user=self.request.user, job_id=self.kwargs["job_id"], with_results=self.action == "results"
+        )
+
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(JobSummarySerializer(page, many=True).data)
+
+    def create(self, request):
+        data = validate(SubmitJobSerializer, request.data)
+        project = project_for_submission(user=request.user, token=request.auth, project_id=data.pop("project_id", None))
+        if data.get("transpiler_options") is not None:
+            data["transpiler_options"] = dict(data["transpiler_options"])
+        data["callbacks"] = [dict(callback) for callback in data["callbacks"]]
+        job = services.job_submit(user=request.user, project=project, spec=services.JobSpec(**data))
+        location = reverse("api:job-detail", kwargs={"job_id": job.job_id})
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+    def retrieve(self, request, job_id):
+        return Response(JobStatusSerializer(self.get_object()).data)
+
+    def partial_update(self, request, job_id):
+        job = self.get_object()
+        data = validate(JobPatchSerializer, request.data)
+        job = services.job_update(user=request.user, job_id=job.job_id, **data)
+        return Response(JobStatusSerializer(job).data)
+
+    def destroy(self, request, job_id):
+        job = self.get_object()
+        if job.status != JobStatus.DELETED:
+            services.jobs_delete(user=request.user, job_ids=[job.job_id])
+            job.refresh_from_db(fields=["status"])
+            if job.status != JobStatus.DELETED:
+                raise InvalidState(f"Job {job.job_id} is {job.status}: it can be deleted once it has ended.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Cancel a QUEUED job",
+        request=None,
+        responses={200: JobStatusSerializer, 404: _NOT_FOUND, 409: _CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, job_id):
+        job = self.get_object()
+        if not services.jobs_cancel(user=request.user, job_ids=[job.job_id]):
+            job.refresh_from_db(fields=["status"])
+            raise InvalidState(f"Job {job.job_id} is {job.status}: only a QUEUED job can be cancelled.")
+        return Response(JobStatusSerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="A job with its results, one entry per source_code entry",
+        responses={200: JobResultsSerializer, 404: _NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"])
+    def results(self, request, job_id):
+        return Response(JobResultsSerializer(self.get_object()).data)

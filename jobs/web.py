@@ -1,0 +1,412 @@
+"""The web portal's job pages: list (with bulk cancel/delete), job page, actions, downloads, submit.
+
+Thin views: reads through ``jobs.selectors``, changes through ``jobs.services``, shapes through
+``jobs.representation`` (so the page shows what the APIs answer), validation through SubmitJobSerializer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from drivers.rpc import backend_view, backends_with_queue_length
+from jobs.api.serializers import SubmitJobSerializer
+from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, CodeType, JobStatus
+from jobs.filtersets import JobFilterSet
+from jobs.forms import EXAMPLES, JobUpdateForm, SubmitJobForm, source_as_text
+from jobs.representation import job_results_view, job_status_view, with_queue_position
+from jobs.selectors import job_get_for_user, jobs_visible_to
+from jobs.services import JobSpec, job_submit, job_update, jobs_cancel, jobs_delete
+from portal.errors import InvalidParams, PortalError
+from portal.validation import validate
+from portal.web import raise_for_http
+from projects.selectors import project_for_submission, projects_for_user
+
+PAGE_SIZE = 25
+BULK_ACTIONS = {"cancel": "Cancel", "delete": "Delete"}
+
+
+# --- List and bulk actions ----------------------------------------------------------------------
+
+
+def _filter_data(request: HttpRequest):
+    """The GET query for JobFilterSet; the tag box takes comma-separated tags."""
+    data = request.GET.copy()
+    tags = [t.strip() for value in data.getlist("tag") for t in value.split(",") if t.strip()]
+    data.setlist("tag", tags)
+    for key in [k for k, v in data.items() if v == "" and k != "tag"]:
+        data.pop(key)  # an empty select means "any"
+    return data
+
+
+@login_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    """Jobs the user may read, through the one JobFilterSet; DELETED only when a status asks for them."""
+    data = _filter_data(request)
+    filterset = JobFilterSet(data, queryset=jobs_visible_to(request.user))
+    if filterset.is_valid():
+        qs = filterset.qs.select_related("backend", "project", "user").prefetch_related("tags")
+    else:
+        qs = jobs_visible_to(request.user).none()
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "jobs/list.html",
+        {
+            "filterset": filterset,
+            "page": page,
+            "query": query.urlencode(),
+            "statuses": JobStatus.values,
+            "selected_statuses": data.getlist("status"),
+            "tag_text": ", ".join(data.getlist("tag")),
+            "backends": backends_with_queue_length(),
+        },
+    )
+
+
+def _job_ids(values: list[str]) -> list[uuid.UUID]:
+    ids = []
+    for value in values:
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    return ids
+
+
+@login_required
+@require_POST
+def job_bulk(request: HttpRequest) -> HttpResponse:
+    """Bulk cancel or delete: the first POST shows what would change, ``confirm`` acts."""
+    action = request.POST.get("action")
+    if action not in BULK_ACTIONS:
+        messages.error(request, "Choose cancel or delete.")
+        return redirect("jobs:list")
+    ids = _job_ids(request.POST.getlist("job_ids"))
+    jobs = list(jobs_visible_to(request.user).filter(pk__in=ids).select_related("backend"))
+    if not jobs:
+        messages.warning(request, "No jobs selected.")
+        return redirect("jobs:list")
+    if request.POST.get("confirm") != "yes":
+        allowed = CANCELLABLE if action == "cancel" else DELETABLE
+        return render(
+            request,
+            "jobs/bulk_confirm.html",
+            {"action": action, "verb": BULK_ACTIONS[action], "jobs": jobs, "allowed": list(allowed)},
+        )
+    service = jobs_cancel if action == "cancel" else jobs_delete
+    done = service(user=request.user, job_ids=[job.job_id for job in jobs])
+    skipped = len(jobs) - len(done)
+    past = "cancelled" if action == "cancel" else "deleted"
+    messages.success(request, f"{len(done)} job(s) {past}." + (f" {skipped} left as they were." if skipped else ""))
+    return redirect("jobs:list")
+
+
+# --- Job page -----------------------------------------------------------------------------------
+
+
+def _histogram(counts: dict[str, int]) -> dict[str, Any]:
+    """Bars of an SVG histogram, sorted by bitstring, scaled to the largest count."""
+    width_per_bar, height, top = 44, 180, 20
+    peak = max(counts.values()) if counts else 1
+    total = sum(counts.values()) or 1
+    bars = []
+    for i, (bitstring, count) in enumerate(sorted(counts.items())):
+        h = round(height * count / peak, 1)
+        bars.append(
+            {
+                "label": bitstring,
+                "count": count,
+                "share": round(100 * count / total, 1),
+                "x": 40 + i * width_per_bar,
+                "y": top + height - h,
+                "h": h,
+                "cx": 40 + i * width_per_bar + (width_per_bar - 8) / 2,
+            }
+        )
+    return {
+        "bars": bars,
+        "bar_width": width_per_bar - 8,
+        "width": 40 + max(len(bars), 1) * width_per_bar + 10,
+        "height": top + height + 60,
+        "base": top + height,
+        "label_y": top + height + 14,
+        "peak": peak,
+        "top": top,
+        "rotate": max((len(b) for b in counts), default=0) > 4,
+    }
+
+
+def _entries(job, view: dict[str, Any]) -> list[dict[str, Any]]:
+    sources = view.get("source_code") or []
+    entries = []
+    for index, result in enumerate(view["results"]):
+        entry: dict[str, Any] = {"index": index, "view": result, "kind": "none"}
+        results = result.get("results")
+        if index < len(sources):
+            source = sources[index]
+            entry["source"] = source if isinstance(source, str) else json.dumps(source)
+        if job.job_type == "estimation" and isinstance(results, dict):
+            entry["kind"] = "estimation"
+            entry["pairs"] = sorted(results.items())
+        elif job.code_type == CodeType.QUBO and isinstance(results, list):
+            entry["kind"] = "qubo"
+        elif isinstance(results, dict) and results:
+            entry["kind"] = "counts"
+            entry["histogram"] = _histogram(results)
+            entry["by_count"] = sorted(results.items(), key=lambda kv: (-kv[1], kv[0]))
+        entries.append(entry)
+    # Sources of entries without a result yet (queued, running).
+    for index in range(len(view["results"]), len(sources)):
+        source = sources[index]
+        entries.append(
+            {
+                "index": index,
+                "view": None,
+                "kind": "none",
+                "source": source if isinstance(source, str) else json.dumps(source),
+            }
+        )
+    return entries
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """Status (badge + word, live with JS), timeline, source, results per entry, deliveries, actions."""
+    try:
+        job = job_get_for_user(user=request.user, job_id=job_id, with_results=True)
+    except PortalError as exc:
+        raise_for_http(exc)
+        raise
+    view = with_queue_position(job_results_view(job), job)
+    tags = ", ".join(view["tags"])
+    return render(
+        request,
+        "jobs/detail.html",
+        {
+            "job": job,
+            "view": view,
+            "entries": _entries(job, view),
+            "events": job.events.all(),
+            "is_final": job.status in FINAL,
+            "can_cancel": job.status in CANCELLABLE,
+            "can_delete": job.status in DELETABLE,
+            "update_form": JobUpdateForm(
+                initial={"job_name": job.job_name or "", "tags": tags, "job_priority": job.job_priority}
+            ),
+        },
+    )
+
+
+def _get_job(request: HttpRequest, job_id: uuid.UUID, **kwargs):
+    try:
+        return job_get_for_user(user=request.user, job_id=job_id, **kwargs)
+    except PortalError as exc:
+        raise_for_http(exc)
+        raise
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = _get_job(request, job_id)
+    if jobs_cancel(user=request.user, job_ids=[job.job_id]):
+        messages.success(request, "Job cancelled.")
+    else:
+        messages.error(request, f"The job is {job.status}: only a QUEUED job can be cancelled.")
+    return redirect("jobs:detail", job_id=job.job_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def job_delete(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """GET asks for confirmation; POST deletes (source and results are purged)."""
+    job = _get_job(request, job_id)
+    if request.method == "GET":
+        return render(request, "jobs/delete_confirm.html", {"job": job, "can_delete": job.status in DELETABLE})
+    if jobs_delete(user=request.user, job_ids=[job.job_id]):
+        messages.success(request, "Job deleted: its source and results are gone.")
+    else:
+        messages.error(request, f"The job is {job.status} and cannot be deleted now.")
+    return redirect("jobs:detail", job_id=job.job_id)
+
+
+@login_required
+@require_POST
+def job_edit(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """Rename, retag, change priority through ``job_update``."""
+    job = _get_job(request, job_id)
+    form = JobUpdateForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+        return redirect("jobs:detail", job_id=job.job_id)
+    changes: dict[str, Any] = {"job_name": form.cleaned_data["job_name"] or None, "tags": form.tag_list()}
+    if form.cleaned_data["job_priority"] != job.job_priority:
+        changes["job_priority"] = form.cleaned_data["job_priority"]
+    try:
+        job_update(user=request.user, job_id=job.job_id, **changes)
+    except PortalError as exc:
+        raise_for_http(exc)
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Job updated.")
+    return redirect("jobs:detail", job_id=job.job_id)
+
+
+@login_required
+@require_GET
+def job_results_json(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """The ``get_job_results`` answer as a file."""
+    job = _get_job(request, job_id, with_results=True)
+    response = JsonResponse(job_results_view(job), json_dumps_params={"indent": 1})
+    response["Content-Disposition"] = f'attachment; filename="job-{job.job_id}.json"'
+    return response
+
+
+def _csv_rows(job, view: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    if job.job_type == "estimation":
+        header = ["entry", "key", "value"]
+        rows = [
+            [i, key, json.dumps(value) if isinstance(value, dict | list) else value]
+            for i, entry in enumerate(view["results"])
+            for key, value in sorted((entry.get("results") or {}).items())
+        ]
+    elif job.code_type == CodeType.QUBO:
+        header = ["entry", "rank", "solution", "quboValue", "maxcutValue"]
+        rows = [
+            [i, sol.get("result"), "".join(str(b) for b in sol.get("solutionVector", [])), sol.get("quboValue"),
+             sol.get("maxcutValue")]
+            for i, entry in enumerate(view["results"])
+            for sol in (entry.get("results") or [])
+        ]  # fmt: skip
+    else:
+        header = ["entry", "bitstring", "count"]
+        rows = [
+            [i, bitstring, count]
+            for i, entry in enumerate(view["results"])
+            for bitstring, count in sorted((entry.get("results") or {}).items())
+        ]
+    return header, rows
+
+
+@login_required
+@require_GET
+def job_results_csv(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """One row per outcome: ``entry,bitstring,count`` (circuits) or ``entry,rank,solution,quboValue,maxcutValue``."""
+    job = _get_job(request, job_id, with_results=True)
+    header, rows = _csv_rows(job, job_results_view(job))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="job-{job.job_id}.csv"'
+    return response
+
+
+# --- Submit -------------------------------------------------------------------------------------
+
+_FIELD_ALIASES = {"transpiler_options": "optimization_level", "callbacks": "callback_url", "project_id": "project"}
+
+
+def _add_errors(form: SubmitJobForm, errors: list[dict[str, str]], fallback: str) -> None:
+    """Put InvalidParams' ``data.errors`` next to the form fields of the same name."""
+    if not errors:
+        form.add_error(None, fallback)
+    for error in errors:
+        name = re.split(r"[.\[]", error["field"], maxsplit=1)[0]
+        name = _FIELD_ALIASES.get(name, name)
+        if name == "source_code" and form.cleaned_data.get("file") is not None:
+            name = "file"
+        if name in form.fields:
+            form.add_error(
+                name, f"{error['field']}: {error['message']}" if error["field"] != name else error["message"]
+            )
+        else:
+            form.add_error(None, f"{error['field']}: {error['message']}")
+
+
+def _initial(request: HttpRequest) -> dict[str, Any]:
+    """Pre-filled values: an example (?example=bell), or another job's settings (?from=<job_id>)."""
+    example = EXAMPLES.get(request.GET.get("example", ""))
+    if example:
+        return {k: v for k, v in example.items() if k != "label"}
+    source_id = request.GET.get("from")
+    if not source_id:
+        return {}
+    job = _get_job(request, source_id)
+    status = job_status_view(job)
+    options = status["transpiler_options"] or {}
+    callbacks = status["callbacks"] or []
+    return {
+        "code_type": job.code_type,
+        "backend": status["backend"],
+        "source_code": source_as_text(job.code_type, job.source_code or []),
+        "shots": job.shots,
+        "job_priority": job.job_priority,
+        "job_name": job.job_name or "",
+        "tags": ", ".join(status["tags"]),
+        "transpiler": job.transpiler or "",
+        "optimization_level": options.get("optimization_level", ""),
+        "profiling": job.profiling or [],
+        "callback_url": callbacks[0]["url"] if callbacks else "",
+        "dry_run": job.dry_run,
+        "job_type": job.job_type,
+        "project": str(job.project.project_id),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def job_new(request: HttpRequest) -> HttpResponse:
+    """The submit page; a successful submit lands on the new job's page."""
+    projects = list(projects_for_user(request.user).filter(memberships__user=request.user).order_by("slug"))
+    backends = [backend_view(b, b.queued) for b in backends_with_queue_length()]
+    if request.method == "POST":
+        form = SubmitJobForm(request.POST, request.FILES, projects=projects, backends=backends)
+        if form.is_valid():
+            job = _submit(request, form)
+            if job is not None:
+                messages.success(request, "Job submitted.")
+                return redirect(reverse("jobs:detail", kwargs={"job_id": job.job_id}))
+    else:
+        form = SubmitJobForm(initial=_initial(request), projects=projects, backends=backends)
+    return render(
+        request,
+        "jobs/new.html",
+        {"form": form, "backends": backends, "examples": EXAMPLES, "circuit_types": sorted(CIRCUIT_CODE_TYPES)},
+    )
+
+
+def _submit(request: HttpRequest, form: SubmitJobForm):
+    try:
+        data = validate(SubmitJobSerializer, form.payload(request.POST.get("action", "submit")))
+        project_id = form.cleaned_data.get("project") or None
+        project = project_for_submission(
+            user=request.user, token=None, project_id=uuid.UUID(project_id) if project_id else None
+        )
+        data.pop("project_id", None)
+        return job_submit(user=request.user, project=project, spec=JobSpec(**data))
+    except InvalidParams as exc:
+        _add_errors(form, exc.extra.get("errors") or [], exc.message)
+    except PortalError as exc:
+        field = exc.extra.get("field")  # a quota names the field it limits
+        form.add_error(field if field in form.fields else None, exc.message)
+    return None

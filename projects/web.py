@@ -1,0 +1,178 @@
+"""The web portal's project page: members, my API tokens (shown once), callback secret, quotas, usage.
+
+Members see the page, anyone else gets the 404 page; the admin-only forms answer 403 to members.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from jobs.selectors import project_usage
+from portal.errors import PortalError
+from portal.web import month_start, raise_for_http
+from projects.forms import MemberForm, RoleForm, TokenForm
+from projects.models import ApiToken, Membership, Project, Role
+from projects.permissions import is_project_admin, role_in
+from projects.selectors import projects_for_user, user_get_by_username
+from projects.services import (
+    membership_remove,
+    membership_set,
+    project_rotate_secret,
+    token_create,
+    token_revoke,
+)
+
+NEW_TOKEN_SESSION_KEY = "portal:new-token"
+
+
+def _project(request: HttpRequest, slug: str) -> Project:
+    project = projects_for_user(request.user).filter(slug=slug).first()
+    if project is None:
+        raise Http404("Project not found.")
+    return project
+
+
+def _admin_project(request: HttpRequest, slug: str) -> Project:
+    project = _project(request, slug)
+    if not is_project_admin(request.user, project):
+        raise PermissionDenied("Only the project's admins may do this.")
+    return project
+
+
+@never_cache
+@login_required
+@require_GET
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _project(request, slug)
+    is_admin = is_project_admin(request.user, project)
+    now = timezone.now()
+    usage = next((row for row in project_usage(since=month_start(), until=now) if row["project"] == project.slug), None)
+    return render(
+        request,
+        "projects/detail.html",
+        {
+            "project": project,
+            "is_admin": is_admin,
+            "my_role": role_in(request.user, project),
+            "members": Membership.objects.filter(project=project).select_related("user").order_by("user__username"),
+            "tokens": ApiToken.objects.filter(user=request.user, project=project).order_by("-created_at"),
+            "now": now,
+            "usage": usage,
+            "active_jobs": project.jobs.filter(status__in=["QUEUED", "RUNNING", "CANCELLING"]).count(),
+            "member_form": MemberForm(),
+            "token_form": TokenForm(),
+            "roles": Role.choices,
+        },
+    )
+
+
+@login_required
+@require_POST
+def member_add(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _admin_project(request, slug)
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        try:
+            user = user_get_by_username(form.cleaned_data["username"])
+            membership_set(project=project, user=user, role=form.cleaned_data["role"])
+        except PortalError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{user.username} is now {form.cleaned_data['role']} of {project.slug}.")
+    else:
+        messages.error(request, "Give a username and a role.")
+    return redirect("projects:detail", slug=project.slug)
+
+
+@login_required
+@require_POST
+def member_role(request: HttpRequest, slug: str, username: str) -> HttpResponse:
+    project = _admin_project(request, slug)
+    form = RoleForm(request.POST)
+    membership = Membership.objects.filter(project=project, user__username=username).select_related("user").first()
+    if membership is None:
+        raise Http404("Member not found.")
+    if form.is_valid():
+        membership_set(project=project, user=membership.user, role=form.cleaned_data["role"])
+        messages.success(request, f"{username} is now {form.cleaned_data['role']}.")
+    return redirect("projects:detail", slug=project.slug)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, slug: str, username: str) -> HttpResponse:
+    project = _admin_project(request, slug)
+    membership = Membership.objects.filter(project=project, user__username=username).select_related("user").first()
+    if membership is None:
+        raise Http404("Member not found.")
+    membership_remove(project=project, user=membership.user)
+    messages.success(request, f"{username} removed from {project.slug}; their jobs stay.")
+    return redirect("projects:detail", slug=project.slug)
+
+
+@login_required
+@require_POST
+def token_new(request: HttpRequest, slug: str) -> HttpResponse:
+    """Create a token, then show it once on the next page (POST-redirect-GET keeps it out of history)."""
+    project = _project(request, slug)
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"Invalid token settings: {problems}")
+        return redirect("projects:detail", slug=project.slug)
+    days = form.cleaned_data.get("expires_days")
+    try:
+        token, raw = token_create(
+            user=request.user,
+            project=project,
+            name=form.cleaned_data.get("name") or "",
+            expires_at=timezone.now() + timedelta(days=days) if days else None,
+        )
+    except PortalError as exc:
+        raise_for_http(exc)
+        messages.error(request, exc.message)
+        return redirect("projects:detail", slug=project.slug)
+    request.session[NEW_TOKEN_SESSION_KEY] = {"raw": raw, "id": token.pk, "project": project.slug}
+    return redirect("projects:token-created", slug=project.slug)
+
+
+@never_cache
+@login_required
+@require_GET
+def token_created(request: HttpRequest, slug: str) -> HttpResponse:
+    """The new token, once: it leaves the session as it is shown."""
+    project = _project(request, slug)
+    shown = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
+    if shown is not None and shown.get("project") != project.slug:
+        shown = None
+    return render(request, "projects/token_created.html", {"project": project, "raw": shown and shown["raw"]})
+
+
+@login_required
+@require_POST
+def token_revoke_view(request: HttpRequest, slug: str, token_id: int) -> HttpResponse:
+    project = _project(request, slug)
+    token = ApiToken.objects.filter(pk=token_id, user=request.user, project=project).first()
+    if token is None:
+        raise Http404("Token not found.")
+    token_revoke(token=token)
+    messages.success(request, f"Token {token.prefix}… revoked.")
+    return redirect("projects:detail", slug=project.slug)
+
+
+@login_required
+@require_POST
+def secret_rotate(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _admin_project(request, slug)
+    project_rotate_secret(project=project)
+    messages.success(request, "Callback secret rotated: update your receivers.")
+    return redirect("projects:detail", slug=project.slug)
