@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from redis import RedisError
@@ -67,21 +66,21 @@ def sse(event: str, data: dict[str, Any]) -> str:
 
 async def stream(job_id: uuid.UUID, load) -> AsyncIterator[str]:
     """The event stream of one job: its state at once, then each change, keep-alives, and the end
-    after the final status. ``load()`` (sync) answers the job's current snapshot."""
+    after the final status. ``await load()`` answers the job's current snapshot."""
     from redis import asyncio as aioredis
 
     client = aioredis.Redis.from_url(settings.RQ_QUEUES["default"]["URL"])
     pubsub = client.pubsub()
     try:
         await pubsub.subscribe(channel(job_id))
-        current = await sync_to_async(load)()
+        current = await load()
         yield sse("status", current)
         last_status = current["job_status"]
         while last_status not in FINAL:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=settings.SSE_KEEPALIVE_SECONDS)
             if message is None:
                 yield ": keep-alive\n\n"
-                current = await sync_to_async(load)()  # in case a message was missed
+                current = await load()  # in case a message was missed
                 if current["job_status"] != last_status:
                     yield sse("status", current)
                     last_status = current["job_status"]

@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from jobs import events
 from jobs.selectors import job_get_for_user
 from portal.errors import PortalError
 from projects.authentication import request_caller
+
+# Streams read the database briefly (at start and at each keep-alive), never holding a connection
+# in between; this bounds how many do so at once per process, so a burst of hundreds of streams
+# cannot exhaust PostgreSQL's max_connections.
+STREAM_DB_SLOTS = 16
+_db_slots: asyncio.Semaphore | None = None
+
+
+def _closing(func):
+    """``func`` as a coroutine that waits for a database slot, runs in a thread and closes that
+    thread's database connections after."""
+
+    def run():
+        try:
+            return func()
+        finally:
+            connections.close_all()
+
+    async def slotted():
+        global _db_slots
+        if _db_slots is None:
+            _db_slots = asyncio.Semaphore(STREAM_DB_SLOTS)  # created inside the server's event loop
+        async with _db_slots:
+            return await sync_to_async(run)()
+
+    return slotted
 
 
 def _error(exc: PortalError) -> JsonResponse:
@@ -31,16 +59,20 @@ async def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         response = JsonResponse({"error": {"code": -32600, "message": "Use GET."}}, status=405)
         response["Allow"] = "GET"
         return response
+
+    def authorize():
+        user, _token = request_caller(request)
+        return user, job_get_for_user(user=user, job_id=job_id)
+
     try:
-        user, _token = await sync_to_async(request_caller)(request)
-        job = await sync_to_async(job_get_for_user)(user=user, job_id=job_id)
+        user, job = await _closing(authorize)()
     except PortalError as exc:
         return _error(exc)
 
     def load() -> dict:
         return events.snapshot(job_get_for_user(user=user, job_id=job.job_id))
 
-    response = StreamingHttpResponse(events.stream(job.job_id, load), content_type="text/event-stream")
+    response = StreamingHttpResponse(events.stream(job.job_id, _closing(load)), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies must not buffer the stream
     return response

@@ -102,7 +102,9 @@ TEMPLATES = [
 # (busy timeout) instead of failing with "database is locked" on lock upgrade. Measured here:
 # Django's default journal made single-row creates ~9x slower.
 _default_db = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or _default_db, conn_max_age=60)}
+# conn_max_age 0: the web server is ASGI, where each request runs in a thread of its own, so
+# persistent connections would pile up (Django's advice for ASGI); workers hold theirs anyway.
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or _default_db, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
