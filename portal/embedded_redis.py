@@ -115,11 +115,11 @@ def stop(base_dir: Path, timeout: float = 10.0) -> None:
     except (redis.ConnectionError, OSError):
         pass  # shutdown closes the connection under us
     deadline = time.monotonic() + timeout
-    while pid and _pid_alive(pid) and time.monotonic() < deadline:
+    while pid and pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

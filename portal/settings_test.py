@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from portal.embedded_redis import pid_alive
 from portal.settings import *  # noqa: F403
 from portal.settings import CALLBACK_QUEUE_NAME, JOB_QUEUE_NAMES, REDIS_URL
 
@@ -24,21 +25,11 @@ def _with_db(url: str, db: int) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _claim_db() -> int:
     for db in range(15, 7, -1):
         client = redis.Redis.from_url(_with_db(REDIS_URL, db))
         holder = client.get(_LOCK)
-        if holder is not None and _pid_alive(int(holder)):
+        if holder is not None and pid_alive(int(holder)):
             continue
         if holder is not None:
             client.delete(_LOCK)  # left by a run that was killed

@@ -46,3 +46,34 @@ BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\nc
 # Seed 000's two-circuit example: X on both qubits, so every shot reads "11".
 XX = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n\nqreg q[2];\ncreg c[2];\nx q[0];\nx q[1];\n\nmeasure q -> c;\n\n'
 BELL_QASM3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nh q[0];\ncx q[0], q[1];\nc = measure q;\n'
+
+
+def complete(job):
+    """Run ``job`` through the worker's services as if every entry completed (no worker needed)."""
+    from drivers.base import EntryResult
+    from jobs.models import Job
+    from jobs.services import job_finish, job_record_entry, job_start
+
+    job_start(job_id=job.job_id)
+    for index in range(job.num_entries):
+        job_record_entry(job_id=job.job_id, index=index, entry=EntryResult("COMPLETED", {"00": 50, "11": 50}, 2))
+    job_finish(job_id=job.job_id)
+    return Job.objects.get(pk=job.pk)
+
+
+def fail(job):
+    """Start ``job`` and fail it with an execution error."""
+    from drivers.errors import EXECUTION_ERROR, error_dict
+    from jobs.models import Job
+    from jobs.services import job_fail, job_start
+
+    job_start(job_id=job.job_id)
+    job_fail(job_id=job.job_id, error=error_dict(EXECUTION_ERROR, "boom"))
+    return Job.objects.get(pk=job.pk)
+
+
+def messages_of(response) -> list[str]:
+    """The django.contrib.messages a response carried."""
+    from django.contrib.messages import get_messages
+
+    return [str(message) for message in get_messages(response.wsgi_request)]

@@ -6,19 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from drivers.base import EntryResult
-from drivers.errors import EXECUTION_ERROR, error_dict
 from drivers.models import Backend
 from drivers.services import backend_set_status
 from jobs import queues
 from jobs.models import CallbackAttempt, CallbackDelivery, Job, JobEvent, JobResult, Tag
-from jobs.services import JobSpec, job_fail, job_finish, job_record_entry, job_start, job_submit
+from jobs.services import JobSpec, job_start, job_submit
 from projects.models import ApiToken, Membership, Project, User
 from projects.services import token_create
-from tests.factories import BELL, make_user
+from tests.factories import BELL, complete, fail, make_user, messages_of
 
 pytestmark = pytest.mark.django_db
 
@@ -29,24 +26,6 @@ HOOK = {"name": "hook", "type": "status", "method": "post", "url": "http://127.0
 def submit(tenant, **fields) -> Job:
     spec = JobSpec(**{"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "shots": 100, **fields})
     return job_submit(user=tenant.user, project=tenant.project, spec=spec)
-
-
-def complete(job: Job) -> Job:
-    job_start(job_id=job.job_id)
-    for index in range(job.num_entries):
-        job_record_entry(job_id=job.job_id, index=index, entry=EntryResult("COMPLETED", {"00": 50, "11": 50}, 2))
-    job_finish(job_id=job.job_id)
-    return Job.objects.get(pk=job.pk)
-
-
-def fail(job: Job) -> Job:
-    job_start(job_id=job.job_id)
-    job_fail(job_id=job.job_id, error=error_dict(EXECUTION_ERROR, "boom"))
-    return Job.objects.get(pk=job.pk)
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def changelist(model: str) -> str:

@@ -7,21 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import psutil
 import pytest
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from redis import RedisError
 from rq import SimpleWorker
 
-from drivers.base import EntryResult
-from drivers.errors import EXECUTION_ERROR, error_dict
 from drivers.models import Backend
 from drivers.services import backend_set_status
 from jobs import queues
 from jobs.models import Job
-from jobs.services import JobSpec, job_fail, job_finish, job_record_entry, job_start, job_submit
-from tests.factories import BELL, make_tenant, make_user
+from jobs.services import JobSpec, job_start, job_submit
+from tests.factories import BELL, complete, fail, make_tenant, make_user, messages_of
 from tests.sleepy_driver import hold
 from tests.workers import wait_for
 
@@ -33,23 +30,6 @@ OPS = "/ops/"
 def submit(tenant, **fields) -> Job:
     spec = JobSpec(**{"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "shots": 100, **fields})
     return job_submit(user=tenant.user, project=tenant.project, spec=spec)
-
-
-def complete(job: Job) -> Job:
-    job_start(job_id=job.job_id)
-    job_record_entry(job_id=job.job_id, index=0, entry=EntryResult("COMPLETED", {"00": 50, "11": 50}, 2))
-    job_finish(job_id=job.job_id)
-    return Job.objects.get(pk=job.pk)
-
-
-def fail(job: Job) -> Job:
-    job_start(job_id=job.job_id)
-    job_fail(job_id=job.job_id, error=error_dict(EXECUTION_ERROR, "boom"))
-    return Job.objects.get(pk=job.pk)
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def status_url(name: str) -> str:
