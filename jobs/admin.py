@@ -25,8 +25,7 @@ from redis import RedisError
 from jobs import queues
 from jobs.choices import JobStatus
 from jobs.models import CallbackAttempt, CallbackDelivery, Job, JobEvent, JobResult, Tag
-from jobs.ops_services import jobs_operator_requeue
-from jobs.services import job_force_stop, job_update, jobs_cancel, jobs_delete
+from jobs.services import job_force_stop, job_update, jobs_cancel, jobs_delete, jobs_operator_requeue
 from portal.errors import PortalError
 
 MAX_TAGS = 32  # SPEC §3: tags <= 32 strings of <= 64 characters (Tag.name's max_length)

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from drivers.base import DriverJob, EntryResult
@@ -445,20 +445,25 @@ def job_set_results(*, job_id: uuid.UUID, results: list[dict[str, Any]]) -> Job:
     return job
 
 
-def jobs_enqueue_held(*, backend: Backend) -> int:
-    """Enqueue the QUEUED jobs of ``backend`` that wait in the database only, oldest first per priority."""
+def _enqueue_missing(jobs: QuerySet[Job]) -> list[Job]:
+    """Enqueue those of ``jobs`` that are QUEUED, may run now (backend online, or a dry run or
+    estimate) and are not waiting in Redis, in priority and submission order. A duplicate entry is
+    harmless: only one worker wins QUEUED -> RUNNING."""
     waiting = queues.waiting_ids()
-    held = (
-        Job.objects.filter(backend=backend, status=JobStatus.QUEUED)
-        .order_by("job_priority", "queued_at")
-        .values_list("job_id", "job_priority")
-    )
-    count = 0
-    for job_id, priority in held:
-        if str(job_id) not in waiting:
-            queues.enqueue(job_id, priority, backend.time_limit)
-            count += 1
-    return count
+    restored = []
+    for job in jobs.filter(status=JobStatus.QUEUED).select_related("backend").order_by("job_priority", "queued_at"):
+        if str(job.job_id) in waiting:
+            continue
+        if job.occupies_backend and job.backend.status != BackendStatus.ONLINE:
+            continue  # held on purpose while its backend is paused or offline
+        queues.enqueue(job.job_id, job.job_priority, job.backend.time_limit)
+        restored.append(job)
+    return restored
+
+
+def jobs_enqueue_held(*, backend: Backend) -> int:
+    """Enqueue the QUEUED jobs of ``backend`` that wait in the database only (it is online again)."""
+    return len(_enqueue_missing(Job.objects.filter(backend=backend)))
 
 
 # --- Operators ----------------------------------------------------------------------------------
@@ -503,6 +508,17 @@ def job_force_stop(*, user: User, job_id: uuid.UUID) -> Job:
 
 
 REQUEUEABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.RUNNING, JobStatus.UNKNOWN})
+
+
+def jobs_operator_requeue(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
+    """An operator's "re-queue" button: QUEUED jobs missing from Redis are put back, failed,
+    cancelled and stuck RUNNING jobs start over (``jobs_requeue``). Returns the jobs acted on."""
+    _require_staff(user)
+    ids = list(job_ids)
+    # Missing ones first: the jobs jobs_requeue makes QUEUED are enqueued only after commit and
+    # must not look missing to the first step.
+    restored = _enqueue_missing(Job.objects.filter(pk__in=ids))
+    return [*restored, *jobs_requeue(user=user, job_ids=ids)]
 
 
 def jobs_requeue(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
@@ -592,16 +608,7 @@ def jobs_reconcile(*, lost_after: float | None = None, queued_grace: float | Non
         elif outcome == JobStatus.FAILED:
             summary["failed_lost"] += 1
 
-    waiting = queues.waiting_ids()
-    queued = Job.objects.filter(status=JobStatus.QUEUED, queued_at__lte=now - timedelta(seconds=queued_grace))
-    for job in queued.select_related("backend").order_by("job_priority", "queued_at"):
-        if str(job.job_id) in waiting:
-            continue
-        if job.occupies_backend and job.backend.status != BackendStatus.ONLINE:
-            continue  # held on purpose while its backend is paused or offline
-        # A worker that popped it a moment ago finds it still QUEUED only if it has not started it;
-        # a duplicate in Redis is harmless, since only one worker wins QUEUED -> RUNNING.
-        queues.enqueue(job.job_id, job.job_priority, job.backend.time_limit)
-        summary["enqueued_missing"] += 1
+    stale = Job.objects.filter(queued_at__lte=now - timedelta(seconds=queued_grace))
+    summary["enqueued_missing"] = len(_enqueue_missing(stale))
     summary["callbacks_requeued"] = callbacks.deliveries_reconcile(grace=queued_grace)
     return summary

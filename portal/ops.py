@@ -27,9 +27,8 @@ from redis import RedisError
 from drivers.models import Backend, BackendStatus
 from drivers.services import backend_set_status
 from jobs import ops_selectors, queues
-from jobs.ops_services import jobs_operator_requeue
 from jobs.selectors import project_usage
-from jobs.services import job_force_stop
+from jobs.services import job_force_stop, jobs_operator_requeue
 from portal.errors import PortalError
 
 logger = logging.getLogger(__name__)
