@@ -24,7 +24,6 @@ from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
-from rest_framework.views import set_rollback
 
 from portal import ratelimit
 from portal.errors import (
@@ -100,6 +99,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         view = context.get("view")
         where = f"{type(view).__name__}.{getattr(view, 'action', None)}" if view is not None else "a REST view"
         error = _internal(ServiceError if isinstance(exc, DatabaseError) else InternalError, f"error in {where}")
+    # Imported here: rest_framework.views reads DEFAULT_THROTTLE_CLASSES, which names this module.
+    from rest_framework.views import set_rollback
+
     set_rollback()
     headers = {}
     if getattr(exc, "auth_header", None):
