@@ -1,0 +1,171 @@
+"""A qiskit provider for the portal: each circuit backend as a ``BackendV2``.
+
+The ``Target`` comes from ``get_backends``: the backend's qubit count, its basis gates (the standard
+gates the simulators take where it names none) and its coupling map (none: all-to-all). ``run``
+sends each circuit as OpenQASM 2 where that can express it, else OpenQASM 3, and answers a
+``PortalJob`` whose ``result()`` is a qiskit ``Result``; so ``transpile(circuit, backend)`` and
+qiskit's ``BackendSamplerV2`` work as they do against any other backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from qiskit import QuantumCircuit, qasm2, qasm3
+from qiskit.circuit import Measure, Reset
+from qiskit.circuit.library import get_standard_gate_name_mapping
+from qiskit.providers import BackendV2, Options, QiskitBackendNotFoundError
+from qiskit.transpiler import CouplingMap, Target
+
+from portal_client.client import PortalClient
+from portal_client.job import PortalJob
+
+CIRCUIT_CODE_TYPES = ("qasm", "qasm2", "qasm3")
+
+# What the portal's simulators take when a backend names no basis: the standard gates that
+# OpenQASM 2's and 3's exporters both write and the portal's Aer runs.
+SIMULATOR_GATES = (
+    "id", "x", "y", "z", "h", "s", "sdg", "t", "tdg", "sx", "sxdg", "p", "rx", "ry", "rz", "u", "u1", "u2",
+    "u3", "cx", "cy", "cz", "ch", "cp", "crx", "cry", "crz", "cu", "cu1", "cu3", "csx", "swap", "iswap",
+    "ecr", "rxx", "ryy", "rzz", "rzx", "ccx", "cswap", "ccz", "rccx", "rc3x", "c3x", "c3sx", "rcccx",
+)  # fmt: skip
+
+# run() options that the portal keeps among a job's driver options.
+DRIVER_OPTIONS = ("memory", "seed_simulator", "method")
+# run() options that are submit_job fields as they are.
+SUBMIT_FIELDS = (
+    "shots", "job_priority", "tags", "job_name", "description", "dry_run", "transpiler", "transpiler_options",
+    "profiling", "callbacks", "enable_circuit_aggregation", "job_type", "project_id", "code_compress_level",
+)  # fmt: skip
+
+
+def build_target(info: dict[str, Any]) -> Target:
+    """The qiskit ``Target`` of a backend as ``get_backends`` describes it."""
+    num_qubits = info.get("max_qubits") or 1
+    coupling = info.get("coupling_map")
+    qargs = None
+    if coupling:
+        qargs = CouplingMap(coupling)
+        num_qubits = max(num_qubits, qargs.size())
+    target = Target(description=info.get("description") or info["name"], num_qubits=num_qubits)
+    mapping = get_standard_gate_name_mapping()
+    names = [name for name in (info.get("basis_gates") or SIMULATOR_GATES) if name in mapping]
+    for name in names:
+        gate = mapping[name]
+        if qargs is None:
+            target.add_instruction(gate)  # no properties: the gate acts on any qubits
+        elif gate.num_qubits == 1:
+            target.add_instruction(gate, {(q,): None for q in range(num_qubits)})
+        elif gate.num_qubits == 2:
+            target.add_instruction(gate, {tuple(edge): None for edge in qargs.get_edges()})
+        # wider gates have no place on a coupling map; the transpiler decomposes them
+    for instruction in (Measure(), Reset()):
+        if instruction.name not in target:
+            target.add_instruction(instruction, None if qargs is None else {(q,): None for q in range(num_qubits)})
+    return target
+
+
+def circuits_as_qasm(circuits: Sequence[QuantumCircuit]) -> tuple[str, list[str]]:
+    """The circuits as OpenQASM 2 when every one of them can be written so, else as OpenQASM 3."""
+    try:
+        return "qasm2", [qasm2.dumps(circuit) for circuit in circuits]
+    except qasm2.QASM2ExportError:
+        return "qasm3", [qasm3.dumps(circuit) for circuit in circuits]
+
+
+class PortalBackend(BackendV2):
+    """One circuit backend of the portal."""
+
+    def __init__(self, provider: PortalProvider, info: dict[str, Any]):
+        super().__init__(provider=provider, name=info["name"], description=info.get("description"), backend_version="1")
+        self.info = info
+        self._target = build_target(info)
+
+    def __repr__(self) -> str:
+        return f"<PortalBackend {self.name!r}>"
+
+    @property
+    def client(self) -> PortalClient:
+        return self.provider.client
+
+    @property
+    def target(self) -> Target:
+        return self._target
+
+    @property
+    def max_circuits(self) -> int | None:
+        return self.info.get("max_circuits")
+
+    @classmethod
+    def _default_options(cls) -> Options:
+        return Options(
+            shots=1024, memory=False, seed_simulator=None, method=None,
+            **{name: None for name in SUBMIT_FIELDS if name != "shots"},
+        )  # fmt: skip
+
+    def status(self) -> dict[str, Any]:
+        """The backend's state on the portal now: ``status`` (online, paused, offline), ``queue_length``."""
+        self.info = self.client.get_backend(self.name)
+        return {"status": self.info["status"], "queue_length": self.info["queue_length"]}
+
+    def run(self, run_input: QuantumCircuit | Sequence[QuantumCircuit], **options: Any) -> PortalJob:
+        """Submit the circuits as one job (one entry each); answers at once with the ``PortalJob``."""
+        circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
+        if not circuits:
+            raise ValueError("run() needs at least one circuit")
+        unknown = sorted(set(options) - set(self.options.__dict__))
+        if unknown:
+            raise TypeError(f"unknown run options {unknown} for backend {self.name!r}")
+        merged = {**self.options.__dict__, **options}
+        code_type, sources = circuits_as_qasm(circuits)
+        if code_type not in self.info.get("code_types", CIRCUIT_CODE_TYPES):
+            raise ValueError(f"backend {self.name!r} does not take {code_type} circuits")
+        driver_options = {name: merged[name] for name in DRIVER_OPTIONS if merged.get(name) not in (None, False)}
+        fields = {name: merged[name] for name in SUBMIT_FIELDS if merged.get(name) is not None}
+        if driver_options:
+            fields["driver_options"] = driver_options
+        submitted = self.client.submit_job(code_type=code_type, source_code=sources, backend=self.name, **fields)
+        return PortalJob.from_submitted(self.client, submitted, backend=self, circuits=circuits)
+
+
+class PortalProvider:
+    """``PortalProvider(url, token)``: the portal's circuit backends for qiskit."""
+
+    def __init__(self, url: str | None = None, token: str | None = None, *, client: PortalClient | None = None):
+        if client is None:
+            if url is None:
+                raise TypeError("PortalProvider needs the portal's url (and a token), or a client")
+            client = PortalClient(url, token)
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"PortalProvider({self.client.url!r})"
+
+    def backends(self, name: str | None = None, **filters: Any) -> list[PortalBackend]:
+        """The circuit backends, optionally by ``name`` or by fields of ``get_backends`` (``status="online"``)."""
+        found = []
+        for info in self.client.get_backends():
+            if not set(info.get("code_types", ())) & set(CIRCUIT_CODE_TYPES):
+                continue
+            if name is not None and info["name"] != name:
+                continue
+            if any(info.get(key) != value for key, value in filters.items()):
+                continue
+            found.append(PortalBackend(self, info))
+        return found
+
+    def get_backend(self, name: str) -> PortalBackend:
+        found = self.backends(name)
+        if not found:
+            raise QiskitBackendNotFoundError(f"The portal has no circuit backend named {name!r}.")
+        return found[0]
+
+    def job(self, job_id: str) -> PortalJob:
+        """A job by id, tied to its backend so ``result()`` names it."""
+        job = self.client.job(job_id)
+        try:
+            job._backend = self.get_backend(job.data["backend"])
+        except QiskitBackendNotFoundError:
+            pass
+        return job

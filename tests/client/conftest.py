@@ -1,0 +1,120 @@
+"""The client's tests run against a live portal: uvicorn serving the ASGI app (as runportal does) and
+a real forking JobWorker, both as subprocesses on the test database and the tests' Redis database.
+
+One portal serves the whole package (starting it costs seconds); its users are made once, and
+everything the tests stored is removed at the end so later test modules start clean.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from tests.factories import Tenant, make_project, make_tenant
+from tests.workers import ROOT, start_worker_process, stop_worker_process, wait_for, worker_env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(**env: str) -> tuple[subprocess.Popen, str]:
+    """uvicorn serving ``portal.asgi`` on a free port; answers (process, base url) once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=ROOT, env={**worker_env(), "SSE_KEEPALIVE_SECONDS": "2", **env},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/v1/job/", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    wait_for(up, timeout=60, what="uvicorn to answer")
+    return proc, url
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@dataclass
+class LivePortal:
+    url: str
+    alice: Tenant  # a member of project A
+    bob: Tenant  # a member of another project
+    admin: Tenant  # project A's admin
+    staff: Tenant
+    capped: Tenant  # alone in a project that may hold one queued job
+
+    def env(self, who: Tenant | None = None) -> dict[str, str]:
+        """The environment ``qportal`` reads its portal and token from."""
+        return {**os.environ, "PORTAL_URL": self.url, "PORTAL_TOKEN": (who or self.alice).token}
+
+
+def pytest_collection_modifyitems(items):
+    # The portal's processes read what a test stored, so each test commits for real; the flush after
+    # it keeps the backends (serialized) and leaves nothing for the next one.
+    marker = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(marker)
+
+
+@pytest.fixture(scope="package")
+def portal_url(django_db_setup):
+    # The tests poll and submit far faster than people do; RATE_LIMIT has its own test.
+    proc, url = start_server(RATE_LIMIT="0")
+    worker = start_worker_process()
+    try:
+        yield url
+    finally:
+        stop_worker_process(worker)
+        stop_server(proc)
+
+
+@pytest.fixture
+def portal(portal_url, transactional_db) -> LivePortal:
+    from projects.models import Role
+
+    alice = make_tenant()
+    return LivePortal(
+        url=portal_url,
+        alice=alice,
+        bob=make_tenant(),
+        admin=make_tenant(project=alice.project, role=Role.ADMIN),
+        staff=make_tenant(staff=True),
+        capped=make_tenant(project=make_project(max_queued_jobs=1)),
+    )
+
+
+@pytest.fixture(autouse=True)
+def clean_redis():
+    """Overrides the suite's per-test flush: the package's worker is registered in Redis and listening."""
+    yield
+
+
+@pytest.fixture
+def api(portal):
+    """A PortalClient as alice."""
+    from portal_client import PortalClient
+
+    return PortalClient(portal.url, portal.alice.token)
