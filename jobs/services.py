@@ -31,8 +31,8 @@ from portal.errors import (
     BackendUnavailable,
     Conflict,
     InvalidParams,
-    InvalidPayload,
     InvalidState,
+    JobTypeNotSupported,
     NotFound,
     PermissionDenied,
     QuotaExceeded,
@@ -120,7 +120,7 @@ def _check_backend(backend: Backend, spec: JobSpec) -> None:
     if backend.status == BackendStatus.OFFLINE:
         raise BackendUnavailable(f"Backend {backend.name} is offline and accepts no jobs.")
     if spec.code_type not in backend.code_types:
-        raise InvalidPayload(
+        raise JobTypeNotSupported(
             f"Backend {backend.name} does not take code_type {spec.code_type!r}; "
             f"it takes {', '.join(backend.code_types)}."
         )

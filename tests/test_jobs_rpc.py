@@ -174,11 +174,11 @@ def test_submit_unknown_backend(rpc, tenant):
 
 
 def test_submit_code_type_backend_does_not_take(rpc, tenant):
-    """A code type the backend does not take is -400 invalid_payload."""
+    """A code type the backend does not take is -400 job_type_not_supported."""
     body = {"code_type": "qubo", "source_code": [[[1, 0], [0, 1]]], "backend": "dummy"}
     error = error_of(rpc("submit_job", {"body": body}, who=tenant))
     assert error["code"] == -400
-    assert error["data"]["error_code"] == "invalid_payload"
+    assert error["data"]["error_code"] == "job_type_not_supported"
 
 
 def test_submit_shots_over_backend_limit(rpc, tenant):
