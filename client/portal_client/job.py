@@ -73,6 +73,10 @@ class PortalJob(JobV1):
     def __repr__(self) -> str:
         return f"<PortalJob {self.job_id()} {self._data.get('job_status', '?')}>"
 
+    def backend(self) -> Any:
+        """The ``PortalBackend`` the job was run on, or the backend's name for jobs made otherwise."""
+        return self._backend if self._backend is not None else self._data.get("backend")
+
     def submit(self):
         raise NotImplementedError("A PortalJob is submitted when it is made (PortalClient.submit or backend.run).")
 

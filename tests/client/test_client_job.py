@@ -1,0 +1,168 @@
+"""PortalJob: qiskit's JobV1 contract and IBMQJob's extras, against a live portal and a real worker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from qiskit.providers import JobStatus, JobV1
+from qiskit.result import Result
+
+from portal_client import JobError, JobTimeout, NotFound, PortalClient
+from portal_client.job import QISKIT_STATUS
+from tests.factories import BELL, XX
+from tests.workers import wait_for
+
+BROKEN = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nnot_a_gate q[0];\n'
+
+
+@pytest.fixture
+def paused_dummy():
+    from drivers.models import Backend
+    from drivers.services import backend_set_status
+
+    backend_set_status(backend=Backend.objects.get(name="dummy"), status="paused")
+
+
+@pytest.fixture
+def busy_worker(api):
+    """The package's one worker held busy by a running job (the sleepy driver holds it while a Redis
+    key says so); answers that job. Released at the end of the test."""
+    import uuid
+
+    from drivers.models import Backend
+    from tests.sleepy_driver import hold, release
+
+    Backend.objects.create(name="sleepy", driver="sleepy", code_types=["qasm2"])
+    job_id = str(uuid.uuid4())
+    hold(job_id)
+    job = api.submit(job_id=job_id, code_type="qasm2", source_code=[BELL], backend="sleepy")
+    try:
+        wait_for(lambda: job.portal_status() == "RUNNING", timeout=60, what="the worker to start the held job")
+        yield job
+    finally:
+        release(job_id)
+
+
+def test_status_words_map_onto_qiskit_job_status():
+    assert QISKIT_STATUS == {
+        "UNKNOWN": JobStatus.INITIALIZING,
+        "QUEUED": JobStatus.QUEUED,
+        "RUNNING": JobStatus.RUNNING,
+        "CANCELLING": JobStatus.RUNNING,
+        "COMPLETED": JobStatus.DONE,
+        "FAILED": JobStatus.ERROR,
+        "CANCELLED": JobStatus.CANCELLED,
+        "DELETED": JobStatus.CANCELLED,
+    }
+
+
+def test_a_completed_job_through_the_jobv1_contract(api):
+    job = api.submit(code_type="qasm2", source_code=[BELL, XX], backend="aer_simulator", shots=500, job_name="pair")
+    assert isinstance(job, JobV1)
+    assert job.backend() == "aer_simulator"  # a name: jobs made by the provider hold its BackendV2
+    result = job.result(timeout=60)
+    assert isinstance(result, Result)
+    assert job.status() is JobStatus.DONE
+    assert job.done() and job.in_final_state() and not job.running() and not job.cancelled()
+    assert set(result.get_counts(0)) == {"00", "11"} and sum(result.get_counts(0).values()) == 500
+    assert result.get_counts(1) == {"11": 500}
+    assert (job.name(), job.portal_status(), job.queue_position()) == ("pair", "COMPLETED", None)
+    assert [job.status(0), job.status(1)] == [JobStatus.DONE, JobStatus.DONE]
+    with pytest.raises(IndexError):
+        job.status(2)
+
+
+def test_memory_gives_one_bitstring_per_shot(api):
+    job = api.submit(
+        code_type="qasm2", source_code=[BELL], backend="aer_simulator", shots=50, driver_options={"memory": True}
+    )
+    memory = job.result(timeout=60).get_memory(0)
+    assert len(memory) == 50 and set(memory) <= {"00", "11"}
+
+
+def test_wait_follows_the_events_stream_and_calls_back_on_each_change(api):
+    seen = []
+    job = api.submit(code_type="qasm2", source_code=[BELL, BELL], backend="aer_simulator")
+    job.wait_for_final_state(timeout=60, callback=lambda job_id, status, j: seen.append((job_id, status)))
+    assert seen and seen[-1] == (job.job_id(), JobStatus.DONE)
+    assert all(job_id == job.job_id() for job_id, _ in seen)
+
+
+def test_wait_polls_when_the_events_stream_is_not_available(api, monkeypatch):
+    from portal_client import ConnectionFailed
+
+    def no_stream(job_id):
+        raise ConnectionFailed("no stream here")
+
+    monkeypatch.setattr(api, "events", no_stream)
+    job = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy")
+    job.wait_for_final_state(timeout=60, wait=0.05)
+    assert job.status() is JobStatus.DONE
+
+
+def test_wait_times_out_on_a_job_that_stays_queued(api, paused_dummy):
+    job = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy")
+    with pytest.raises(JobTimeout):
+        job.wait_for_final_state(timeout=0.5)
+    with pytest.raises(JobTimeout):
+        job.result(timeout=0.5)
+    assert job.status() is JobStatus.QUEUED
+
+
+def test_running_job_and_queue_positions_behind_it(api, busy_worker):
+    assert busy_worker.status() is JobStatus.RUNNING and busy_worker.running()
+    assert busy_worker.queue_position() is None
+    first = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy")
+    second = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy")
+    urgent = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy", job_priority=1)
+    assert [urgent.queue_position(), first.queue_position(), second.queue_position()] == [1, 2, 3]
+
+
+def test_queued_job_can_be_cancelled(api, paused_dummy):
+    second = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy")
+    assert second.status(0) is JobStatus.QUEUED
+    assert second.cancel() is True
+    assert second.status() is JobStatus.CANCELLED and second.cancelled() and second.in_final_state()
+    assert second.cancel() is False
+    with pytest.raises(JobError) as raised:
+        second.result()
+    assert raised.value.job_status == "CANCELLED"
+
+
+def test_failed_job_raises_with_the_entry_errors(api):
+    job = api.submit(code_type="qasm2", source_code=[BELL, BROKEN], backend="aer_simulator")
+    with pytest.raises(JobError) as raised:
+        job.result(timeout=60)
+    assert raised.value.job_status == "FAILED"
+    assert [(error["index"], error["code"]) for error in raised.value.entry_errors] == [(1, -102)]
+    assert "entry 1: -102" in str(raised.value)
+    assert job.status() is JobStatus.ERROR
+    assert job.status(0) is JobStatus.DONE and job.status(1) is JobStatus.ERROR
+    assert job.error_message().startswith("entry 1: -102")
+
+
+def test_name_tags_and_dates(api, paused_dummy):
+    job = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy", job_name="a", tags=["x", "y"])
+    assert job.update_name("b") == "b" and job.name() == "b"
+    assert job.update_tags(additional_tags=["z"], removal_tags=["x"]) == ["y", "z"]
+    assert job.update_tags(replacement_tags=["only"]) == ["only"] and job.tags() == ["only"]
+    assert isinstance(job.creation_date(), datetime) and job.creation_date().tzinfo is not None
+    assert list(job.time_per_step()) == ["CREATED"]
+    assert job.error_message() is None
+
+
+def test_time_per_step_of_a_finished_job(api):
+    job = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy")
+    job.wait_for_final_state(timeout=60)
+    steps = job.time_per_step()
+    assert list(steps) == ["CREATED", "RUNNING", "COMPLETED"]
+    assert steps["CREATED"] <= steps["RUNNING"] <= steps["COMPLETED"]
+
+
+def test_job_by_id_and_someone_elses_job(portal, api):
+    job = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy")
+    again = api.job(job.job_id())
+    assert again.job_id() == job.job_id() and set(again.result(timeout=60).get_counts()) == {"00", "11"}
+    with pytest.raises(NotFound):
+        PortalClient(portal.url, portal.bob.token).job(job.job_id())
