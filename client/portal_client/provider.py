@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qiskit import QuantumCircuit, qasm2, qasm3
-from qiskit.circuit import Measure, Reset
+from qiskit.circuit import ForLoopOp, IfElseOp, Measure, Reset, SwitchCaseOp, WhileLoopOp
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.providers import BackendV2, Options, QiskitBackendNotFoundError
 from qiskit.transpiler import CouplingMap, Target
@@ -63,6 +63,11 @@ def build_target(info: dict[str, Any]) -> Target:
     for instruction in (Measure(), Reset()):
         if instruction.name not in target:
             target.add_instruction(instruction, None if qargs is None else {(q,): None for q in range(num_qubits)})
+    if "qasm3" in info.get("code_types", ()):
+        # OpenQASM 3 carries classical control, and the portal's simulators run it.
+        for op, name in ((IfElseOp, "if_else"), (ForLoopOp, "for_loop"), (WhileLoopOp, "while_loop"),
+                         (SwitchCaseOp, "switch_case")):  # fmt: skip
+            target.add_instruction(op, name=name)
     return target
 
 
