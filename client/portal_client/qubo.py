@@ -181,7 +181,7 @@ class PortalSampler(dimod.Sampler):
             raise ValueError(f"unknown sampling parameters {unknown}; this sampler takes {list(SAMPLER_PARAMETERS)}")
         if not bqm.num_variables:
             # Nothing to solve, and the portal takes no empty matrix: the one empty sample, at the offset.
-            return dimod.SampleSet.from_samples([], bqm.vartype, energy=[bqm.offset])
+            return dimod.SampleSet.from_samples(([[]], []), bqm.vartype, energy=[bqm.offset])
         problem = QuboProblem.from_bqm(bqm)
         driver_options = {name: value for name, value in parameters.items() if value is not None}
         options = dict(self.submit_options)
