@@ -32,6 +32,7 @@ projects_patterns = (
         path("<slug:slug>/tokens/created/", projects_web.token_created, name="token-created"),
         path("<slug:slug>/tokens/<int:token_id>/revoke/", projects_web.token_revoke_view, name="token-revoke"),
         path("<slug:slug>/secret/rotate/", projects_web.secret_rotate, name="secret-rotate"),
+        path("<slug:slug>/quotas/", projects_web.quotas_update, name="quotas"),
     ],
     "projects",
 )

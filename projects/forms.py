@@ -25,3 +25,21 @@ class TokenForm(forms.Form):
     expires_days = forms.IntegerField(
         required=False, min_value=1, max_value=3650, label="Expires after (days)", help_text="Empty: never."
     )
+
+
+class QuotasForm(forms.Form):
+    """A project's quotas (admins). It only parses the browser's text; the limits are
+    ProjectPatchSerializer's, the same as the REST API's."""
+
+    max_queued_jobs = forms.IntegerField(label="Queued + running jobs at most", help_text="0 stops new submissions.")
+    max_shots_per_job = forms.IntegerField(
+        required=False, label="Shots per job at most", help_text="Empty: the backend's limit only."
+    )
+    max_circuits_per_job = forms.IntegerField(
+        required=False, label="Entries per job at most", help_text="Empty: the backend's limit only."
+    )
+
+    def add_errors(self, errors: list[dict[str, str]], fallback: str) -> None:
+        """Put InvalidParams' ``errors`` next to the fields of the same name."""
+        for error in errors or [{"field": None, "message": fallback}]:
+            self.add_error(error["field"] if error["field"] in self.fields else None, error["message"])

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from portal.errors import InvalidParams, NotFound
 from projects.models import ApiToken, Project, User
+from projects.permissions import is_project_admin
 
 
 def projects_for_user(user: User) -> QuerySet[Project]:
@@ -52,3 +53,13 @@ def project_get_by_slug(slug: str) -> Project:
         return Project.objects.get(slug=slug)
     except Project.DoesNotExist as exc:
         raise NotFound(f"Project {slug!r} not found.") from exc
+
+
+def project_tokens_for_user(user: User, project: Project) -> QuerySet[ApiToken]:
+    """The tokens bound to ``project`` that ``user`` sees and may revoke: every member's for the project's
+    admins (SPEC §7: they manage project tokens), only their own for members. Tokens bound to no project
+    act in all of a user's projects, so no single project's admin manages them."""
+    tokens = ApiToken.objects.filter(project=project).select_related("user")
+    if not is_project_admin(user, project):
+        tokens = tokens.filter(user=user)
+    return tokens.order_by("-created_at", "-pk")

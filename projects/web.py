@@ -1,6 +1,7 @@
-"""The web portal's project page: members, my API tokens (shown once), callback secret, quotas, usage.
+"""The web portal's project page: members, API tokens (shown once), callback secret, quotas, usage.
 
 Members see the page, anyone else gets the 404 page; the admin-only forms answer 403 to members.
+Admins see and revoke every token bound to the project, members their own.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from jobs.selectors import project_usage
-from portal.errors import PortalError
+from portal.errors import InvalidParams, PortalError
+from portal.validation import validate
 from portal.web import month_start, raise_for_http
-from projects.forms import MemberForm, RoleForm, TokenForm
-from projects.models import ApiToken, Membership, Project, Role
+from projects.api.serializers import ProjectPatchSerializer
+from projects.forms import MemberForm, QuotasForm, RoleForm, TokenForm
+from projects.models import Membership, Project, Role
 from projects.permissions import is_project_admin, role_in
-from projects.selectors import projects_for_user, user_get_by_username
+from projects.selectors import project_tokens_for_user, projects_for_user, user_get_by_username
 from projects.services import (
     membership_remove,
     membership_set,
     project_rotate_secret,
+    project_update,
     token_create,
     token_revoke,
 )
@@ -48,14 +52,18 @@ def _admin_project(request: HttpRequest, slug: str) -> Project:
     return project
 
 
-@never_cache
-@login_required
-@require_GET
-def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _project(request, slug)
+def _render_detail(request: HttpRequest, project: Project, *, quotas_form: QuotasForm | None = None) -> HttpResponse:
     is_admin = is_project_admin(request.user, project)
     now = timezone.now()
     usage = next((row for row in project_usage(since=month_start(), until=now) if row["project"] == project.slug), None)
+    if quotas_form is None and is_admin:
+        quotas_form = QuotasForm(
+            initial={
+                "max_queued_jobs": project.max_queued_jobs,
+                "max_shots_per_job": project.max_shots_per_job,
+                "max_circuits_per_job": project.max_circuits_per_job,
+            }
+        )
     return render(
         request,
         "projects/detail.html",
@@ -64,15 +72,41 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "is_admin": is_admin,
             "my_role": role_in(request.user, project),
             "members": Membership.objects.filter(project=project).select_related("user").order_by("user__username"),
-            "tokens": ApiToken.objects.filter(user=request.user, project=project).order_by("-created_at"),
+            "tokens": project_tokens_for_user(request.user, project),
             "now": now,
             "usage": usage,
             "active_jobs": project.jobs.filter(status__in=["QUEUED", "RUNNING", "CANCELLING"]).count(),
             "member_form": MemberForm(),
             "token_form": TokenForm(),
+            "quotas_form": quotas_form,
             "roles": Role.choices,
         },
     )
+
+
+@never_cache
+@login_required
+@require_GET
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    return _render_detail(request, _project(request, slug))
+
+
+@login_required
+@require_POST
+def quotas_update(request: HttpRequest, slug: str) -> HttpResponse:
+    """Change the project's quotas (admins); a refused value is shown next to its field."""
+    project = _admin_project(request, slug)
+    form = QuotasForm(request.POST)
+    if form.is_valid():
+        try:
+            project_update(project=project, **validate(ProjectPatchSerializer, form.cleaned_data))
+        except InvalidParams as exc:
+            project.refresh_from_db()  # the service may have set fields before it refused them
+            form.add_errors(exc.extra.get("errors") or [], exc.message)
+        else:
+            messages.success(request, "Quotas saved.")
+            return redirect("projects:detail", slug=project.slug)
+    return _render_detail(request, project, quotas_form=form)
 
 
 @login_required
@@ -160,12 +194,14 @@ def token_created(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke_view(request: HttpRequest, slug: str, token_id: int) -> HttpResponse:
+    """Revoke a token bound to the project: one's own, or (admins) any member's. Others are not found."""
     project = _project(request, slug)
-    token = ApiToken.objects.filter(pk=token_id, user=request.user, project=project).first()
+    token = project_tokens_for_user(request.user, project).filter(pk=token_id).first()
     if token is None:
         raise Http404("Token not found.")
     token_revoke(token=token)
-    messages.success(request, f"Token {token.prefix}… revoked.")
+    whose = "" if token.user_id == request.user.pk else f" of {token.user.username}"
+    messages.success(request, f"Token {token.prefix}…{whose} revoked.")
     return redirect("projects:detail", slug=project.slug)
 
 
