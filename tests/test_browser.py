@@ -21,7 +21,7 @@ import requests
 
 from jobs.models import Job
 from projects.models import ApiToken, Role
-from projects.services import membership_set
+from projects.services import membership_set, token_create
 from tests.factories import BELL, make_project, make_tenant, make_user
 from tests.workers import ROOT, wait_for, worker_env
 
@@ -271,7 +271,6 @@ def test_new_token_is_shown_once(page, server):
     _, project = member("erin")
     sign_in(page, "erin")
     page.goto(f"/projects/{project.slug}/")
-    screenshot(page, "project")
     page.get_by_label("Name", exact=True).fill("laptop")
     page.get_by_role("button", name="Create token").click()
     field = page.get_by_label(f"Token for {project.slug}")
@@ -287,8 +286,32 @@ def test_new_token_is_shown_once(page, server):
     assert raw not in page.content()
     page.goto(f"/projects/{project.slug}/")
     token = ApiToken.objects.get(name="laptop")
-    expect(page.get_by_role("row").filter(has_text="laptop")).to_contain_text(token.prefix)
+    expect(page.locator("table.tokens tbody tr").filter(has_text="laptop")).to_contain_text(token.prefix)
     assert raw not in page.content()
+
+
+def test_project_admin_sets_quotas_and_revokes_a_members_token(page, server):
+    """On the project page an admin changes a quota and revokes another member's token."""
+    _, project = member("frank", role=Role.ADMIN)
+    grace = make_user("grace")
+    membership_set(project=project, user=grace)
+    token, _ = token_create(user=grace, project=project, name="grace-ci")
+    sign_in(page, "frank")
+    page.goto(f"/projects/{project.slug}/")
+    screenshot(page, "project")
+    page.get_by_label("Queued + running jobs at most").fill("50")
+    page.get_by_label("Shots per job at most").fill("4000")
+    page.get_by_role("button", name="Save quotas").click()
+    expect(page.get_by_role("status")).to_contain_text("Quotas saved.")
+    expect(page.locator("dl.kv")).to_contain_text("of at most 50")
+    row = page.locator("table.tokens tbody tr").filter(has_text="grace-ci")
+    expect(row.locator("td").first).to_have_text("grace")
+    row.get_by_role("button", name=re.compile(r"^Revoke .* of grace$")).click()
+    expect(page.get_by_role("status")).to_contain_text("of grace revoked")
+    expect(row).to_contain_text("revoked")
+    project.refresh_from_db()
+    token.refresh_from_db()
+    assert (project.max_queued_jobs, project.max_shots_per_job, token.revoked_at is not None) == (50, 4000, True)
 
 
 def test_another_tenants_job_is_404(page, server):
