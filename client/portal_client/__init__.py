@@ -5,9 +5,16 @@
 - ``PortalProvider(url, token)``: the circuit backends as qiskit ``BackendV2``;
 - ``PortalSampler(url, token, backend="qubo_sa")``: the QUBO backends as a ``dimod.Sampler``;
 - ``qportal`` / ``python -m portal_client``: the command line.
+
+The names are imported on first use (PEP 562): qiskit and dimod take seconds to import, and the
+command line, or a script that only needs ``PortalClient``, should not pay for them.
 """
 
-from portal_client.client import PortalClient
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from portal_client.errors import (
     BackendUnavailable,
     Conflict,
@@ -31,11 +38,40 @@ from portal_client.errors import (
     ServiceError,
     Unauthenticated,
 )
-from portal_client.job import PortalJob
-from portal_client.provider import PortalBackend, PortalProvider
-from portal_client.qubo import PortalSampler, QuboProblem
+
+if TYPE_CHECKING:
+    from portal_client.client import PortalClient
+    from portal_client.job import PortalJob
+    from portal_client.provider import PortalBackend, PortalProvider
+    from portal_client.qubo import PortalSampler, QuboProblem
 
 __version__ = "0.1.0"
+
+# name -> the module that defines it; loaded when the name is first read.
+_LAZY = {
+    "PortalClient": "portal_client.client",
+    "PortalJob": "portal_client.job",
+    "PortalBackend": "portal_client.provider",
+    "PortalProvider": "portal_client.provider",
+    "PortalSampler": "portal_client.qubo",
+    "QuboProblem": "portal_client.qubo",
+}
+_SUBMODULES = ("cli", "client", "errors", "job", "provider", "qubo")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"portal_client.{name}")
+    raise AttributeError(f"module 'portal_client' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
+
 
 __all__ = [
     "BackendUnavailable", "Conflict", "ConnectionFailed", "InternalError", "InvalidParams", "InvalidPayload",
