@@ -267,7 +267,7 @@ class PortalJob(JobV1):
                 if event == "status" and status and status != self._data.get("job_status"):
                     self._changed(status, callback)
                 if event == "end" or status in FINAL_STATUSES:
-                    self.refresh()
+                    self._entries()  # one round trip: the final job and its results, kept for result()
                     return
         finally:
             stream.close()
