@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import time
 import uuid
@@ -46,7 +47,8 @@ def _without_none(fields: dict[str, Any]) -> dict[str, Any]:
 class PortalClient:
     """A connection to one portal as one caller (an API token).
 
-    ``url`` is the portal's base address (``http://127.0.0.1:8000``). ``max_retries`` bounds the
+    ``url`` is the portal's base address (``http://127.0.0.1:8000``); ``url`` and ``token`` default
+    to the environment's ``PORTAL_URL`` and ``PORTAL_TOKEN``. ``max_retries`` bounds the
     retries of one call; the waits between them grow from ``backoff`` seconds, doubling, up to
     ``max_backoff``, each drawn at random below that bound (full jitter) so that many clients
     retrying together spread out.
@@ -54,7 +56,7 @@ class PortalClient:
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         token: str | None = None,
         *,
         timeout: float = 60.0,
@@ -63,8 +65,11 @@ class PortalClient:
         max_backoff: float = 30.0,
         session: requests.Session | None = None,
     ):
+        url = url or os.environ.get("PORTAL_URL")
+        if not url:
+            raise TypeError("PortalClient needs the portal's url: pass it, or set PORTAL_URL")
         self.url = url.rstrip("/")
-        self.token = token
+        self.token = token if token is not None else os.environ.get("PORTAL_TOKEN")
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff

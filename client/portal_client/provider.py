@@ -139,8 +139,6 @@ class PortalProvider:
 
     def __init__(self, url: str | None = None, token: str | None = None, *, client: PortalClient | None = None):
         if client is None:
-            if url is None:
-                raise TypeError("PortalProvider needs the portal's url (and a token), or a client")
             client = PortalClient(url, token)
         self.client = client
 

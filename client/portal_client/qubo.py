@@ -150,8 +150,6 @@ class PortalSampler(dimod.Sampler):
         if client is None:
             from portal_client.client import PortalClient
 
-            if url is None:
-                raise TypeError("PortalSampler needs the portal's url (and a token), or a client")
             client = PortalClient(url, token)
         self.client = client
         self.backend = backend

@@ -208,3 +208,13 @@ def test_every_exception_is_a_portal_error_with_the_answered_data(api):
     with pytest.raises(PortalError) as raised:
         api.get_job_status(uuid.uuid4())
     assert raised.value.data["error_code"] == "not_found" and raised.value.details
+
+
+def test_url_and_token_come_from_the_environment(portal, monkeypatch):
+    monkeypatch.setenv("PORTAL_URL", portal.url + "/")
+    monkeypatch.setenv("PORTAL_TOKEN", portal.bob.token)
+    client = PortalClient()
+    assert client.url == portal.url and client.get_backends()
+    monkeypatch.delenv("PORTAL_URL")
+    with pytest.raises(TypeError, match="PORTAL_URL"):
+        PortalClient()
