@@ -292,8 +292,10 @@ class PortalJob(JobV1):
         return self._entries()
 
     def result(self, timeout: float | None = None, wait: float = 5) -> Any:
-        """Wait for the job, then its results: a qiskit ``Result`` for circuits, a ``dimod.SampleSet``
-        for a QUBO. A FAILED or CANCELLED job raises ``JobError`` carrying the entries' errors."""
+        """Wait for the job, then its results: a qiskit ``Result`` for circuits; for a QUBO a
+        ``dimod.SampleSet`` (a list of them, one per matrix, for a job of several); for an estimation
+        job each entry's estimates. A FAILED or CANCELLED job raises ``JobError`` carrying the
+        entries' errors."""
         self.wait_for_final_state(timeout=timeout, wait=wait)
         entries = self._entries()
         status = self._data["job_status"]
@@ -307,10 +309,16 @@ class PortalJob(JobV1):
                     f"entry {e['index']}: {e.get('code')} {e.get('message')}" for e in entry_errors
                 )
             raise errors.JobError(message, job_id=self.job_id(), job_status=status, entry_errors=entry_errors)
+        if self._data.get("job_type") == "estimation":
+            return [entry["results"] for entry in entries]
         if self._data.get("code_type") == "qubo":
-            from portal_client.qubo import sampleset_from_entries
+            from portal_client.qubo import sampleset_from_entry
 
-            return sampleset_from_entries(entries, self._qubo, info={"job_id": self.job_id()})
+            samplesets = [
+                sampleset_from_entry(entry, self._qubo, info={"job_id": self.job_id(), "index": index})
+                for index, entry in enumerate(entries)
+            ]
+            return samplesets[0] if len(samplesets) == 1 else samplesets
         return self._qiskit_result(entries)
 
     def _qiskit_result(self, entries: list[dict[str, Any]]) -> Result:

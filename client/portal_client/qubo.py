@@ -105,12 +105,12 @@ class QuboProblem:
         return bqm
 
 
-def sampleset_from_entries(
-    entries: list[dict[str, Any]], problem: QuboProblem | None, *, info: dict[str, Any] | None = None
+def sampleset_from_entry(
+    entry: dict[str, Any], problem: QuboProblem | None, *, info: dict[str, Any] | None = None
 ) -> dimod.SampleSet:
-    """The solutions of a one-matrix QUBO job as a SampleSet: best first, energies with the offset,
-    in the problem's labels and vartype (``quboValue`` and ``maxcutValue`` kept as fields)."""
-    solutions = entries[0]["results"] if entries else []
+    """The solutions of one QUBO entry as a SampleSet: best first, energies with the offset, in the
+    problem's labels and vartype (``quboValue`` and ``maxcutValue`` kept as fields)."""
+    solutions = entry["results"] or []
     if problem is None:
         size = len(solutions[0]["solutionVector"]) if solutions else 0
         problem = QuboProblem(matrix=[], variables=list(range(size)))

@@ -166,3 +166,9 @@ def test_job_by_id_and_someone_elses_job(portal, api):
     assert again.job_id() == job.job_id() and set(again.result(timeout=60).get_counts()) == {"00", "11"}
     with pytest.raises(NotFound):
         PortalClient(portal.url, portal.bob.token).job(job.job_id())
+
+
+def test_estimation_job_answers_the_estimates(api):
+    job = api.submit(code_type="qasm2", source_code=[BELL], backend="aer_simulator", job_type="estimation")
+    (estimate,) = job.result(timeout=60)
+    assert estimate["num_qubits"] == 2 and estimate["depth"] >= 2

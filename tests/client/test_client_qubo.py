@@ -122,3 +122,10 @@ def shared_client_on_the_portal(portal):
 @dimod.testing.load_sampler_bqm_tests(lambda: PortalSampler(client=SHARED, backend="qubo_sa"))
 class TestDimodSamplerSuite(unittest.TestCase):
     """Empty, one-variable, path models; SPIN and BINARY; Float32, Float64 and dict BQMs; odd labels."""
+
+
+def test_job_of_several_matrices_answers_a_sampleset_each(api):
+    job = api.submit(code_type="qubo", source_code=[[[-1]], [[1, -3], [0, 1]]], backend="qubo_exact")
+    first, second = job.result(timeout=60)
+    assert (first.first.energy, second.first.energy) == (-1, -1)
+    assert (first.info["index"], second.info["index"]) == (0, 1)
