@@ -49,6 +49,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: t
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # One file per test run, so two runs at once (developers, CI) never delete each other's database.
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"portal-test-{os.getpid()}.sqlite3")}  # noqa: F405
+else:
+    # One database per claimed Redis database, for the same reason.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{TEST_REDIS_DB}"}  # noqa: F405
 
 # A driver that holds a job running on command, for the crash-recovery tests.
 DRIVER_MODULES = [*DRIVER_MODULES, "tests.sleepy_driver"]  # noqa: F405
