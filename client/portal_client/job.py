@@ -209,7 +209,8 @@ class PortalJob(JobV1):
     ) -> None:
         """Block until the job is final. Follows the job's events stream, so the answer comes as soon as
         the job ends; polls every ``wait`` seconds where the stream is not available. ``callback(job_id,
-        status, job)`` is called on each change. Raises ``JobTimeout`` after ``timeout`` seconds."""
+        status, job)`` is called on each change of status and, on the stream, as each entry ends
+        (``job.data["progress"]``). Raises ``JobTimeout`` after ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         if self.portal_status() in FINAL_STATUSES:
             return
@@ -264,8 +265,12 @@ class PortalJob(JobV1):
                     return
                 event, data = item
                 status = data.get("job_status")
+                if "progress" in data:
+                    self._data["progress"] = data["progress"]
                 if event == "status" and status and status != self._data.get("job_status"):
                     self._changed(status, callback)
+                elif event == "progress" and callback is not None:  # an entry ended: same status, more done
+                    callback(self.job_id(), QISKIT_STATUS[self._data["job_status"]], self)
                 if event == "end" or status in FINAL_STATUSES:
                     self._entries()  # one round trip: the final job and its results, kept for result()
                     return

@@ -11,12 +11,13 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 
 import pytest
 import requests
 
-from tests.factories import Tenant, make_project, make_tenant
+from tests.factories import BELL, Tenant, make_project, make_tenant
 from tests.workers import ROOT, start_worker_process, stop_worker_process, wait_for, worker_env
 
 
@@ -118,3 +119,32 @@ def api(portal):
     from portal_client import PortalClient
 
     return PortalClient(portal.url, portal.alice.token)
+
+
+@pytest.fixture
+def paused_dummy():
+    """The dummy backend paused: its jobs stay QUEUED (the flush after the test restores it)."""
+    from drivers.models import Backend
+    from drivers.services import backend_set_status
+
+    backend = Backend.objects.get(name="dummy")
+    backend_set_status(backend=backend, status="paused")
+    return backend
+
+
+@pytest.fixture
+def busy_worker(api):
+    """The package's one worker held busy by a RUNNING job of the sleepy driver (it runs while a Redis
+    key says so); answers that job's id. Released at the end of the test."""
+    from drivers.models import Backend
+    from tests.sleepy_driver import hold, release
+
+    Backend.objects.create(name="sleepy", driver="sleepy", code_types=["qasm2"])
+    job_id = str(uuid.uuid4())
+    hold(job_id)
+    api.submit_job(job_id=job_id, code_type="qasm2", source_code=[BELL], backend="sleepy")
+    try:
+        wait_for(lambda: api.get_job_status(job_id)["job_status"] == "RUNNING", timeout=60, what="the held job")
+        yield job_id
+    finally:
+        release(job_id)

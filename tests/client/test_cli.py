@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.factories import BELL, BELL_QASM3, XX
-from tests.workers import wait_for
 
 QPORTAL = Path(sys.executable).parent / "qportal"
 SEED_QUBO = Path(__file__).resolve().parent.parent / "data" / "seed_qubo_20.json"
@@ -53,35 +52,6 @@ def table_rows(text: str, heading: str) -> list[list[str]]:
             break
         rows.append(line.split())
     return rows
-
-
-@pytest.fixture
-def paused_dummy():
-    """The dummy backend paused: its jobs stay QUEUED (the flush after the test restores it)."""
-    from drivers.models import Backend
-    from drivers.services import backend_set_status
-
-    backend = Backend.objects.get(name="dummy")
-    backend_set_status(backend=backend, status="paused")
-    return backend
-
-
-@pytest.fixture
-def busy_worker(api):
-    """The package's one worker held busy by a RUNNING job of the sleepy driver (it runs while a Redis
-    key says so); answers that job's id. Released at the end of the test."""
-    from drivers.models import Backend
-    from tests.sleepy_driver import hold, release
-
-    Backend.objects.create(name="sleepy", driver="sleepy", code_types=["qasm2"])
-    job_id = str(uuid.uuid4())
-    hold(job_id)
-    api.submit_job(job_id=job_id, code_type="qasm2", source_code=[BELL], backend="sleepy")
-    try:
-        wait_for(lambda: api.get_job_status(job_id)["job_status"] == "RUNNING", timeout=60, what="the held job")
-        yield job_id
-    finally:
-        release(job_id)
 
 
 def test_submit_circuits_and_wait_prints_counts_per_file(portal, api, tmp_path):

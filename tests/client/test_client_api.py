@@ -32,15 +32,6 @@ def bell(api, **fields):
     return api.submit_job(code_type="qasm2", source_code=[BELL], backend="dummy", **fields)
 
 
-@pytest.fixture
-def paused_dummy():
-    """The dummy backend paused: its jobs stay QUEUED (the flush after the test restores it)."""
-    from drivers.models import Backend
-    from drivers.services import backend_set_status
-
-    backend_set_status(backend=Backend.objects.get(name="dummy"), status="paused")
-
-
 def test_submit_job_answers_the_stored_job_under_the_chosen_id(api):
     job_id = uuid.uuid4()
     job = api.submit_job(

@@ -11,37 +11,8 @@ from qiskit.result import Result
 from portal_client import JobError, JobTimeout, NotFound, PortalClient
 from portal_client.job import QISKIT_STATUS
 from tests.factories import BELL, XX
-from tests.workers import wait_for
 
 BROKEN = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nnot_a_gate q[0];\n'
-
-
-@pytest.fixture
-def paused_dummy():
-    from drivers.models import Backend
-    from drivers.services import backend_set_status
-
-    backend_set_status(backend=Backend.objects.get(name="dummy"), status="paused")
-
-
-@pytest.fixture
-def busy_worker(api):
-    """The package's one worker held busy by a running job (the sleepy driver holds it while a Redis
-    key says so); answers that job. Released at the end of the test."""
-    import uuid
-
-    from drivers.models import Backend
-    from tests.sleepy_driver import hold, release
-
-    Backend.objects.create(name="sleepy", driver="sleepy", code_types=["qasm2"])
-    job_id = str(uuid.uuid4())
-    hold(job_id)
-    job = api.submit(job_id=job_id, code_type="qasm2", source_code=[BELL], backend="sleepy")
-    try:
-        wait_for(lambda: job.portal_status() == "RUNNING", timeout=60, what="the worker to start the held job")
-        yield job
-    finally:
-        release(job_id)
 
 
 def test_status_words_map_onto_qiskit_job_status():
@@ -81,12 +52,34 @@ def test_memory_gives_one_bitstring_per_shot(api):
     assert len(memory) == 50 and set(memory) <= {"00", "11"}
 
 
-def test_wait_follows_the_events_stream_and_calls_back_on_each_change(api):
+def test_wait_follows_the_events_stream_and_calls_back_on_each_change(api, busy_worker, monkeypatch):
+    """The job waits behind a held one; once its stream has said QUEUED, the held job is let go, so
+    the stream carries every change: RUNNING, each entry's progress, COMPLETED."""
+    from tests.sleepy_driver import release
+
+    open_stream = api.events
+
+    class ReleasingStream:
+        def __init__(self, job_id):
+            self.stream = open_stream(job_id)
+
+        def __iter__(self):
+            for number, item in enumerate(self.stream):
+                yield item
+                if number == 0:
+                    release(busy_worker)
+
+        def close(self):
+            self.stream.close()
+
+    monkeypatch.setattr(api, "events", ReleasingStream)
     seen = []
-    job = api.submit(code_type="qasm2", source_code=[BELL, BELL], backend="aer_simulator")
-    job.wait_for_final_state(timeout=60, callback=lambda job_id, status, j: seen.append((job_id, status)))
-    assert seen and seen[-1] == (job.job_id(), JobStatus.DONE)
-    assert all(job_id == job.job_id() for job_id, _ in seen)
+    job = api.submit(code_type="qasm2", source_code=[BELL] * 4, backend="aer_simulator")
+    job.wait_for_final_state(timeout=60, callback=lambda job_id, status, j: seen.append((status, j.data["progress"])))
+    statuses = [status for status, _ in seen]
+    assert statuses[0] is JobStatus.RUNNING and statuses[-1] is JobStatus.DONE
+    progress_while_running = [progress for status, progress in seen if status is JobStatus.RUNNING]
+    assert len(set(progress_while_running)) >= 3  # started, then entries ending one by one
 
 
 def test_wait_polls_when_the_events_stream_is_not_available(api, monkeypatch):
@@ -111,8 +104,9 @@ def test_wait_times_out_on_a_job_that_stays_queued(api, paused_dummy):
 
 
 def test_running_job_and_queue_positions_behind_it(api, busy_worker):
-    assert busy_worker.status() is JobStatus.RUNNING and busy_worker.running()
-    assert busy_worker.queue_position() is None
+    running = api.job(busy_worker)
+    assert running.status() is JobStatus.RUNNING and running.running()
+    assert running.queue_position() is None
     first = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy")
     second = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy")
     urgent = api.submit(code_type="qasm2", source_code=[BELL], backend="dummy", job_priority=1)
