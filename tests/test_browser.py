@@ -65,13 +65,13 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker):
+def server(django_db_setup):
     """The portal under uvicorn, as runportal serves it, with static files collected as runportal does."""
     from django.core.management import call_command
 
-    with django_db_blocker.unblock():
-        call_command("collectstatic", interactive=False, verbosity=0)
-        env = {**worker_env(), "SECURE_COOKIES": "false"}  # plain http on 127.0.0.1
+    call_command("collectstatic", interactive=False, verbosity=0)
+    env = {**worker_env(), "SECURE_COOKIES": "false"}  # plain http on 127.0.0.1
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser fixture's, for this process only
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -133,9 +133,10 @@ def page(browser: Browser, server: str):
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("console", lambda message: message.type == "error" and errors.append(f"{message.text} {message.location}"))
     yield tab
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"errors in the browser console: {errors}"
 
 
 def screenshot(page: Page, name: str) -> None:
