@@ -132,8 +132,22 @@ def page(browser: Browser, server: str):
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     errors: list[str] = []
+
+    def console(message) -> None:
+        # Failed loads are judged by on_response below, which knows which of them are expected.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(f"{message.text} {message.location}")
+
+    def on_response(response) -> None:
+        # Pages answer 404 when a test asks for one; a script, stylesheet or event stream never should.
+        # No template links a favicon, so the browser's guess at /favicon.ico is not the portal's error.
+        request = response.request
+        if response.status >= 400 and request.resource_type != "document" and not request.url.endswith("/favicon.ico"):
+            errors.append(f"{response.status} {request.resource_type} {request.url}")
+
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("console", lambda message: message.type == "error" and errors.append(f"{message.text} {message.location}"))
+    tab.on("console", console)
+    tab.on("response", on_response)
     yield tab
     context.close()
     assert not errors, f"errors in the browser console: {errors}"
