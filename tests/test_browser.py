@@ -139,10 +139,10 @@ def page(browser: Browser, server: str):
             errors.append(f"{message.text} {message.location}")
 
     def on_response(response) -> None:
-        # Pages answer 404 when a test asks for one; a script, stylesheet or event stream never should.
-        # No template links a favicon, so the browser's guess at /favicon.ico is not the portal's error.
+        # Pages answer 404 when a test asks for one; a script, stylesheet or event stream never should
+        # (nor a /favicon.ico guess: the layout names an empty icon).
         request = response.request
-        if response.status >= 400 and request.resource_type != "document" and not request.url.endswith("/favicon.ico"):
+        if response.status >= 400 and request.resource_type != "document":
             errors.append(f"{response.status} {request.resource_type} {request.url}")
 
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
