@@ -11,9 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,7 @@ from jobs.models import Job
 from projects.models import ApiToken, Role
 from projects.services import membership_set, token_create
 from tests.factories import BELL, make_project, make_tenant, make_user
-from tests.workers import ROOT, wait_for, worker_env
+from tests.workers import ROOT, portal_server
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -70,34 +67,8 @@ def server(django_db_setup):
     from django.core.management import call_command
 
     call_command("collectstatic", interactive=False, verbosity=0)
-    env = {**worker_env(), "SECURE_COOKIES": "false"}  # plain http on 127.0.0.1
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser fixture's, for this process only
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/accounts/login/", timeout=5).ok
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(up, timeout=60, what="uvicorn to answer")
+    with portal_server(SECURE_COOKIES="false") as url:  # plain http on 127.0.0.1
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # a stream still draining: teardown, not a shutdown test
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

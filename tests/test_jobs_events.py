@@ -4,47 +4,21 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import threading
 
 import pytest
 import requests
 
 from tests.factories import BELL, make_tenant
-from tests.workers import ROOT, wait_for, worker_env
+from tests.workers import portal_server, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
 def server():
-    """The portal's ASGI application under uvicorn (as runportal serves it), on the test database."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**worker_env(), "SSE_KEEPALIVE_SECONDS": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/v1/job/", timeout=5).ok
-        except requests.RequestException:
-            return False
-
-    wait_for(up, timeout=60, what="uvicorn to answer")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # still draining streams: this is test teardown, not a shutdown test
-        proc.kill()
-        proc.wait(timeout=10)
+    with portal_server(SSE_KEEPALIVE_SECONDS="1") as url:
+        yield url
 
 
 def submit(url: str, token: str, **fields) -> str:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -73,3 +76,43 @@ def stop_worker_process(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def portal_server(**env: str) -> Iterator[str]:
+    """The portal's ASGI application under uvicorn (as runportal serves it) on the test database and
+    Redis; yields its base URL once it answers. ``env`` adds settings (RATE_LIMIT="0", ...)."""
+    import requests
+
+    port = free_port()
+    env = {**worker_env(), **env}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # a test process's own escape hatch, never the server's
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/v1/job/", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(up, timeout=60, what="uvicorn to answer")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # streams still draining: this is teardown, not a shutdown test
+            proc.kill()
+            proc.wait(timeout=10)

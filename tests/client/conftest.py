@@ -8,52 +8,13 @@ everything the tests stored is removed at the end so later test modules start cl
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 
 import pytest
-import requests
 
 from tests.factories import BELL, Tenant, make_project, make_tenant
-from tests.workers import ROOT, start_worker_process, stop_worker_process, wait_for, worker_env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(**env: str) -> tuple[subprocess.Popen, str]:
-    """uvicorn serving ``portal.asgi`` on a free port; answers (process, base url) once it answers."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, env={**worker_env(), "SSE_KEEPALIVE_SECONDS": "2", **env},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/v1/job/", timeout=5).ok
-        except requests.RequestException:
-            return False
-
-    wait_for(up, timeout=60, what="uvicorn to answer")
-    return proc, url
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+from tests.workers import portal_server, start_worker_process, stop_worker_process, wait_for
 
 
 @dataclass
@@ -83,13 +44,12 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="package")
 def portal_url(django_db_setup):
     # The tests poll and submit far faster than people do; RATE_LIMIT has its own test.
-    proc, url = start_server(RATE_LIMIT="0")
-    worker = start_worker_process()
-    try:
-        yield url
-    finally:
-        stop_worker_process(worker)
-        stop_server(proc)
+    with portal_server(RATE_LIMIT="0", SSE_KEEPALIVE_SECONDS="2") as url:
+        worker = start_worker_process()
+        try:
+            yield url
+        finally:
+            stop_worker_process(worker)
 
 
 @pytest.fixture

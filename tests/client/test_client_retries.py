@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from portal_client import ConnectionFailed, NotFound, PortalClient, RateLimited, ServiceError
-from tests.client.conftest import free_port, start_server, stop_server
 from tests.factories import BELL
+from tests.workers import free_port, portal_server
 
 
 class FlakyProxy:
@@ -131,8 +131,7 @@ def test_submit_whose_answer_was_lost_makes_one_job(portal, proxy):
 
 
 def test_rate_limited_calls_wait_retry_after_then_succeed(portal):
-    proc, url = start_server(RATE_LIMIT="3/2")
-    try:
+    with portal_server(RATE_LIMIT="3/2") as url:
         client, waits = recording_client(url, portal.alice.token, backoff=0.01)
 
         def wait_for_real(seconds: float) -> None:  # the window has to pass on the portal's clock
@@ -149,5 +148,3 @@ def test_rate_limited_calls_wait_retry_after_then_succeed(portal):
             for _ in range(5):
                 impatient.get_backends()
         assert raised.value.error_code == "rate_limited" and raised.value.retry_after >= 1
-    finally:
-        stop_server(proc)
