@@ -326,6 +326,14 @@ class PortalJob(JobV1):
             return samplesets[0] if len(samplesets) == 1 else samplesets
         return self._qiskit_result(entries)
 
+    def decoded(self, timeout: float | None = None) -> list[Any]:
+        """For a job submitted from a compiled pyqubo model: its ``decode_sampleset`` of the result,
+        best first (arrays, sub-Hamiltonians and broken constraints by the model's own names)."""
+        model = self._qubo.model if self._qubo is not None else None
+        if model is None:
+            raise TypeError(f"job {self.job_id()} was not submitted from a pyqubo model in this process")
+        return model.decode_sampleset(self.result(timeout=timeout))
+
     def _qiskit_result(self, entries: list[dict[str, Any]]) -> Result:
         backend = self._backend
         backend_name = getattr(backend, "name", None) or self._data.get("backend")

@@ -54,7 +54,7 @@ def test_pyqubo_model_is_decoded_back_to_its_names(api):
     job = api.submit_qubo(model, backend="qubo_exact")
     sampleset = job.result(timeout=60)
     assert set(sampleset.variables) == {"x[0]", "x[1]", "x[2]"}
-    best = model.decode_sampleset(sampleset)[0]
+    best = job.decoded()[0]
     assert best.array("x", 2) == 1 and best.array("x", 0) == 0 and best.array("x", 1) == 0
     assert best.constraints(only_broken=True) == {}
     assert best.energy == pytest.approx(0.5)
