@@ -17,7 +17,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -143,10 +143,12 @@ class PortalClient:
 
     def submit_job(
         self,
+        body: Mapping[str, Any] | None = None,
+        /,
         *,
-        code_type: str,
-        source_code: Sequence[Any],
-        backend: str,
+        code_type: str | None = None,
+        source_code: Sequence[Any] | None = None,
+        backend: str | None = None,
         job_id: str | uuid.UUID | None = None,
         job_name: str | None = None,
         description: str | None = None,
@@ -166,14 +168,14 @@ class PortalClient:
     ) -> dict[str, Any]:
         """Submit a job; answers it as the portal stored it (``job_status`` QUEUED).
 
+        The fields come as keywords, or as seed 000's ``body`` dict (keywords override its fields).
         Safe to retry: the ``job_id`` is fixed before the first attempt (a new UUID unless given).
         """
-        job_id = str(job_id or uuid.uuid4())
-        body = _without_none(
+        fields = _without_none(
             {
-                "job_id": job_id,
+                "job_id": str(job_id) if job_id else None,
                 "code_type": code_type,
-                "source_code": list(source_code),
+                "source_code": list(source_code) if source_code is not None else None,
                 "backend": backend,
                 "job_name": job_name,
                 "description": description,
@@ -192,6 +194,8 @@ class PortalClient:
                 "project_id": str(project_id) if project_id else None,
             }
         )
+        body = {**dict(body or {}), **fields}
+        body["job_id"] = job_id = str(body.get("job_id") or uuid.uuid4())
 
         def already_submitted() -> dict[str, Any]:
             job = self.get_job_results(job_id)
@@ -210,6 +214,8 @@ class PortalClient:
 
     def get_jobs(
         self,
+        filters: Mapping[str, Any] | None = None,
+        /,
         *,
         job_status: str | Sequence[str] | None = None,
         backend: str | None = None,
@@ -226,8 +232,9 @@ class PortalClient:
         offset: int | None = None,
         order: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Job summaries matching every given filter (own jobs unless ``all_users``), newest first."""
-        filters = _without_none(
+        """Job summaries matching every given filter (own jobs unless ``all_users``), newest first.
+        The filters come as keywords, or as seed 000's ``filters`` dict (keywords override it)."""
+        given = _without_none(
             {
                 "job_status": job_status if isinstance(job_status, str) or job_status is None else list(job_status),
                 "backend": backend,
@@ -242,9 +249,8 @@ class PortalClient:
                 "created_before": _iso(created_before),
             }
         )
-        return self._call(
-            "get_jobs", {"filters": filters, **_without_none({"limit": limit, "offset": offset, "order": order})}
-        )
+        paging = _without_none({"limit": limit, "offset": offset, "order": order})
+        return self._call("get_jobs", {"filters": {**dict(filters or {}), **given}, **paging})
 
     def iter_jobs(self, *, page_size: int = 200, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every job matching ``filters`` (those of ``get_jobs``), fetched a page at a time."""

@@ -209,3 +209,15 @@ def test_url_and_token_come_from_the_environment(portal, monkeypatch):
     monkeypatch.delenv("PORTAL_URL")
     with pytest.raises(TypeError, match="PORTAL_URL"):
         PortalClient()
+
+
+def test_seed_style_body_and_filters_dicts(api):
+    """Code written for seed 000 holds its fields as dicts; they go as they are, keywords on top."""
+    body = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "job_name": "seed", "tags": ["s"]}
+    job = api.submit_job(body, shots=10)
+    assert (job["job_name"], job["shots"], job["tags"]) == ("seed", 10, ["s"])
+    assert [found["job_id"] for found in api.get_jobs({"tags": ["s"], "code_type": "qasm2"})] == [job["job_id"]]
+    assert api.get_jobs({"tags": ["s"]}, backend="qubo_sa") == []
+    with pytest.raises(InvalidParams) as raised:
+        api.submit_job({**body, "shot": 5})
+    assert "shot" in str(raised.value)
