@@ -376,7 +376,8 @@ def _hex(bitstring: str) -> str:
 def _experiment_header(circuit: QuantumCircuit | None, counts: dict[str, int], index: int) -> dict[str, Any]:
     """What qiskit's ``Result`` needs to print bitstrings back (register sizes, width) and to find an
     experiment by circuit or name."""
-    if circuit is not None:
+    sample = next(iter(counts), "")
+    if circuit is not None and circuit.num_clbits == len(sample.replace(" ", "")):
         creg_sizes = [[creg.name, creg.size] for creg in circuit.cregs]
         return {
             "name": circuit.name,
@@ -384,11 +385,11 @@ def _experiment_header(circuit: QuantumCircuit | None, counts: dict[str, int], i
             "memory_slots": circuit.num_clbits,
             "metadata": circuit.metadata,
         }
-    # A job fetched by id: the registers are those the answered bitstrings show.
-    sample = next(iter(counts), "")
+    # A job fetched by id, or a circuit without classical bits (the portal measured every qubit): the
+    # registers are those the answered bitstrings show.
     sizes = [len(part) for part in reversed(sample.split(" "))] if sample else []
     return {
-        "name": f"entry-{index}",
+        "name": circuit.name if circuit is not None else f"entry-{index}",
         "creg_sizes": [[f"c{position}", size] for position, size in enumerate(sizes)],
         "memory_slots": sum(sizes),
     }

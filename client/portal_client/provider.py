@@ -122,6 +122,9 @@ class PortalBackend(BackendV2):
         unknown = sorted(set(options) - set(self.options.__dict__))
         if unknown:
             raise TypeError(f"unknown run options {unknown} for backend {self.name!r}")
+        unbound = sorted({parameter.name for circuit in circuits for parameter in circuit.parameters})
+        if unbound:
+            raise ValueError(f"bind the circuits' parameters before running them (assign_parameters): {unbound}")
         merged = {**self.options.__dict__, **options}
         code_type, sources = circuits_as_qasm(circuits)
         if code_type not in self.info.get("code_types", CIRCUIT_CODE_TYPES):

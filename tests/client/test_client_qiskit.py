@@ -147,3 +147,20 @@ def test_backend_sampler_v2_gives_the_right_distributions(provider):
     zero, pi, half = (rotation_result.data.meas[i].get_counts() for i in range(3))
     assert zero == {"0": 4000} and pi == {"1": 4000}
     assert abs(half.get("1", 0) - 2000) < 200
+
+
+def test_circuit_without_classical_bits_counts_every_qubit(provider):
+    circuit = QuantumCircuit(2, name="unmeasured")
+    circuit.h(0)
+    circuit.cx(0, 1)
+    counts = provider.get_backend("aer_simulator").run(circuit, shots=100).result(timeout=60).get_counts("unmeasured")
+    assert set(counts) == {"00", "11"} and sum(counts.values()) == 100
+
+
+def test_unbound_parameters_are_refused_before_sending(provider):
+    circuit = QuantumCircuit(1, 1)
+    circuit.rx(Parameter("t"), 0)
+    circuit.measure(0, 0)
+    with pytest.raises(ValueError, match="assign_parameters"):
+        provider.get_backend("aer_simulator").run(circuit)
+    assert provider.client.get_jobs() == []
