@@ -18,8 +18,6 @@ to the portal, qiskit (through ``PortalJob``) only when one waits for a job.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import os
@@ -28,11 +26,11 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from portal_client import __version__
 from portal_client.errors import InvalidParams, JobTimeout, NotFound, PortalError
+from portal_client.files import InputFileError, read_sources
 
 if TYPE_CHECKING:
     from portal_client.client import PortalClient
@@ -47,123 +45,12 @@ EXIT_NOT_FINAL = 4
 FINAL = ("COMPLETED", "FAILED", "CANCELLED", "DELETED")
 UNSUCCESSFUL = ("FAILED", "CANCELLED", "DELETED")
 
-QASM_SUFFIXES = (".qasm",)
-QUBO_SUFFIXES = (".json", ".csv")
-
 # How often wait polls when the portal's events stream is not available.
 POLL_SECONDS = 2.0
 
 
 class UsageError(Exception):
     """Something the user gave cannot be used (a file, a value): exit 2 with the message."""
-
-
-# --- input files -----------------------------------------------------------------------------------
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: {exc.strerror or exc}") from None
-
-
-def qasm_code_type(text: str) -> str:
-    """``qasm3`` when the program declares ``OPENQASM 3``, else ``qasm2``."""
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("//"):
-            return "qasm3" if re.match(r"OPENQASM\s+3\b", line) else "qasm2"
-    return "qasm2"
-
-
-def _number(cell: str, where: str) -> int | float:
-    text = cell.strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{where}: {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise UsageError(f"{where}: {text!r} is not a finite number")
-    return value
-
-
-def _check_matrix(matrix: Any, path: Path) -> list[list[int | float]]:
-    """``matrix`` if it is a non-empty square list of lists of finite numbers; else a UsageError saying why."""
-    shape = "a QUBO matrix must be a square list of lists of numbers"
-    if not isinstance(matrix, list) or not matrix:
-        raise UsageError(f"{path}: {shape}; this is {'an empty list' if matrix == [] else type(matrix).__name__}")
-    size = len(matrix)
-    for i, row in enumerate(matrix, 1):
-        if not isinstance(row, list):
-            raise UsageError(f"{path}: {shape}; row {i} is not a list")
-        if len(row) != size:
-            raise UsageError(f"{path}: {shape}; row {i} has {len(row)} values where {size} rows need {size}")
-        for j, value in enumerate(row, 1):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise UsageError(f"{path}: row {i}, column {j}: {value!r} is not a finite number")
-    return matrix
-
-
-def read_qubo_json(path: Path) -> list[list[int | float]]:
-    try:
-        matrix = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc})") from None
-    return _check_matrix(matrix, path)
-
-
-def read_qubo_csv(path: Path) -> list[list[int | float]]:
-    """One matrix row per line, values separated by commas (or by blanks); blank lines and lines
-    starting with ``#`` are skipped."""
-    rows = []
-    for number, line in enumerate(io.StringIO(_read_text(path)), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        cells = next(csv.reader([line])) if "," in line else line.split()
-        rows.append([_number(cell, f"{path}: line {number}") for cell in cells])
-    return _check_matrix(rows, path)
-
-
-def read_sources(files: Sequence[str]) -> tuple[str, list[Any]]:
-    """The ``(code_type, source_code)`` of a job with one entry per file."""
-    code_types, sources = [], []
-    for name in files:
-        path = Path(name)
-        suffix = path.suffix.lower()
-        if suffix in QASM_SUFFIXES:
-            text = _read_text(path)
-            if not text.strip():
-                raise UsageError(f"{path}: the file is empty")
-            code_types.append(qasm_code_type(text))
-            sources.append(text)
-        elif suffix == ".json":
-            code_types.append("qubo")
-            sources.append(read_qubo_json(path))
-        elif suffix == ".csv":
-            code_types.append("qubo")
-            sources.append(read_qubo_csv(path))
-        else:
-            raise UsageError(
-                f"{path}: unknown kind of file {suffix or '(no extension)'!r}: "
-                "give .qasm circuits or .json / .csv QUBO matrices"
-            )
-    kinds = set(code_types)
-    if "qubo" in kinds and len(kinds) > 1:
-        raise UsageError("one job takes either circuits (.qasm) or QUBO matrices (.json, .csv), not both")
-    if kinds == {"qasm2", "qasm3"}:
-        raise UsageError("one job takes circuits of one OpenQASM version: these files mix OpenQASM 2 and 3")
-    return code_types[0], sources
 
 
 def _driver_option(text: str) -> tuple[str, Any]:
@@ -658,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
-    except UsageError as exc:
+    except (UsageError, InputFileError) as exc:
         _err(f"error: {exc}")
         return EXIT_USAGE
     except PortalError as exc:

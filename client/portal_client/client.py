@@ -336,9 +336,9 @@ class PortalClient:
         return PortalJob.from_submitted(self, self.submit_job(**fields))
 
     def submit_qubo(self, qubo: Any, *, backend: str = "qubo_sa", **fields: Any) -> PortalJob:
-        """Submit one QUBO, given as a square matrix, a ``{(i, j): value}`` dict, a ``dimod.BQM`` or a
-        compiled pyqubo model; the job's ``result()`` is a ``dimod.SampleSet`` over the model's own
-        variable names."""
+        """Submit one QUBO, given as a square matrix, a ``{(i, j): value}`` dict, a ``dimod.BQM``, a
+        compiled pyqubo model, or the path of a ``.json`` / ``.csv`` matrix file; the job's
+        ``result()`` is a ``dimod.SampleSet`` over the model's own variable names."""
         from portal_client.job import PortalJob
         from portal_client.qubo import QuboProblem
 

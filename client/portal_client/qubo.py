@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 import dimod
@@ -47,6 +48,10 @@ class QuboProblem:
     def from_any(cls, qubo: Any) -> QuboProblem:
         if isinstance(qubo, QuboProblem):
             return qubo
+        if isinstance(qubo, str | PathLike):
+            from portal_client.files import read_qubo_file
+
+            return cls.from_matrix(read_qubo_file(qubo))
         if isinstance(qubo, dimod.BinaryQuadraticModel):
             return cls.from_bqm(qubo)
         if hasattr(qubo, "compile") and not hasattr(qubo, "to_qubo"):

@@ -285,7 +285,7 @@ def test_usage_errors_and_no_url(portal, tmp_path):
 
 def test_qubo_csv_reader_takes_blanks_and_comments(tmp_path):
     """CSV matrices: commas or blanks between values, comments and blank lines skipped, floats kept."""
-    from portal_client.cli import read_qubo_csv, read_sources
+    from portal_client.files import read_qubo_csv, read_sources
 
     path = write(tmp_path, "m.csv", "# Q\n-1, 0.5\n\n0 -2\n")
     assert read_qubo_csv(path) == [[-1, 0.5], [0, -2]]

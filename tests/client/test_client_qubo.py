@@ -129,3 +129,18 @@ def test_job_of_several_matrices_answers_a_sampleset_each(api):
     first, second = job.result(timeout=60)
     assert (first.first.energy, second.first.energy) == (-1, -1)
     assert (first.info["index"], second.info["index"]) == (0, 1)
+
+
+def test_matrix_files_as_the_reference_platform_ships_them(api, tmp_path):
+    from portal_client.files import InputFileError
+
+    csv_file = tmp_path / "seed.csv"
+    csv_file.write_text("\n".join(",".join(str(value) for value in row) for row in SEED_QUBO_20) + "\n")
+    json_file = tmp_path / "seed.json"
+    json_file.write_text(json.dumps(SEED_QUBO_20))
+    for path in (csv_file, str(json_file)):
+        sampleset = api.submit_qubo(path, backend="qubo_exact").result(timeout=60)
+        assert sampleset.first.energy == -112
+    (tmp_path / "bad.csv").write_text("1,2\n3\n")
+    with pytest.raises(InputFileError, match="row 2"):
+        api.submit_qubo(tmp_path / "bad.csv")
