@@ -104,8 +104,8 @@ class PortalJob(JobV1):
         status = QISKIT_STATUS[self.portal_status()]
         if index is None:
             return status
-        entries = self._entries()  # also brings source_code, one entry per source
-        if not 0 <= index < len(self._data["source_code"]):
+        entries = self._entries()  # get_job_results' answer also holds source_code: one entry per source
+        if not 0 <= index < len((self._full or self._data)["source_code"]):
             raise IndexError(f"job {self.job_id()} has no entry {index}")
         if index < len(entries):
             return JobStatus.ERROR if entries[index].get("error") else JobStatus.DONE
