@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from portal_client import __version__
 from portal_client.errors import InvalidParams, JobTimeout, NotFound, PortalError
 from portal_client.files import InputFileError, read_sources
+from portal_client.statuses import FINAL_STATUSES, UNSUCCESSFUL_STATUSES
 
 if TYPE_CHECKING:
     from portal_client.client import PortalClient
@@ -42,8 +43,6 @@ EXIT_USAGE = 2
 EXIT_JOB_FAILED = 3
 EXIT_NOT_FINAL = 4
 
-FINAL = ("COMPLETED", "FAILED", "CANCELLED", "DELETED")
-UNSUCCESSFUL = ("FAILED", "CANCELLED", "DELETED")
 
 # How often wait polls when the portal's events stream is not available.
 POLL_SECONDS = 2.0
@@ -130,7 +129,7 @@ def format_results(job: dict[str, Any]) -> str:
     lines = [heading]
     entries = job.get("results") or []
     total = len(job.get("source_code") or []) or len(entries)
-    if job["job_status"] not in FINAL:
+    if job["job_status"] not in FINAL_STATUSES:
         lines.append(f"{len(entries)} of {total} entries done, progress {job.get('progress', 0)}%")
     elif not entries:
         lines.append("no results")
@@ -166,9 +165,9 @@ def format_results(job: dict[str, Any]) -> str:
 
 
 def _exit_for(status: str) -> int:
-    if status in UNSUCCESSFUL:
+    if status in UNSUCCESSFUL_STATUSES:
         return EXIT_JOB_FAILED
-    if status not in FINAL:
+    if status not in FINAL_STATUSES:
         return EXIT_NOT_FINAL
     return EXIT_OK
 
@@ -230,7 +229,7 @@ def describe(data: dict[str, Any]) -> str:
 
 def wait_for(job: PortalJob, deadline: float | None, progress: ProgressLine) -> str:
     """Wait until ``job`` is final, showing each change; answers its final status (JobTimeout past ``deadline``)."""
-    if job.data.get("job_status") not in FINAL:
+    if job.data.get("job_status") not in FINAL_STATUSES:
         progress.show(describe(job.data))
 
     def changed(job_id: str, status: Any, job: PortalJob) -> None:
@@ -311,7 +310,7 @@ def _show_results(job: dict[str, Any], *, as_json: bool) -> int:
         _print_json(job)
     else:
         print(format_results(job))
-    if job["job_status"] not in FINAL and not as_json:
+    if job["job_status"] not in FINAL_STATUSES and not as_json:
         _err(f"job {job['job_id']} is {job['job_status']}: its results are not all in yet")
     return _exit_for(job["job_status"])
 
@@ -339,7 +338,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         ]
         print(table(("job_id", "status", "progress", "queue", "backend", "name"), rows, right=(2, 3)))
     # A job still queued or running is a fine thing to be asked about; one that ended badly is not.
-    return EXIT_JOB_FAILED if any(job["job_status"] in UNSUCCESSFUL for job in jobs) else EXIT_OK
+    return EXIT_JOB_FAILED if any(job["job_status"] in UNSUCCESSFUL_STATUSES for job in jobs) else EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("portal_client")
 
-FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "DELETED"})
-
 # Keep-alives come at least every 15 s, so a stream silent for this long is dead.
 EVENTS_READ_TIMEOUT = 45.0
 
@@ -132,7 +130,7 @@ class PortalClient:
                     return on_replayed_conflict()
                 raise
             except errors.PortalError as failure:
-                if not getattr(failure, "retryable", False) or attempt >= self.max_retries:
+                if not failure.retryable or attempt >= self.max_retries:
                     raise
                 attempt += 1
                 delay = self._delay(attempt, failure)

@@ -15,6 +15,8 @@ class PortalError(Exception):
 
     code: int = -500
     error_code: str = "internal_error"
+    # Set by the transport on the errors worth another attempt (connection, HTTP 5xx, rate_limited).
+    retryable: bool = False
 
     def __init__(
         self,

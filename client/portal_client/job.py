@@ -19,7 +19,7 @@ from qiskit.result import Result
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
 from portal_client import errors
-from portal_client.client import FINAL_STATUSES
+from portal_client.statuses import FINAL_STATUSES
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
