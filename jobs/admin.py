@@ -42,10 +42,6 @@ def _pre(value: Any, limit: int = PREVIEW_CHARS) -> str:
     return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
 
 
-def _job_link(job_id) -> str:
-    return format_html('<a href="{}">{}</a>', reverse("admin:jobs_job_change", args=[job_id]), job_id)
-
-
 class ReadOnlyAdmin(admin.ModelAdmin):
     """A log: listed and shown, never added, changed or deleted by hand."""
 
@@ -57,6 +53,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class JobLogAdmin(ReadOnlyAdmin):
+    """A log of rows that belong to a job, which each row links to."""
+
+    @admin.display(description="job", ordering="job")
+    def job_link(self, obj) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:jobs_job_change", args=[obj.job_id]), obj.job_id)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -391,7 +395,7 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobResult)
-class JobResultAdmin(ReadOnlyAdmin):
+class JobResultAdmin(JobLogAdmin):
     list_display = ["id", "job_link", "index", "status", "num_qubits", "error_code", "ended_at"]
     list_filter = ["status"]
     show_full_result_count = False
@@ -401,10 +405,6 @@ class JobResultAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("memory")
-
-    @admin.display(description="job", ordering="job")
-    def job_link(self, obj: JobResult) -> str:
-        return _job_link(obj.job_id)
 
     @admin.display(description="error")
     def error_code(self, obj: JobResult) -> str:
@@ -416,17 +416,13 @@ class JobResultAdmin(ReadOnlyAdmin):
 
 
 @admin.register(JobEvent)
-class JobEventAdmin(ReadOnlyAdmin):
+class JobEventAdmin(JobLogAdmin):
     list_display = ["at", "job_link", "status", "detail"]
     list_filter = ["status", ("at", admin.DateFieldListFilter)]
     search_fields = ["^job__job_id", "detail"]
     show_full_result_count = False
     fields = ["job", "status", "at", "detail"]
     readonly_fields = fields
-
-    @admin.display(description="job", ordering="job")
-    def job_link(self, obj: JobEvent) -> str:
-        return _job_link(obj.job_id)
 
 
 class CallbackAttemptInline(ReadOnlyInline):
@@ -436,7 +432,7 @@ class CallbackAttemptInline(ReadOnlyInline):
 
 
 @admin.register(CallbackDelivery)
-class CallbackDeliveryAdmin(ReadOnlyAdmin):
+class CallbackDeliveryAdmin(JobLogAdmin):
     list_display = [
         "delivery_id", "job_link", "name", "event", "job_status", "status", "tries", "url", "created_at", "updated_at",
     ]  # fmt: skip
@@ -452,10 +448,6 @@ class CallbackDeliveryAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("body")
-
-    @admin.display(description="job", ordering="job")
-    def job_link(self, obj: CallbackDelivery) -> str:
-        return _job_link(obj.job_id)
 
     @admin.display(description="attempts")
     def tries(self, obj: CallbackDelivery) -> str:
