@@ -53,11 +53,11 @@ def portal_url(django_db_setup):
 
 
 @pytest.fixture
-def portal(portal_url, transactional_db) -> LivePortal:
+def portal(portal_url, transactional_db):
     from projects.models import Role
 
     alice = make_tenant()
-    return LivePortal(
+    yield LivePortal(
         url=portal_url,
         alice=alice,
         bob=make_tenant(),
@@ -65,6 +65,27 @@ def portal(portal_url, transactional_db) -> LivePortal:
         staff=make_tenant(staff=True),
         capped=make_tenant(project=make_project(max_queued_jobs=1)),
     )
+    wait_until_the_worker_is_idle()
+
+
+def wait_until_the_worker_is_idle() -> None:
+    """Before the flush after a test: no job the test left queued is started, and the one running ends.
+    (A worker writing a job's results while the flush truncates the tables can deadlock PostgreSQL.)"""
+    from rq import Worker
+
+    from jobs import queues
+    from jobs.models import Job
+
+    for queue in queues.job_queues():
+        queue.empty()
+
+    def idle() -> bool:
+        return not Job.objects.filter(status__in=["RUNNING", "CANCELLING"]).exists() and all(
+            worker.get_state() != "busy" for worker in Worker.all(connection=queues.connection())
+        )
+
+    # Twice in a row: a job popped from Redis an instant before is busy (or RUNNING) by the second look.
+    wait_for(lambda: idle() and idle(), timeout=60, what="the worker to finish the test's jobs")
 
 
 @pytest.fixture(autouse=True)
