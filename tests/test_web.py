@@ -234,3 +234,12 @@ def test_server_error_page_does_not_touch_the_database(rf, django_assert_num_que
         response = server_error(rf.get("/"))
     assert response.status_code == 500
     assert "Something went wrong" in response.content.decode()
+
+
+def test_in_place_refresh_leaves_the_flash_message_for_the_next_page(web, bell_job):
+    """job.js refetches the job page when the stream says it ended; if that fetch races the redirect
+    after an action, the action's message must still reach the page the user lands on."""
+    web.post(f"/jobs/{bell_job.job_id}/cancel/")
+    refreshed = web.get(f"/jobs/{bell_job.job_id}/", HTTP_X_PORTAL_REFRESH="1")
+    assert "CANCELLED" in refreshed.content.decode() and "Job cancelled." not in refreshed.content.decode()
+    assert "Job cancelled." in web.get(f"/jobs/{bell_job.job_id}/").content.decode()

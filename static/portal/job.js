@@ -52,7 +52,11 @@
   // The final page, fetched and swapped in part by part; a full reload only if that fails.
   function refresh() {
     root.dataset.stream = "refreshing";
-    fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    // X-Portal-Refresh: the layout leaves the flash messages for the page the user navigates to next.
+    fetch(window.location.href, {
+      credentials: "same-origin",
+      headers: { Accept: "text/html", "X-Portal-Refresh": "1" },
+    })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.text();
