@@ -8,25 +8,30 @@ Job ``driver_options``: ``method``, ``seed_simulator``, ``memory`` (one bitstrin
 from __future__ import annotations
 
 import math
-import re
 import threading
 import uuid
 from typing import Any
 
 import numpy as np
 from django.utils import timezone
-from qiskit import QuantumCircuit, qasm2, qasm3
+from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
-from drivers import transpilers
+from drivers import qasm, transpilers
 from drivers.base import Driver, DriverJob, EntryResult, Report, StageTimer
-from drivers.errors import EXECUTION_ERROR, INVALID_PAYLOAD, PARSE_ERROR, TRANSPILE_ERROR, EntryError
+from drivers.errors import (
+    EXECUTION_ERROR,
+    INVALID_PAYLOAD,
+    MEMORY_LIMIT,
+    TRANSPILE_ERROR,
+    EntryError,
+    entry_error,
+    near_memory_cap,
+)
 from drivers.registry import register
 from portal.errors import InvalidParams
 
-_VERSION = re.compile(r"^\s*OPENQASM\s+(\d+)(?:\.\d+)?\s*;", re.MULTILINE)
-_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 METHODS = ("automatic", "statevector", "density_matrix", "stabilizer", "matrix_product_state", "extended_stabilizer")
 OPTION_NAMES = ("method", "seed_simulator", "memory")
 DEFAULT_MAX_MEMORY_MB = 4096
@@ -54,27 +59,6 @@ def device_like_noise_model() -> NoiseModel:
     return model
 
 
-def qasm_version(source: str) -> int:
-    """2 or 3, from the ``OPENQASM`` header; without one, OpenQASM 3 (where the header is optional)."""
-    code = _COMMENT.sub("", source)
-    match = _VERSION.search(code)
-    if match:
-        return 3 if match.group(1) == "3" else 2
-    return 2 if re.search(r"\bqreg\b", code) else 3
-
-
-def parse(code_type: str, source: Any) -> QuantumCircuit:
-    if not isinstance(source, str):
-        raise EntryError(INVALID_PAYLOAD, "a circuit entry must be a string of OpenQASM source")
-    version = {"qasm2": 2, "qasm3": 3}.get(code_type) or qasm_version(source)
-    try:
-        if version == 2:
-            return qasm2.loads(source, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS, strict=False)
-        return qasm3.loads(source)
-    except Exception as exc:  # the parsers raise many error types; each is the user's parse error
-        raise EntryError(PARSE_ERROR, str(exc).strip("'\"") or type(exc).__name__) from exc
-
-
 def dry_run_counts(circuit: QuantumCircuit, shots: int, job_id: str, index: int) -> dict[str, int]:
     """Random counts over the measured bits, seeded by the job id: no simulation (SPEC §3 dry_run)."""
     rng = np.random.default_rng([uuid.UUID(job_id).int % (2**63), index])
@@ -92,6 +76,17 @@ def state_bytes(circuit: QuantumCircuit, method: str) -> int:
     if method == "density_matrix":
         return 16 * 4**n
     return 0  # stabilizer, matrix product state: no dense state
+
+
+def coupling_map_error(backend, transpiler_options: dict[str, Any]) -> str | None:
+    """Why ``transpiler_options.coupling_map`` is refused, if it is: the pass manager allocates per qubit
+    index, so an index beyond the backend's width is refused before anything is built."""
+    edges = transpiler_options.get("coupling_map") or []
+    limit = backend.max_qubits or qasm.CEILING_QUBITS
+    widest = max((max(edge) for edge in edges if edge), default=-1)
+    if widest >= limit:
+        return f"qubit index {widest} is beyond backend {backend.name}'s {limit} qubits"
+    return None
 
 
 def _is_clifford(circuit: QuantumCircuit) -> bool:
@@ -141,6 +136,9 @@ class AerDriver(Driver):
             errors.append({"field": "driver_options.seed_simulator", "message": "must be a non-negative integer"})
         if "memory" in options and not isinstance(options["memory"], bool):
             errors.append({"field": "driver_options.memory", "message": "must be true or false"})
+        coupling = coupling_map_error(backend, job.transpiler_options)
+        if coupling:
+            errors.append({"field": "transpiler_options.coupling_map", "message": coupling})
         if errors:
             raise InvalidParams(errors=errors)
 
@@ -154,11 +152,16 @@ class AerDriver(Driver):
         target_key = (backend.name, method)
         max_bytes = backend.options.get("max_memory_mb", DEFAULT_MAX_MEMORY_MB) * 1024 * 1024
         prepared: list[tuple[int, QuantumCircuit, QuantumCircuit, StageTimer]] = []
+        options_error = coupling_map_error(backend, job.transpiler_options)
         for index, source in enumerate(job.source_code):
             timer = StageTimer(job.profiling)
             try:
+                if options_error:
+                    raise EntryError(INVALID_PAYLOAD, options_error)
                 with timer.stage("driver:parse"):
-                    circuit = parse(job.code_type, source)
+                    circuit = qasm.parse(
+                        job.code_type, source, max_qubits=backend.max_qubits, backend_name=backend.name
+                    )
                 self._check_size(backend, circuit, method, max_bytes)
                 if circuit.num_clbits == 0 and job.job_type != "estimation":
                     # Nothing is measured: measure every qubit, as users of a sampler expect counts.
@@ -168,8 +171,8 @@ class AerDriver(Driver):
                         compiled = transpilers.transpile(
                             job.transpiler, circuit, target_key, sim, job.transpiler_options
                         )
-                    except Exception as exc:
-                        raise EntryError(TRANSPILE_ERROR, str(exc)) from exc
+                    except BaseException as exc:
+                        raise entry_error(exc, TRANSPILE_ERROR) from exc
             except EntryError as exc:
                 report(index, self._failed(exc, timer))
                 continue
@@ -241,9 +244,10 @@ class AerDriver(Driver):
         try:
             with first_timer.stage("driver:run"):
                 result = sim.run([compiled for _i, _c, compiled, _t in batch], **run_options).result()
-        except Exception as exc:
+        except BaseException as exc:
+            error = entry_error(exc, EXECUTION_ERROR)
             for index, _circuit, _compiled, timer in batch:
-                report(index, self._failed(EntryError(EXECUTION_ERROR, str(exc)), timer))
+                report(index, self._failed(error, timer))
             return
         if len(batch) > 1:
             # One call ran them all: each entry is charged an equal share of its time.
@@ -253,7 +257,10 @@ class AerDriver(Driver):
         for position, (index, circuit, _compiled, timer) in enumerate(batch):
             experiment = result.results[position]
             if not experiment.success:
-                error = EntryError(EXECUTION_ERROR, getattr(experiment, "status", "") or "simulation failed")
+                status = getattr(experiment, "status", "") or "simulation failed"
+                if "allocate memory" in status or near_memory_cap():
+                    status = f"{MEMORY_LIMIT} ({status})"
+                error = EntryError(EXECUTION_ERROR, status)
                 report(index, self._failed(error, timer))
                 continue
             extra = {"method": experiment.metadata.get("method"), "seed_simulator": experiment.seed_simulator}

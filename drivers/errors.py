@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import resource
+
 INVALID_PAYLOAD = -101
 PARSE_ERROR = -102
 TRANSPILE_ERROR = -103
@@ -36,3 +38,51 @@ class EntryError(Exception):
 def error_dict(code: int, detail: str) -> dict:
     """The seed's entry error shape: ``{"code": -102, "message": "[JobEngine] Parse Error: ..."}``."""
     return {"code": code, "message": f"[JobEngine] {_LABELS.get(code, 'Error')}: {detail}"}
+
+
+class StopJob(BaseException):
+    """Raised into a running driver by its worker to stop the job now (its time limit).
+
+    A BaseException, like KeyboardInterrupt: the ``except Exception`` inside drivers and the libraries
+    they call cannot swallow it, and ``entry_error`` passes it on.
+    """
+
+
+# The worker's own signals: a driver passes these on, never turns them into an entry's error.
+_PASS_ON = (KeyboardInterrupt, SystemExit, GeneratorExit, StopJob)
+MEMORY_LIMIT = "memory limit: the job ran out of the memory its work process may use"
+# Under an address-space cap, native libraries fail in their own words ("error return without
+# exception set", "Cannot allocate memory by posix_memalign"). A prewarmed horse starts near a
+# quarter of the default cap, so a failure after the process has reached half of it is the cap.
+_NEAR_CAP = 0.5
+
+
+def near_memory_cap() -> bool:
+    """Whether this process has come close to its address-space cap (RLIMIT_AS), if it has one."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return False
+    try:
+        with open("/proc/self/status") as status:
+            peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmPeak:"))
+    except (OSError, StopIteration, ValueError):
+        return False
+    return peak_kib * 1024 >= _NEAR_CAP * soft
+
+
+def entry_error(exc: BaseException, code: int) -> EntryError:
+    """The entry error for whatever a library raised in a stage whose failures are ``code``.
+
+    Native panics (pyo3's PanicException is a BaseException) end the entry like any other error;
+    running out of memory is an execution error wherever it happens; the worker's signals go on up.
+    """
+    if isinstance(exc, _PASS_ON):
+        raise exc
+    if isinstance(exc, EntryError):
+        return exc
+    detail = str(exc).strip("'\"") or type(exc).__name__
+    if isinstance(exc, MemoryError) or near_memory_cap():
+        return EntryError(
+            EXECUTION_ERROR, MEMORY_LIMIT if isinstance(exc, MemoryError) else f"{MEMORY_LIMIT} ({detail})"
+        )
+    return EntryError(code, detail)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+
+# Below this a prewarmed work horse could not even start its job.
+MIN_MEMORY_LIMIT_MB = 2048
 
 
 class BackendStatus(models.TextChoices):
@@ -42,6 +46,17 @@ class Backend(models.Model):
             raise ValidationError({"driver": f"Unknown driver {self.driver!r}; known: {', '.join(driver_names())}."})
         if not isinstance(self.code_types, list) or not all(isinstance(c, str) for c in self.code_types):
             raise ValidationError({"code_types": "Must be a list of code type names."})
+        limit = (self.options or {}).get("memory_limit_mb") if isinstance(self.options, dict) else None
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < MIN_MEMORY_LIMIT_MB):
+            raise ValidationError(
+                {"options": f"memory_limit_mb must be an integer of at least {MIN_MEMORY_LIMIT_MB} (MiB)."}
+            )
+
+    @property
+    def memory_limit_bytes(self) -> int:
+        """The address space each work horse running this backend's jobs may use (SPEC §13)."""
+        limit = self.options.get("memory_limit_mb") if isinstance(self.options, dict) else None
+        return int(limit or settings.JOB_MEMORY_LIMIT_MB) * 2**20
 
     @property
     def results_fetch_mode(self) -> str:

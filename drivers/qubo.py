@@ -15,7 +15,7 @@ import numpy as np
 from django.utils import timezone
 
 from drivers.base import Driver, DriverJob, EntryResult, Report, StageTimer
-from drivers.errors import EXECUTION_ERROR, INVALID_PAYLOAD, EntryError
+from drivers.errors import EXECUTION_ERROR, INVALID_PAYLOAD, EntryError, entry_error
 from drivers.registry import register
 from portal.errors import InvalidParams, InvalidPayload
 
@@ -149,10 +149,8 @@ class QuboDriver(Driver):
                     else:
                         try:
                             found = self.candidates(matrix, options)
-                        except EntryError:
-                            raise
-                        except Exception as exc:
-                            raise EntryError(EXECUTION_ERROR, str(exc)) from exc
+                        except BaseException as exc:  # native panics and running out of memory included
+                            raise entry_error(exc, EXECUTION_ERROR) from exc
                         results = ranked(matrix, found, options["top_k"])
             except EntryError as exc:
                 report(index, self.failed(exc, timer))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import uuid
 
@@ -11,7 +12,7 @@ from rq.timeouts import JobTimeoutException
 
 from drivers.errors import EXECUTION_ERROR, TIMEOUT, error_dict
 from drivers.registry import get_driver
-from jobs import callbacks, services
+from jobs import callbacks, services, worker
 from jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -31,16 +32,23 @@ def run_job(job_id: str) -> str:
     backend = job.backend
     driver = get_driver(backend.driver)
     attempt = job.attempts  # every write below loses if the job was recovered meanwhile
+    worker.limit_memory(backend.memory_limit_bytes)
 
     def report(index, entry) -> None:
         services.job_record_entry(job_id=job_uuid, index=index, entry=entry, attempt=attempt)
 
     try:
         driver.run(backend, services.driver_job(job), report)
-    except JobTimeoutException:
+    except (JobTimeoutException, worker.JobTimeLimit):
         services.job_fail(job_id=job_uuid, error=timeout_error(backend.time_limit), detail="timeout", attempt=attempt)
         return "FAILED"
-    except Exception:
+    except MemoryError:
+        error = memory_limit_error(backend.memory_limit_bytes)
+        services.job_fail(job_id=job_uuid, error=error, detail="memory limit", attempt=attempt)
+        return "FAILED"
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise  # the worker's own shutdown: the job is recovered, not failed
+    except BaseException:  # native panics (pyo3's PanicException) included: they end the job at once
         # A bug, not a bad circuit (drivers report those per entry): log it with a reference the
         # user can quote, and fail the job without showing internals.
         ref = uuid.uuid4().hex[:12]
@@ -66,16 +74,36 @@ def timeout_error(limit: int) -> dict:
     return error_dict(TIMEOUT, f"the job ran over its backend's time limit of {limit} s")
 
 
-def job_horse_died(job_id: str, *, timed_out: bool) -> None:
+def memory_limit_error(limit_bytes: int) -> dict:
+    return error_dict(EXECUTION_ERROR, f"the job ran over its memory limit of {limit_bytes // 2**20} MiB")
+
+
+# A horse that dies of these signals died of its job: aborted (a failed allocation under the cap
+# aborts Rust and C++ code), or crashed in native code. Running it again would only do the same.
+_JOB_SIGNALS = {signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
+# A KILL with the horse's peak this close to its cap is the kernel's OOM killer acting on the job.
+_NEAR_CAP = 0.9
+
+
+def job_horse_died(job_id: str, *, timed_out: bool, signal_number: int | None = None, peak_bytes: int = 0) -> None:
     """Called by the worker's main process when a job's work horse died before finishing: over its
-    time limit (the worker killed it) -> FAILED -105; crashed or killed -> recovered like a lost worker."""
+    time limit (the worker killed it) -> FAILED -105; aborted or crashed by its job, or killed at its
+    memory cap -> FAILED -104 at once; otherwise (killed from outside) -> recovered like a lost worker."""
     job = Job.objects.select_related("backend").filter(pk=job_id, status="RUNNING").first()
     if job is None:
         return
+    limit = job.backend.memory_limit_bytes
     if timed_out:
         services.job_fail(
             job_id=job.job_id, error=timeout_error(job.backend.time_limit), detail="timeout", attempt=job.attempts
         )
+    elif signal_number == signal.SIGABRT or peak_bytes >= _NEAR_CAP * limit:
+        error = memory_limit_error(limit)
+        services.job_fail(job_id=job.job_id, error=error, detail="memory limit", attempt=job.attempts)
+    elif signal_number in _JOB_SIGNALS:
+        name = signal.Signals(signal_number).name
+        error = error_dict(EXECUTION_ERROR, f"the process running the job crashed ({name})")
+        services.job_fail(job_id=job.job_id, error=error, detail=f"crashed ({name})", attempt=job.attempts)
     else:
         services.job_recover_lost(
             job_id=job.job_id, attempt=job.attempts, reason="the process running it died (killed or out of memory)"

@@ -12,24 +12,56 @@ can be killed. On top of RQ's worker:
 - While a horse runs, the main process keeps the job's liveness key fresh (every
   job_monitoring_interval); a RUNNING job whose key expired has lost its worker.
 - Every RECONCILE_INTERVAL seconds, busy or idle, one worker of the pool runs jobs_reconcile.
+- Each horse runs under its backend's memory cap (``limit_memory``, RLIMIT_AS), and its time limit
+  is raised into the driver as ``StopJob``, which no ``except Exception`` can swallow. A horse that
+  dies of its job (aborted past its cap, crashed in native code) fails that job at once.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 import threading
 
 from django.conf import settings
 from django.db import connections
 from redis import RedisError
+from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 from rq.worker import Worker
+
+from drivers.errors import StopJob
 
 logger = logging.getLogger(__name__)
 
 KILL_GRACE = 2.0
 RECONCILE_LOCK = "portal:reconcile-lock"
+_in_work_horse = False
+
+
+class JobTimeLimit(StopJob):
+    """A job's time limit, raised by the horse's alarm (see TimeLimitDeathPenalty)."""
+
+
+class TimeLimitDeathPenalty(UnixSignalDeathPenalty):
+    """RQ's alarm, raising ``JobTimeLimit`` where RQ would raise its JobTimeoutException (an Exception
+    that a driver's or library's ``except Exception`` would turn into the entry's error)."""
+
+    def __init__(self, timeout, exception=JobTimeoutException, **kwargs):
+        super().__init__(timeout, JobTimeLimit if exception is JobTimeoutException else exception, **kwargs)
+
+
+def limit_memory(limit_bytes: int) -> bool:
+    """Cap this work horse's address space; a no-op outside a forked horse (the tests' in-process
+    workers, a web process), where the cap would hold the whole process. True when applied."""
+    if not _in_work_horse:
+        return False
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit_bytes = min(limit_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
+    return True
 
 
 def prewarm() -> None:
@@ -72,6 +104,8 @@ def reconcile_once() -> dict[str, int] | None:
 
 
 class JobWorker(Worker):
+    death_penalty_class = TimeLimitDeathPenalty
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("job_monitoring_interval", settings.WORKER_HEARTBEAT_INTERVAL)
         kwargs.setdefault("maintenance_interval", settings.RECONCILE_INTERVAL)
@@ -91,6 +125,11 @@ class JobWorker(Worker):
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
         reconcile_once()
+
+    def main_work_horse(self, job, queue):
+        global _in_work_horse
+        _in_work_horse = True
+        super().main_work_horse(job, queue)
 
     def fork_work_horse(self, job, queue):
         from jobs import queues
@@ -134,8 +173,14 @@ class JobWorker(Worker):
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         from jobs.tasks import job_horse_died
 
+        signal_number = os.WTERMSIG(ret_val) if ret_val and os.WIFSIGNALED(ret_val) else None
         try:
-            job_horse_died(job.id, timed_out=self._overdue_job_id == job.id)
+            job_horse_died(
+                job.id,
+                timed_out=self._overdue_job_id == job.id,
+                signal_number=signal_number,
+                peak_bytes=rusage.ru_maxrss * 1024 if rusage is not None else 0,
+            )
         finally:
             self._overdue_job_id = None
             connections.close_all()

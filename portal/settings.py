@@ -200,6 +200,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.rest.exception_handler",
     # The per-token rate limit of JSON-RPC, on the same counters (portal/ratelimit.py).
     "DEFAULT_THROTTLE_CLASSES": ["portal.rest.RateLimitThrottle"],
+# The address space a work horse may use (RLIMIT_AS), unless its backend's options say
+# memory_limit_mb: a prewarmed horse starts near 1.6 GiB, and Aer's largest default state is 4 GiB.
+JOB_MEMORY_LIMIT_MB = env_int("JOB_MEMORY_LIMIT_MB", 6144)
     "DEFAULT_PAGINATION_CLASS": "portal.rest.PortalPagination",
     "PAGE_SIZE": 100,
     # JSON bodies only: the strict serializers would reject a form's csrfmiddlewaretoken anyway, and

@@ -54,4 +54,4 @@ else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{TEST_REDIS_DB}"}  # noqa: F405
 
 # A driver that holds a job running on command, for the crash-recovery tests.
-DRIVER_MODULES = [*DRIVER_MODULES, "tests.sleepy_driver"]  # noqa: F405
+DRIVER_MODULES = [*DRIVER_MODULES, "tests.sleepy_driver", "tests.hostile_driver"]  # noqa: F405

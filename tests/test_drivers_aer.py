@@ -10,7 +10,7 @@ import pytest
 from qiskit_aer import AerSimulator
 
 from drivers import transpilers
-from drivers.aer import qasm_version
+from drivers.qasm import qasm_version
 from drivers.base import DriverJob, EntryResult
 from drivers.models import Backend
 from drivers.registry import get_driver
