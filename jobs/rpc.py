@@ -140,7 +140,9 @@ def set_job_results(ctx: RpcContext, params: dict[str, Any]) -> dict[str, Any]:
     if not can_set_results(ctx.user, ctx.token):
         raise PermissionDenied("set_job_results needs an operator account or a token with the driver scope.")
     data = validate(SetJobResultsSerializer, unwrap(params))
-    job = services.job_set_results(job_id=data["job_id"], results=[dict(entry) for entry in data["results"]])
+    job = services.job_set_results(
+        user=ctx.user, job_id=data["job_id"], results=[dict(entry) for entry in data["results"]]
+    )
     return {"job_id": str(job.job_id), "backend": job.backend.name, "job_status": job.status}
 
 

@@ -13,16 +13,23 @@ from jobs.choices import JobStatus
 from jobs.models import Job
 from portal.errors import NotFound, PermissionDenied
 from projects.models import Membership, Role, User
-from projects.permissions import is_project_admin
+from projects.permissions import bound_project_id, is_project_admin
 from projects.selectors import project_get_for_user
+
+
+def confined_to_token(user: User, qs: QuerySet[Job]) -> QuerySet[Job]:
+    """Only the token's project, for a caller on a project-bound token (SPEC §7); every read of jobs
+    passes through here, the driver-scope path of ``job_set_results`` included."""
+    bound = bound_project_id(user)
+    return qs if bound is None else qs.filter(project_id=bound)
 
 
 def jobs_visible_to(user: User) -> QuerySet[Job]:
     """Jobs the user may read: own jobs, every job of projects they administer; staff see all."""
     if user.is_staff:
-        return Job.objects.all()
+        return confined_to_token(user, Job.objects.all())
     admin_of = Membership.objects.filter(user=user, role=Role.ADMIN).values("project_id")
-    return Job.objects.filter(Q(user=user) | Q(project_id__in=admin_of))
+    return confined_to_token(user, Job.objects.filter(Q(user=user) | Q(project_id__in=admin_of)))
 
 
 def _with_relations(qs: QuerySet[Job]) -> QuerySet[Job]:
@@ -56,7 +63,7 @@ def job_list_for_user(
     caller's projects unless ``all_projects``; ``filters`` go through the one JobFilterSet."""
     from jobs.filtersets import JobFilterSet
 
-    qs = Job.objects.all()
+    qs = confined_to_token(user, Job.objects.all())
     project = None
     if all_projects:
         if not user.is_staff:

@@ -14,6 +14,9 @@ class User(AbstractUser):
     """A person or program. ``user_id`` is the public id; ``is_staff`` users are operators."""
 
     user_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Not a column: set on the request's user when it authenticated with a project-bound token
+    # (projects.services.token_authenticate), so every selector and permission confines it (SPEC §7).
+    token_project_id: int | None = None
 
     class Meta:
         ordering = ["username"]

@@ -8,13 +8,14 @@ from django.db.models import QuerySet
 
 from portal.errors import InvalidParams, NotFound
 from projects.models import ApiToken, Project, User
-from projects.permissions import is_project_admin
+from projects.permissions import bound_project_id, is_project_admin
 
 
 def projects_for_user(user: User) -> QuerySet[Project]:
-    if user.is_staff:
-        return Project.objects.all()
-    return Project.objects.filter(memberships__user=user)
+    """Projects the user belongs to (all for staff); only its own for a project-bound token."""
+    projects = Project.objects.all() if user.is_staff else Project.objects.filter(memberships__user=user)
+    bound = bound_project_id(user)
+    return projects if bound is None else projects.filter(pk=bound)
 
 
 def project_get_for_user(user: User, project_id: uuid.UUID | str) -> Project:

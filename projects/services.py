@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from portal.errors import InvalidParams, Unauthenticated
+from portal.errors import InvalidParams, PermissionDenied, Unauthenticated
 from projects.models import ApiToken, Membership, Project, Role, TokenScope, User, new_callback_secret
+from projects.permissions import bound_project_id
 
 TOKEN_PREFIX = "qp_"
 # last_used_at is written at most this often per token, so a busy client does not turn every
@@ -123,6 +124,10 @@ def token_create(
         raise InvalidParams.field("scope", f"must be one of: {', '.join(v or '(empty)' for v in TokenScope.values)}")
     if project is not None and not (user.is_staff or Membership.objects.filter(user=user, project=project).exists()):
         raise InvalidParams.field("project", f"{user.username} is not a member of {project.slug}")
+    bound = bound_project_id(user)
+    if bound is not None and (project is None or project.pk != bound):
+        # Else a leaked project token would mint itself a key to every project of its user.
+        raise PermissionDenied("A token bound to a project can only create tokens bound to that project.")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
@@ -161,6 +166,7 @@ def token_authenticate(raw: str) -> ApiToken:
         raise Unauthenticated("This API token has expired.")
     if not token.user.is_active:
         raise Unauthenticated("This account is disabled.")
+    token.user.token_project_id = token.project_id
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now

@@ -147,3 +147,19 @@ def test_hundreds_of_open_streams_do_not_block_the_api(server):
     finally:
         for sock in streams:
             sock.close()
+
+
+def test_a_project_bound_token_follows_only_its_projects_jobs(server):
+    """A token bound to p2 of a user in p1 and p2: the p1 job's stream is 404, the p2 job's is 200."""
+    from projects.services import membership_set, token_create
+
+    first = make_tenant()
+    second = make_tenant()
+    membership_set(project=second.project, user=first.user, role="member")
+    _, bound = token_create(user=first.user, project=second.project)
+    in_first = submit(server, first.token, project_id=str(first.project.project_id))
+    in_second = submit(server, bound)
+    headers = {"Authorization": f"Bearer {bound}"}
+    assert requests.get(f"{server}/v1/job/{in_first}/events", headers=headers, timeout=30).status_code == 404
+    with requests.get(f"{server}/v1/job/{in_second}/events", headers=headers, stream=True, timeout=30) as response:
+        assert response.status_code == 200

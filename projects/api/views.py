@@ -23,7 +23,7 @@ from projects.api.serializers import (
     TokenSerializer,
 )
 from projects.models import ApiToken, Membership, Project, Role, TokenScope
-from projects.permissions import is_project_admin
+from projects.permissions import bound_project_id, is_project_admin
 from projects.selectors import project_get_for_user, projects_for_user, user_get_by_username
 
 _NOT_FOUND = OpenApiResponse(description="No such project, or not one of the caller's.")
@@ -170,13 +170,20 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return TokenCreateSerializer if self.action == "create" else TokenSerializer
 
     def get_queryset(self):
-        return ApiToken.objects.filter(user=self.request.user).select_related("project").order_by("-created_at", "-id")
+        tokens = ApiToken.objects.filter(user=self.request.user)
+        bound = bound_project_id(self.request.user)
+        if bound is not None:  # a project-bound token sees and revokes only its project's tokens
+            tokens = tokens.filter(project_id=bound)
+        return tokens.select_related("project").order_by("-created_at", "-id")
 
     def create(self, request):
         data = validate(TokenCreateSerializer, request.data)
         if data["scope"] == TokenScope.DRIVER and not request.user.is_staff:
             raise PermissionDenied("Only operators may create tokens with the driver scope.")
-        project = project_get_for_user(request.user, data["project_id"]) if data.get("project_id") else None
+        if data.get("project_id"):
+            project = project_get_for_user(request.user, data["project_id"])
+        else:  # a project-bound token makes tokens of its own project (SPEC §7); others, unbound ones
+            project = request.auth.project if bound_project_id(request.user) is not None else None
         token, raw = services.token_create(
             user=request.user,
             project=project,
