@@ -18,7 +18,7 @@ from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
-from drivers import qasm, transpilers
+from drivers import memory, qasm, transpilers
 from drivers.base import Driver, DriverJob, EntryResult, Report, StageTimer
 from drivers.errors import (
     EXECUTION_ERROR,
@@ -27,7 +27,6 @@ from drivers.errors import (
     TRANSPILE_ERROR,
     EntryError,
     entry_error,
-    near_memory_cap,
 )
 from drivers.registry import register
 from portal.errors import InvalidParams
@@ -258,7 +257,7 @@ class AerDriver(Driver):
             experiment = result.results[position]
             if not experiment.success:
                 status = getattr(experiment, "status", "") or "simulation failed"
-                if "allocate memory" in status or near_memory_cap():
+                if "allocate memory" in status or memory.near_cap():
                     status = f"{MEMORY_LIMIT} ({status})"
                 error = EntryError(EXECUTION_ERROR, status)
                 report(index, self._failed(error, timer))

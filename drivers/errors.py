@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import resource
+from drivers import memory
 
 INVALID_PAYLOAD = -101
 PARSE_ERROR = -102
@@ -51,23 +51,6 @@ class StopJob(BaseException):
 # The worker's own signals: a driver passes these on, never turns them into an entry's error.
 _PASS_ON = (KeyboardInterrupt, SystemExit, GeneratorExit, StopJob)
 MEMORY_LIMIT = "memory limit: the job ran out of the memory its work process may use"
-# Under an address-space cap, native libraries fail in their own words ("error return without
-# exception set", "Cannot allocate memory by posix_memalign"). A prewarmed horse starts near a
-# quarter of the default cap, so a failure after the process has reached half of it is the cap.
-_NEAR_CAP = 0.5
-
-
-def near_memory_cap() -> bool:
-    """Whether this process has come close to its address-space cap (RLIMIT_AS), if it has one."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
-    if soft == resource.RLIM_INFINITY:
-        return False
-    try:
-        with open("/proc/self/status") as status:
-            peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmPeak:"))
-    except (OSError, StopIteration, ValueError):
-        return False
-    return peak_kib * 1024 >= _NEAR_CAP * soft
 
 
 def entry_error(exc: BaseException, code: int) -> EntryError:
@@ -81,7 +64,7 @@ def entry_error(exc: BaseException, code: int) -> EntryError:
     if isinstance(exc, EntryError):
         return exc
     detail = str(exc).strip("'\"") or type(exc).__name__
-    if isinstance(exc, MemoryError) or near_memory_cap():
+    if isinstance(exc, MemoryError) or memory.near_cap():
         return EntryError(
             EXECUTION_ERROR, MEMORY_LIMIT if isinstance(exc, MemoryError) else f"{MEMORY_LIMIT} ({detail})"
         )

@@ -33,6 +33,12 @@ _PHYSICAL = re.compile(r"\$(\d+)")
 _INTEGER = re.compile(r"\s*(\d+)\s*")
 # Without a backend limit, still a bound: a circuit object of this width is cheap; a wider one is not.
 CEILING_QUBITS = 100_000
+# Gate definitions nest: g1 calls g0 twice, g2 calls g1 twice, ... and 40 short lines unroll to 2**40
+# operations in the transpiler, long after every size check. Their unrolled size is counted from
+# the text; past this many operations no simulator run would end within a time limit anyway.
+MAX_EXPANDED_GATES = 10_000_000
+_GATE_DEF = re.compile(r"\bgate\s+([A-Za-z_]\w*)[^{;]*\{([^}]*)\}")
+_CALL = re.compile(r"\s*([A-Za-z_]\w*)([^;]*)")
 # Classical registers may outgrow the qubits (mid-circuit measurements), but every extra bit lengthens
 # each outcome string: four bits per qubit is generous.
 CLBITS_PER_QUBIT = 4
@@ -45,6 +51,7 @@ class Declared:
     version: int
     qubits: int
     clbits: int
+    expanded_gates: int = 0
 
 
 def strip_comments(source: str) -> str:
@@ -72,6 +79,24 @@ def _size(text: str, keyword: str) -> int:
     return _int(match.group(1))
 
 
+def _expanded_gates(code: str, qubits: int) -> int:
+    """Operations the circuit unrolls to, counting each call of a defined gate as its body's unrolled
+    size (a call on whole registers, broadcast, as that times the declared qubits), others as one."""
+    sizes: dict[str, int] = {}
+    for name, body in _GATE_DEF.findall(code):
+        calls = (_CALL.match(statement) for statement in body.split(";"))
+        sizes[name] = min(sum(sizes.get(m.group(1), 1) for m in calls if m), MAX_EXPANDED_GATES + 1)
+    total = 0
+    for statement in _GATE_DEF.sub("", code).split(";"):
+        match = _CALL.match(statement)
+        if match and match.group(1) in sizes:
+            broadcast = 1 if "[" in match.group(2) else max(qubits, 1)
+            total += sizes[match.group(1)] * broadcast
+            if total > MAX_EXPANDED_GATES:
+                break
+    return total
+
+
 def scan(code_type: str, source: str) -> Declared:
     """The version and declared sizes of ``source``; EntryError -102 for a refused include."""
     code = strip_comments(source)
@@ -93,7 +118,7 @@ def scan(code_type: str, source: str) -> Declared:
     physical = [_int(n) for n in _PHYSICAL.findall(code)]
     if physical:
         qubits = max(qubits, max(physical) + 1)
-    return Declared(version=version, qubits=qubits, clbits=clbits)
+    return Declared(version=version, qubits=qubits, clbits=clbits, expanded_gates=_expanded_gates(code, qubits))
 
 
 def check_declared(declared: Declared, *, max_qubits: int | None, backend_name: str) -> None:
@@ -109,6 +134,11 @@ def check_declared(declared: Declared, *, max_qubits: int | None, backend_name: 
             INVALID_PAYLOAD,
             f"the circuit declares {declared.clbits} classical bits; backend {backend_name} takes at most "
             f"{CLBITS_PER_QUBIT * limit}",
+        )
+    if declared.expanded_gates > MAX_EXPANDED_GATES:
+        raise EntryError(
+            INVALID_PAYLOAD,
+            f"the circuit's gate definitions unroll to more than {MAX_EXPANDED_GATES:,} operations",
         )
 
 

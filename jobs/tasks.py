@@ -10,6 +10,7 @@ import uuid
 
 from rq.timeouts import JobTimeoutException
 
+from drivers import memory
 from drivers.errors import EXECUTION_ERROR, TIMEOUT, error_dict
 from drivers.registry import get_driver
 from jobs import callbacks, services, worker
@@ -81,14 +82,16 @@ def memory_limit_error(limit_bytes: int) -> dict:
 # A horse that dies of these signals died of its job: aborted (a failed allocation under the cap
 # aborts Rust and C++ code), or crashed in native code. Running it again would only do the same.
 _JOB_SIGNALS = {signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
-# A KILL with the horse's peak this close to its cap is the kernel's OOM killer acting on the job.
-_NEAR_CAP = 0.9
 
 
-def job_horse_died(job_id: str, *, timed_out: bool, signal_number: int | None = None, peak_bytes: int = 0) -> None:
+def job_horse_died(
+    job_id: str, *, timed_out: bool, signal_number: int | None = None, vm_start: int = 0, vm_peak: int = 0
+) -> None:
     """Called by the worker's main process when a job's work horse died before finishing: over its
-    time limit (the worker killed it) -> FAILED -105; aborted or crashed by its job, or killed at its
-    memory cap -> FAILED -104 at once; otherwise (killed from outside) -> recovered like a lost worker."""
+    time limit (the worker killed it) -> FAILED -105; grown toward its memory cap before it died ->
+    FAILED -104 "memory limit" at once; aborted or crashed by its job otherwise -> FAILED -104 at
+    once; killed from outside -> recovered like a lost worker. ``vm_start`` and ``vm_peak`` are the
+    horse's virtual size at its start and at its last recorded peak."""
     job = Job.objects.select_related("backend").filter(pk=job_id, status="RUNNING").first()
     if job is None:
         return
@@ -97,7 +100,7 @@ def job_horse_died(job_id: str, *, timed_out: bool, signal_number: int | None = 
         services.job_fail(
             job_id=job.job_id, error=timeout_error(job.backend.time_limit), detail="timeout", attempt=job.attempts
         )
-    elif signal_number == signal.SIGABRT or peak_bytes >= _NEAR_CAP * limit:
+    elif vm_start and memory.grew_near_cap(vm_start, vm_peak, limit):
         error = memory_limit_error(limit)
         services.job_fail(job_id=job.job_id, error=error, detail="memory limit", attempt=job.attempts)
     elif signal_number in _JOB_SIGNALS:

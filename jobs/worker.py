@@ -20,10 +20,11 @@ can be killed. On top of RQ's worker:
 from __future__ import annotations
 
 import logging
+import mmap
 import os
-import resource
 import signal
 import threading
+import time
 
 from django.conf import settings
 from django.db import connections
@@ -31,6 +32,7 @@ from redis import RedisError
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 from rq.worker import Worker
 
+from drivers import memory
 from drivers.errors import StopJob
 
 logger = logging.getLogger(__name__)
@@ -57,11 +59,33 @@ def limit_memory(limit_bytes: int) -> bool:
     workers, a web process), where the cap would hold the whole process. True when applied."""
     if not _in_work_horse:
         return False
-    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit_bytes = min(limit_bytes, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
+    memory.apply_cap(limit_bytes)
     return True
+
+
+class PeakRecorder:
+    """The horse's virtual size at its start and its peak, kept where the worker can read them after
+    the horse died: a horse that crashes in native code leaves no word of why, and whether it had
+    grown toward its cap tells a job that met the memory limit from one that crashed on its own."""
+
+    INTERVAL = 0.02
+
+    def __init__(self) -> None:
+        self._shared = mmap.mmap(-1, 16)  # anonymous and shared: survives the fork, both ways
+
+    def start_in_horse(self) -> None:
+        self._shared[0:8] = memory.vm_peak_bytes().to_bytes(8, "little")
+        self._shared[8:16] = bytes(8)
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            self._shared[8:16] = memory.vm_peak_bytes().to_bytes(8, "little")
+            time.sleep(self.INTERVAL)
+
+    def read(self) -> tuple[int, int]:
+        """(virtual size at the horse's start, its last recorded peak) in bytes."""
+        return int.from_bytes(self._shared[0:8], "little"), int.from_bytes(self._shared[8:16], "little")
 
 
 def prewarm() -> None:
@@ -115,6 +139,7 @@ class JobWorker(Worker):
         super().__init__(*args, **kwargs)
         self._watchdog: threading.Timer | None = None
         self._overdue_job_id: str | None = None
+        self._peaks = PeakRecorder()
         prewarm()
 
     @property
@@ -129,6 +154,7 @@ class JobWorker(Worker):
     def main_work_horse(self, job, queue):
         global _in_work_horse
         _in_work_horse = True
+        self._peaks.start_in_horse()
         super().main_work_horse(job, queue)
 
     def fork_work_horse(self, job, queue):
@@ -174,12 +200,14 @@ class JobWorker(Worker):
         from jobs.tasks import job_horse_died
 
         signal_number = os.WTERMSIG(ret_val) if ret_val and os.WIFSIGNALED(ret_val) else None
+        start, peak = self._peaks.read()
         try:
             job_horse_died(
                 job.id,
                 timed_out=self._overdue_job_id == job.id,
                 signal_number=signal_number,
-                peak_bytes=rusage.ru_maxrss * 1024 if rusage is not None else 0,
+                vm_start=start,
+                vm_peak=peak,
             )
         finally:
             self._overdue_job_id = None

@@ -32,6 +32,15 @@ INCLUDES = [
     'OPENQASM 3.0;\ninclude "/etc/passwd";\nqubit[1] q;\n',
     'OPENQASM 3.0;\ninclude "qelib1.inc";\nqubit[1] q;\n',
 ]
+
+
+def nested_gates(levels: int) -> str:
+    """Gate g_i calls g_(i-1) twice: a few lines that unroll to 2**levels operations."""
+    source = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ngate g0 a { h a; }\n'
+    source += "".join(f"gate g{i} a {{ g{i - 1} a; g{i - 1} a; }}\n" for i in range(1, levels + 1))
+    return source + f"g{levels} q[0];\n"
+
+
 HUGE = [
     "OPENQASM 2.0;\nqreg q[1000000000];\n",
     "OPENQASM 2.0;\ncreg c[1000000000];\n",
@@ -42,6 +51,9 @@ HUGE = [
     "OPENQASM 3.0;\nqubit[100000*10000] q;\n",
     'OPENQASM 3.0;\ninclude "stdgates.inc";\nh $1000000000;\n',
     "OPENQASM 3.0;\nqreg q[1000000000];\n",
+    nested_gates(40),
+    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[64];\ngate g a { h a; h a; }\ngate f a { g a; g a; }\n'
+    + "f q;\n" * 40_000,
 ]
 
 
@@ -88,13 +100,20 @@ def test_declared_sizes_over_the_backend_are_refused_from_the_text(source):
     """Registers, classical bits and physical qubits beyond the backend: -101 before any parse."""
     error = scan_error("qasm", source)
     assert error.code == -101
-    assert "dummy" in error.detail or "integer literal" in error.detail
+    assert "dummy" in error.detail or "integer literal" in error.detail or "unroll" in error.detail
 
 
 def test_a_backend_without_a_qubit_limit_still_has_a_ceiling():
     """max_qubits null is not unbounded: the ceiling holds."""
     assert scan_error("qasm2", HUGE[0], max_qubits=None).code == -101
     assert qasm.scan("qasm2", BELL).qubits == 2
+
+
+def test_ordinary_gate_definitions_pass_the_unrolled_size_check():
+    """A circuit defining and calling its own gates is counted, not refused."""
+    source = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ngate bell a, b { h a; cx a, b; }\n'
+    source += "bell q[0], q[1];\nbell q;\n"
+    assert qasm.scan("qasm2", source).expanded_gates == 2 + 2 * 3
 
 
 def test_sizes_in_comments_do_not_count():
@@ -242,14 +261,28 @@ def test_a_job_that_grows_past_its_cap_fails_and_the_worker_goes_on():
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_process_aborted_by_its_job_fails_it_at_once():
-    """A horse that aborts (as a failed native allocation does): FAILED -104, never re-queued."""
+    """A horse that aborts without having grown: FAILED -104 'crashed (SIGABRT)', never re-queued."""
     _capped_backend("aborting", "aborting")
     tenant = make_tenant()
     job = _submit_on("aborting", BELL, tenant)
     after = _submit_on("dummy", BELL, tenant)
     run_burst_worker(timeout=120)
-    _assert_memory_limit(job)
+    job = Job.objects.get(pk=job.pk)
+    assert job.status == "FAILED" and job.attempts == 1
+    error = job.entries.get().error
+    assert error["code"] == -104 and "crashed (SIGABRT)" in error["message"]
+    assert "memory limit" not in error["message"]
     assert Job.objects.get(pk=after.pk).status == "COMPLETED"
+
+
+def test_growth_toward_the_cap_is_what_names_the_memory_limit():
+    """A quarter of the room under the cap taken before dying is the cap; less is a crash of its own."""
+    from drivers.memory import grew_near_cap
+
+    gib = 2**30
+    assert grew_near_cap(start=2 * gib, peak=3 * gib, cap=6 * gib)
+    assert not grew_near_cap(start=2 * gib, peak=2 * gib + gib // 2, cap=6 * gib)
+    assert not grew_near_cap(start=6 * gib, peak=6 * gib, cap=6 * gib)
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -265,13 +298,13 @@ def test_a_state_vector_over_the_cap_fails_with_memory_limit():
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_circuit_whose_gates_expand_past_the_cap_fails_with_memory_limit():
-    """Nested gate definitions that pass every size check and explode when unrolled: -104."""
+    """Nested gates just under the unrolled-size bound, on a tight cap: they pass every check, then
+    outgrow the cap when unrolled: -104."""
     _capped_backend("aer_capped", "aer")
     tenant = make_tenant()
-    source = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ngate g0 a { h a; }\n'
-    source += "".join(f"gate g{i} a {{ g{i - 1} a; g{i - 1} a; }}\n" for i in range(1, 40))
-    source += "g39 q[0];\n"
-    job = _submit_on("aer_capped", source, tenant)
+    levels = qasm.MAX_EXPANDED_GATES.bit_length() - 1
+    assert qasm.scan("qasm2", nested_gates(levels)).expanded_gates <= qasm.MAX_EXPANDED_GATES
+    job = _submit_on("aer_capped", nested_gates(levels), tenant)
     after = _submit_on("dummy", BELL, tenant)
     run_burst_worker(timeout=180)
     _assert_memory_limit(job)

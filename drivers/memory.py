@@ -1,0 +1,55 @@
+"""A work process's memory against its cap (RLIMIT_AS), to tell "the job met its memory limit" from
+any other failure.
+
+Under an address-space cap, native libraries fail in their own words ("error return without
+exception set", "Cannot allocate memory by posix_memalign") or crash outright. What gives the cap
+away is growth: a job that failed after taking a good share of the room it had under the cap met
+the cap. Growing containers double, so the last allocation that succeeded already holds about a
+third of that room; a quarter leaves a margin.
+"""
+
+from __future__ import annotations
+
+import resource
+
+NEAR_CAP_SHARE = 0.25
+_start_peak: int | None = None
+
+
+def vm_peak_bytes() -> int:
+    """This process's peak virtual size so far (the kernel's own VmPeak), 0 where unknown."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmPeak:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
+def cap_bytes() -> int | None:
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def apply_cap(limit_bytes: int) -> None:
+    """Cap this process's address space (never above a hard limit already set) and note where it
+    started, the baseline of ``near_cap``."""
+    global _start_peak
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit_bytes = min(limit_bytes, hard)
+    _start_peak = vm_peak_bytes()
+    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
+
+
+def grew_near_cap(start: int, peak: int, cap: int) -> bool:
+    """Whether a process that started at ``start`` bytes and peaked at ``peak`` came close to ``cap``."""
+    room = cap - start
+    return room > 0 and peak - start >= NEAR_CAP_SHARE * room
+
+
+def near_cap() -> bool:
+    """Whether this process, capped by ``apply_cap``, has grown close to its cap."""
+    cap = cap_bytes()
+    if cap is None or _start_peak is None:
+        return False
+    return grew_near_cap(_start_peak, vm_peak_bytes(), cap)
