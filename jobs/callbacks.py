@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import json
 import logging
 import socket
 import time
@@ -66,6 +65,7 @@ from urllib3.util import connection as urllib3_connection
 from jobs import representation
 from jobs.choices import CallbackType, JobStatus
 from jobs.models import CallbackAttempt, CallbackDelivery, DeliveryStatus, Job, JobResult
+from portal.validation import dumps
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ class CallbackFailed(Exception):
 
 
 def _dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    # Strict JSON (a non-finite number as null); ASCII, so a lone surrogate of an old row is an escape.
+    return dumps(data, separators=(",", ":"))
 
 
 def _wants(callback: dict[str, Any], status: str) -> bool:

@@ -1,33 +1,79 @@
-"""The one FilterSet of jobs, used by JSON-RPC ``get_jobs``, the REST list and the web list."""
+"""The one FilterSet of jobs, used by JSON-RPC ``get_jobs``, the REST list and the web list.
+
+Every value is checked here, so a malformed query is a field error on each face (a 400, -32602 or
+an empty web list) rather than a database error: repeatable filters are bounded, strings obey
+``portal.validation.text_problem`` and dates must stay within range once in UTC.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 
 import django_filters
 from django import forms
-from django.db.models import F, Q
+from django.core.exceptions import ValidationError
+from django.db.models import Count, F, Q
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from jobs.api.serializers import MAX_FILTER_VALUES, MAX_JOB_IDS, MAX_TAGS
 from jobs.choices import CodeType, JobStatus
 from jobs.models import Job
+from portal.validation import text_problem
 
 
-class _MultipleStringField(forms.MultipleChoiceField):
+class _BoundedMultipleChoiceField(forms.MultipleChoiceField):
+    """Repeated values, at most ``max_values`` of them (counted before any value is checked)."""
+
+    def __init__(self, *args, max_values: int = MAX_FILTER_VALUES, **kwargs) -> None:
+        self.max_values = max_values
+        super().__init__(*args, **kwargs)
+
+    def validate(self, value) -> None:
+        if len(value) > self.max_values:
+            raise ValidationError(f"at most {self.max_values} values", code="max_values")
+        super().validate(value)
+
+
+class _MultipleStringField(_BoundedMultipleChoiceField):
     """Any strings, repeated (?tag=a&tag=b or a JSON list)."""
 
+    default_error_messages = {"invalid_choice": "%(value)s is not a valid value: 1 to 200 characters, no NUL."}
+
     def valid_value(self, value) -> bool:
-        return isinstance(value, str) and 0 < len(value) <= 200
+        return isinstance(value, str) and 0 < len(value) <= 200 and text_problem(value) is None
 
 
-class _MultipleUUIDField(_MultipleStringField):
+class _MultipleUUIDField(_BoundedMultipleChoiceField):
+    default_error_messages = {"invalid_choice": "%(value)s is not a valid UUID."}
+
     def valid_value(self, value) -> bool:
         try:
             uuid.UUID(str(value))
         except ValueError:
             return False
         return True
+
+
+class _UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 instant, converted to UTC here: one that leaves the datetime range on the way
+    (``9999-12-31T23:59:59-23:59``) is a field error rather than an OverflowError when the database
+    adapter converts it."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("out of range once converted to UTC", code="overflow") from exc
+
+
+class BoundedMultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    field_class = _BoundedMultipleChoiceField
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -38,6 +84,10 @@ class MultipleStringFilter(django_filters.MultipleChoiceFilter):
 @extend_schema_field(OpenApiTypes.UUID)
 class MultipleUUIDFilter(django_filters.MultipleChoiceFilter):
     field_class = _MultipleUUIDField
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = _UTCDateTimeField
 
 
 class JobOrderingFilter(django_filters.OrderingFilter):
@@ -57,22 +107,23 @@ class JobOrderingFilter(django_filters.OrderingFilter):
 class JobFilterSet(django_filters.FilterSet):
     """Conditions AND together. DELETED jobs are tombstones: left out unless ``status`` asks for them."""
 
-    job_id = MultipleUUIDFilter(field_name="job_id", help_text="Repeatable: jobs with any of these ids.")
-    status = django_filters.MultipleChoiceFilter(
+    job_id = MultipleUUIDFilter(
+        field_name="job_id", max_values=MAX_JOB_IDS, help_text="Repeatable: jobs with any of these ids."
+    )
+    status = BoundedMultipleChoiceFilter(
         field_name="status", choices=JobStatus.choices, help_text="Repeatable: jobs in any of these statuses."
     )
     backend = django_filters.CharFilter(field_name="backend__name", help_text="Backend name.")
     code_type = django_filters.ChoiceFilter(field_name="code_type", choices=CodeType.choices)
-    # conjoined: a job must carry every tag asked for.
-    tag = MultipleStringFilter(field_name="tags__name", conjoined=True, help_text="Repeatable: jobs carrying all.")
+    tag = MultipleStringFilter(
+        method="filter_tags", max_values=MAX_TAGS, help_text=f"Repeatable (at most {MAX_TAGS}): jobs carrying all."
+    )
     project = django_filters.UUIDFilter(field_name="project__project_id", help_text="A project's project_id.")
     user = django_filters.UUIDFilter(field_name="user__user_id", help_text="A user's user_id.")
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UTCDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="ISO 8601; created at or after."
     )
-    created_before = django_filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt", help_text="ISO 8601; created before."
-    )
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601; created before.")
     q = django_filters.CharFilter(method="filter_search", help_text="Text in the job's name or description.")
     ordering = JobOrderingFilter(
         fields=("created_at", "job_priority", "ended_at"), help_text="Sort keys, comma-separated; - for descending."
@@ -98,6 +149,19 @@ class JobFilterSet(django_filters.FilterSet):
         if not self.form.cleaned_data.get("status"):
             queryset = queryset.exclude(status=JobStatus.DELETED)
         return super().filter_queryset(queryset)
+
+    def filter_tags(self, queryset, name, value):
+        # One grouped subquery whatever the number of tags: one join per tag (django-filter's
+        # conjoined) fails on SQLite beyond 64 tables in a join, which 32 tags reach.
+        names = set(value)
+        carrying = (
+            Job.tags.through.objects.filter(tag__name__in=names)
+            .values("job_id")
+            .annotate(found=Count("tag_id", distinct=True))
+            .filter(found=len(names))
+            .values("job_id")
+        )
+        return queryset.filter(pk__in=carrying)
 
     @extend_schema_field(OpenApiTypes.STR)
     def filter_search(self, queryset, name, value):

@@ -14,6 +14,7 @@ from django import forms
 from drivers.base import PROFILING_STAGES
 from drivers.transpilers import TRANSPILERS
 from jobs.choices import CIRCUIT_CODE_TYPES, CodeType
+from portal.validation import loads
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 GHZ = (
@@ -173,7 +174,7 @@ def parse_source(code_type: str, text: str, *, kind: str = "") -> list[Any]:
         stripped = text.strip()
         if stripped.startswith("["):
             try:
-                value = json.loads(stripped)
+                value = loads(stripped)
             except ValueError:
                 return [text]
             return value if isinstance(value, list) else [text]
@@ -184,7 +185,7 @@ def parse_source(code_type: str, text: str, *, kind: str = "") -> list[Any]:
     if not stripped:
         return []
     try:
-        value = json.loads(stripped)
+        value = loads(stripped)
     except ValueError:
         if kind == "json":
             return [stripped]  # not JSON: the serializer says the entry is no matrix

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from jobs import events
 from jobs.selectors import job_get_for_user
 from portal.errors import PortalError
+from portal.validation import dumps
 from projects.authentication import request_caller
 
 # Streams read the database briefly (at start and at each keep-alive), never holding a connection
@@ -41,11 +42,9 @@ def _closing(func):
     return slotted
 
 
-def _error(exc: PortalError) -> JsonResponse:
-    return JsonResponse(
-        {"error": {"code": exc.code, "error_code": exc.error_code, "message": exc.message, "data": exc.data}},
-        status=exc.http_status,
-    )
+def _error(exc: PortalError) -> HttpResponse:
+    body = {"error": {"code": exc.code, "error_code": exc.error_code, "message": exc.message, "data": exc.data}}
+    return HttpResponse(dumps(body), status=exc.http_status, content_type="application/json")
 
 
 async def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:

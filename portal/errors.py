@@ -39,6 +39,15 @@ class InvalidRequest(PortalError):
     default_message = "Invalid request: not a JSON-RPC 2.0 request object."
 
 
+class PayloadTooLarge(InvalidRequest):
+    """A body over ``MAX_REQUEST_BYTES``: an Invalid Request on JSON-RPC and REST alike, answered 413."""
+
+    error_code, http_status = "payload_too_large", 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Request body too large: the limit is {limit} bytes.", limit=limit)
+
+
 class MethodNotFound(PortalError):
     code, error_code, http_status = -32601, "method_not_found", 404
     default_message = "Method not found."

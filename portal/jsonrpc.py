@@ -9,7 +9,6 @@ than the ~200 lines of protocol itself.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -18,9 +17,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
@@ -31,10 +29,12 @@ from portal.errors import (
     InvalidRequest,
     MethodNotFound,
     ParseError,
+    PayloadTooLarge,
     PermissionDenied,
     PortalError,
     ServiceError,
 )
+from portal.validation import dumps, loads
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def call(ctx: RpcContext, item: Any, path_method: str | None) -> dict[str, Any] 
 
 
 def _json(data: Any, status: int = 200) -> HttpResponse:
-    return JsonResponse(data, status=status, safe=False, encoder=DjangoJSONEncoder)
+    return HttpResponse(dumps(data), status=status, content_type="application/json")
 
 
 @csrf_exempt
@@ -204,21 +204,19 @@ def endpoint(request: HttpRequest, method: str | None = None) -> HttpResponse:
         response["Allow"] = "POST"
         return response
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    too_big = InvalidRequest(
-        f"Request body too large: the limit is {limit} bytes.", error_code="payload_too_large", limit=limit
-    )
+    too_big = PayloadTooLarge(limit)
     try:
         if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
-            return _json(_response(None, error=too_big), status=413)
+            return _json(_response(None, error=too_big), status=too_big.http_status)
         body = request.body
     except RequestDataTooBig:
-        return _json(_response(None, error=too_big), status=413)
+        return _json(_response(None, error=too_big), status=too_big.http_status)
     except ValueError:
         return _json(_response(None, error=InvalidRequest("Invalid Content-Length.")), status=400)
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return _json(_response(None, error=ParseError()))
+        payload = loads(body)
+    except ValueError as exc:  # JSONRejected and JSONDecodeError; neither message quotes the body
+        return _json(_response(None, error=ParseError(details=str(exc))))
     ctx = RpcContext(request, cost=len(payload) if isinstance(payload, list) else 1)
     if isinstance(payload, list):
         if not payload:

@@ -16,12 +16,16 @@ import math
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
@@ -29,15 +33,17 @@ from portal import ratelimit
 from portal.errors import (
     InternalError,
     InvalidParams,
+    InvalidRequest,
     NotFound,
     ParseError,
+    PayloadTooLarge,
     PermissionDenied,
     PortalError,
     RateLimited,
     ServiceError,
     Unauthenticated,
 )
-from portal.validation import flatten_errors
+from portal.validation import flatten_errors, json_safe, loads
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +66,10 @@ def _as_portal_error(exc: Exception) -> PortalError | None:
         return NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         return PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if isinstance(exc, SuspiciousOperation):  # TooManyFieldsSent: more query parameters than Django parses
+        return InvalidRequest(f"Invalid request: {exc}")
     if not isinstance(exc, exceptions.APIException):
         return None
     if isinstance(exc, exceptions.ValidationError):
@@ -109,6 +119,38 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if "retry_after" in error.extra:
         headers["Retry-After"] = str(error.extra["retry_after"])
     return Response(error_body(error), status=error.http_status, headers=headers)
+
+
+# --- JSON in and out ----------------------------------------------------------------------------
+
+
+class StrictJSONParser(JSONParser):
+    """Request bodies as JSON-RPC parses them (``portal.validation.loads``): at most
+    ``MAX_REQUEST_BYTES`` (DRF reads the stream without Django's size check), no deeper than
+    ``MAX_JSON_DEPTH``, no NaN or Infinity. Always UTF-8 (or UTF-16/32 detected), as RFC 8259 asks."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLarge(limit)
+        try:
+            return loads(body)
+        except ValueError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+
+
+class StrictJSONRenderer(JSONRenderer):
+    """DRF's renderer (strict: it refuses NaN), falling back to ``json_safe`` when an answer holds a
+    non-finite number (a driver's result) or a lone surrogate (a row stored before the checks):
+    null and an escape rather than a 500 with a body that is not JSON."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        try:
+            return super().render(data, accepted_media_type, renderer_context)
+        except ValueError:  # allow_nan=False, and UnicodeEncodeError of a lone surrogate
+            logger.warning("a REST answer held a non-finite number or a lone surrogate; written as null or escaped")
+            return super().render(json_safe(data), accepted_media_type, renderer_context)
 
 
 # --- Rate limit ---------------------------------------------------------------------------------

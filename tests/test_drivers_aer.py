@@ -10,9 +10,9 @@ import pytest
 from qiskit_aer import AerSimulator
 
 from drivers import transpilers
-from drivers.qasm import qasm_version
 from drivers.base import DriverJob, EntryResult
 from drivers.models import Backend
+from drivers.qasm import qasm_version
 from drivers.registry import get_driver
 from tests.factories import BELL, BELL_QASM3, XX
 

@@ -22,7 +22,9 @@ from rq import SimpleWorker
 
 from jobs import callbacks, queues, tasks
 from jobs.models import CallbackAttempt, CallbackDelivery, Job, JobEvent
+from jobs.services import JobSpec, job_submit
 from tests.conftest import error_of, result_of
+from tests.factories import BELL
 
 # --- A real receiver ------------------------------------------------------------------------------
 
@@ -199,8 +201,11 @@ def test_put_method_is_honoured(submit, tenant, run_jobs, receiver):
     assert [r.method for r in receiver.requests] == ["PUT"]
 
 
-def test_user_headers_are_sent_but_cannot_override_portal_headers(submit, tenant, run_jobs, receiver):
-    """A callback's own headers arrive; its X-Portal-* and Content-Type do not replace ours."""
+def test_user_headers_are_sent_but_cannot_override_portal_headers(
+    tenant, run_jobs, receiver, django_capture_on_commit_callbacks
+):
+    """A callback's own headers arrive; X-Portal-* and Content-Type stored before submit refused
+    them (rows of older versions) still do not replace ours."""
     headers = {
         "Authorization": "Bearer receiver-token",
         "X-Portal-Event": "forged",
@@ -208,7 +213,11 @@ def test_user_headers_are_sent_but_cannot_override_portal_headers(submit, tenant
         "X-Portal-Delivery": "forged",
         "Content-Type": "text/plain",
     }
-    submit(tenant, callbacks=[hook(receiver.url(), headers=headers)])
+    spec = JobSpec(
+        code_type="qasm2", source_code=[BELL], backend="dummy", callbacks=[hook(receiver.url(), headers=headers)]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        job_submit(user=tenant.user, project=tenant.project, spec=spec)
     run_jobs()
     run_callbacks()
     (request,) = receiver.requests
@@ -218,6 +227,17 @@ def test_user_headers_are_sent_but_cannot_override_portal_headers(submit, tenant
     assert len(request.headers.get_all("X-Portal-Signature")) == 1
     assert request.headers["X-Portal-Signature"] != "sha256=forged"
     uuid.UUID(request.headers["X-Portal-Delivery"])
+
+
+@pytest.mark.parametrize("name", ["X-Portal-Event", "x-portal-signature", "Content-Type", "Host"])
+def test_reserved_callback_headers_are_refused_at_submit(rpc, tenant, receiver, name):
+    """submit_job with a header the portal sets itself: -32602 naming it, nothing stored."""
+    body = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy"}
+    body["callbacks"] = [hook(receiver.url(), headers={name: "forged"})]
+    error = error_of(rpc("submit_job", {"body": body}, who=tenant))
+    assert error["code"] == -32602
+    assert name in error["data"]["errors"][0]["field"]
+    assert not Job.objects.exists()
 
 
 def test_failed_job_fires_results_callback_with_entry_errors(submit, tenant, run_jobs, receiver):

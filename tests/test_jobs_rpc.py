@@ -578,9 +578,9 @@ def test_submit_dense_1000_variable_qubo(rpc, tenant):
 
 
 def test_submit_nan_in_qubo_refused(post_raw, tenant):
-    """NaN and Infinity (which Python's JSON parser lets through) are not numbers a QUBO may hold."""
+    """NaN and Infinity (which Python's JSON parser lets through) are not JSON: a parse error, id null."""
     body = '{"jsonrpc": "2.0", "id": 1, "method": "submit_job", "params": {"body": {"code_type": "qubo", ' \
            '"backend": "qubo_sa", "source_code": [[[1, NaN], [0, Infinity]]]}}}'  # fmt: skip
-    error = post_raw(body, who=tenant, url="/v1/job/submit_job").json()["error"]
-    assert error["code"] == -32602
-    assert error["data"]["errors"][0]["field"] == "source_code[0]"
+    answer = post_raw(body, who=tenant, url="/v1/job/submit_job").json()
+    assert answer["error"]["code"] == -32700 and answer["id"] is None
+    assert "NaN" in answer["error"]["data"]["details"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -10,19 +11,63 @@ from rest_framework import serializers
 
 from drivers.base import PROFILING_STAGES
 from drivers.transpilers import TRANSPILERS
+from jobs.callbacks import RESERVED_HEADERS, RESERVED_PREFIX
 from jobs.choices import CIRCUIT_CODE_TYPES, CallbackType, CodeType, JobStatus
 from jobs.representation import job_full, job_results_view, job_status_view, job_summary, with_queue_position
 from portal.validation import (
+    JSONValueField,
     StrictBooleanField,
     StrictCharField,
+    StrictDictField,
     StrictFloatField,
     StrictIntegerField,
+    StrictListField,
     StrictSerializer,
+    text_problem,
 )
 
+# Bounds of request lists (SPEC §13); the tag and job id bounds hold for the job filters of every
+# face too (jobs/filtersets.py).
 MAX_TAGS = 32
 MAX_TAG_LENGTH = 64
+MAX_JOB_IDS = 1000  # cancel_jobs, delete_jobs, and the job_ids / job_id filters
+MAX_FILTER_VALUES = 100  # any other repeatable filter (job_status)
+MAX_CALLBACKS = 20  # each is a delivery per status change
+MAX_CALLBACK_HEADERS = 20
+MAX_HEADER_NAME_LENGTH = 100
 JOB_TYPES = ("", "estimation")
+
+# RFC 7230: a header name is a token; a value is visible ASCII, spaces and tabs (no CR, LF or NUL,
+# which would split the request; nothing beyond ASCII, which http.client sends as Latin-1 or refuses).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why a callback may not send header ``name: value``, checked at submit rather than failing at
+    every delivery; the portal's own headers (jobs.callbacks.RESERVED_*) are refused, not dropped."""
+    if len(name) > MAX_HEADER_NAME_LENGTH or not _HEADER_NAME.fullmatch(name):
+        return f"must be a header name of 1 to {MAX_HEADER_NAME_LENGTH} letters, digits or !#$%&'*+-.^_`|~"
+    if name.lower() in RESERVED_HEADERS or name.lower().startswith(RESERVED_PREFIX):
+        return "is set by the portal; a callback cannot set it"
+    if not _HEADER_VALUE.fullmatch(value):
+        return "must be printable ASCII on one line (no CR, LF, NUL or other control characters)"
+    return None
+
+
+class CallbackHeadersField(StrictDictField):
+    """A callback's own headers: names and values checked by ``header_problem``."""
+
+    def __init__(self, **kwargs) -> None:
+        child = StrictCharField(max_length=1000, allow_blank=True)
+        super().__init__(child=child, max_items=MAX_CALLBACK_HEADERS, **kwargs)
+
+    def run_child_validation(self, data):
+        headers = super().run_child_validation(data)
+        errors = {name: [problem] for name, value in headers.items() if (problem := header_problem(name, value))}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return headers
 
 
 class CallbackSerializer(StrictSerializer):
@@ -32,7 +77,7 @@ class CallbackSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=CallbackType.choices, default=CallbackType.RESULTS)
     method = serializers.ChoiceField(choices=["post", "put"], default="post")
     url = StrictCharField(max_length=2000)
-    headers = serializers.DictField(child=StrictCharField(max_length=1000, allow_blank=True), required=False)
+    headers = CallbackHeadersField(required=False)
     timeout = StrictFloatField(min_value=0.1, max_value=60, required=False)
     retries = StrictIntegerField(min_value=0, max_value=10, required=False)
 
@@ -60,10 +105,14 @@ class TranspilerOptionsSerializer(StrictSerializer):
 
 
 class ParsedJSONField(serializers.Field):
-    """A value that arrived as JSON and is checked elsewhere (DRF's JSONField would re-encode it
-    to check that it is JSON: 0.2 s for a dense 1,000-variable QUBO)."""
+    """A ``source_code`` entry, checked by ``validate_source_code`` (DRF's JSONField would re-encode
+    it to check that it is JSON: 0.2 s for a dense 1,000-variable QUBO, which a walk over every
+    number would cost too). A string is checked here; a matrix there holds numbers only."""
 
     def to_internal_value(self, data):
+        problem = text_problem(data) if isinstance(data, str) else None
+        if problem:
+            raise serializers.ValidationError(problem)
         return data
 
     def to_representation(self, value):
@@ -114,15 +163,15 @@ class SubmitJobSerializer(StrictSerializer):
     backend = StrictCharField(max_length=64)
     transpiler = serializers.ChoiceField(choices=TRANSPILERS, required=False, allow_null=True)
     transpiler_options = TranspilerOptionsSerializer(required=False, allow_null=True)
-    driver_options = serializers.DictField(required=False, allow_null=True)
+    driver_options = StrictDictField(required=False, allow_null=True)
     job_type = serializers.ChoiceField(choices=JOB_TYPES, required=False, allow_blank=True, allow_null=True)
     job_priority = StrictIntegerField(min_value=1, max_value=10, default=5)
     shots = StrictIntegerField(min_value=1, default=1024)
     profiling = serializers.ListField(child=serializers.ChoiceField(choices=PROFILING_STAGES), default=list)
     dry_run = StrictBooleanField(default=False)
     code_compress_level = StrictIntegerField(min_value=0, max_value=9, default=0)
-    tags = serializers.ListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, default=list)
-    callbacks = serializers.ListField(child=CallbackSerializer(), default=list, allow_null=True)
+    tags = StrictListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, default=list)
+    callbacks = StrictListField(child=CallbackSerializer(), max_length=MAX_CALLBACKS, default=list, allow_null=True)
     enable_circuit_aggregation = StrictBooleanField(default=False)
 
     def validate(self, attrs):
@@ -139,23 +188,23 @@ class JobIdSerializer(StrictSerializer):
 
 
 class JobIdsSerializer(StrictSerializer):
-    job_ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=1000)
+    job_ids = StrictListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_JOB_IDS)
 
 
 class UpdateJobSerializer(StrictSerializer):
     job_id = serializers.UUIDField()
     job_name = StrictCharField(max_length=200, required=False, allow_null=True, allow_blank=True)
     description = StrictCharField(max_length=10_000, required=False, allow_null=True, allow_blank=True)
-    tags = serializers.ListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, required=False)
+    tags = StrictListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, required=False)
     job_priority = StrictIntegerField(min_value=1, max_value=10, required=False)
 
 
 class ResultEntrySerializer(StrictSerializer):
-    results = serializers.JSONField(allow_null=True)
+    results = JSONValueField(allow_null=True)
     num_qubits = StrictIntegerField(min_value=0, required=False, allow_null=True)
-    metadata = serializers.DictField(required=False)
-    profiling = serializers.DictField(required=False)
-    error = serializers.DictField(required=False, allow_null=True)
+    metadata = StrictDictField(required=False)
+    profiling = StrictDictField(required=False)
+    error = StrictDictField(required=False, allow_null=True)
     memory = serializers.ListField(child=StrictCharField(), required=False, allow_null=True)
 
 
@@ -164,7 +213,7 @@ class SetJobResultsSerializer(StrictSerializer):
     results = serializers.ListField(child=ResultEntrySerializer(), allow_empty=False)
 
 
-class _StringOrList(serializers.ListField):
+class _StringOrList(StrictListField):
     """Accepts ``"QUEUED"`` as well as ``["QUEUED", "RUNNING"]``."""
 
     def to_internal_value(self, data):
@@ -178,10 +227,12 @@ class JobFiltersSerializer(StrictSerializer):
     all_users = StrictBooleanField(default=False)
     project_id = serializers.UUIDField(required=False, allow_null=True)
     user_id = serializers.UUIDField(required=False, allow_null=True)
-    job_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
-    job_status = _StringOrList(child=serializers.ChoiceField(choices=JobStatus.choices), required=False)
+    job_ids = StrictListField(child=serializers.UUIDField(), required=False, max_length=MAX_JOB_IDS)
+    job_status = _StringOrList(
+        child=serializers.ChoiceField(choices=JobStatus.choices), required=False, max_length=MAX_FILTER_VALUES
+    )
     backend = StrictCharField(max_length=64, required=False)
-    tags = _StringOrList(child=StrictCharField(max_length=MAX_TAG_LENGTH), required=False)
+    tags = _StringOrList(child=StrictCharField(max_length=MAX_TAG_LENGTH), required=False, max_length=MAX_TAGS)
     code_type = serializers.ChoiceField(choices=CodeType.choices, required=False)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
