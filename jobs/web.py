@@ -7,6 +7,7 @@ Thin views: reads through ``jobs.selectors``, changes through ``jobs.services``,
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import json
 import re
@@ -16,7 +17,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -30,12 +31,18 @@ from jobs.representation import job_results_view, job_status_view, with_queue_po
 from jobs.selectors import job_get_for_user, jobs_visible_to
 from jobs.services import JobSpec, job_submit, job_update, jobs_cancel, jobs_delete
 from portal.errors import InvalidParams, PortalError
-from portal.validation import validate
+from portal.validation import dumps, validate
 from portal.web import raise_for_http
 from projects.selectors import project_for_submission, projects_for_user
 
 PAGE_SIZE = 25
 BULK_ACTIONS = {"cancel": "Cancel", "delete": "Delete"}
+# The job page shows each entry's most frequent outcomes (and best QUBO solutions) up to this many and
+# says how many more the downloads hold: a wide circuit can have as many distinct outcomes as shots, and
+# a page listing a million of them would be megabytes of HTML.
+SHOWN_OUTCOMES = 64
+# Likewise a source code entry (a large QUBO matrix is megabytes of JSON); Results JSON has it whole.
+SHOWN_SOURCE_CHARS = 64 * 1024
 
 
 # --- List and bulk actions ----------------------------------------------------------------------
@@ -120,11 +127,12 @@ def job_bulk(request: HttpRequest) -> HttpResponse:
 # --- Job page -----------------------------------------------------------------------------------
 
 
-def _histogram(counts: dict[str, int]) -> dict[str, Any]:
-    """Bars of an SVG histogram, sorted by bitstring, scaled to the largest count."""
+def _histogram(counts: dict[str, int], total: int) -> dict[str, Any]:
+    """Bars of an SVG histogram, sorted by bitstring, scaled to the largest count; ``total`` is the sum
+    of all the entry's counts, of which ``counts`` may be only the most frequent."""
     width_per_bar, height, top = 44, 180, 20
     peak = max(counts.values()) if counts else 1
-    total = sum(counts.values()) or 1
+    total = total or 1
     bars = []
     for i, (bitstring, count) in enumerate(sorted(counts.items())):
         h = round(height * count / peak, 1)
@@ -152,36 +160,41 @@ def _histogram(counts: dict[str, int]) -> dict[str, Any]:
     }
 
 
+def _source(source: Any) -> dict[str, Any]:
+    """A source code entry as the page shows it: its first SHOWN_SOURCE_CHARS characters."""
+    text = source if isinstance(source, str) else json.dumps(source)
+    return {"source": text[:SHOWN_SOURCE_CHARS], "source_more": max(len(text) - SHOWN_SOURCE_CHARS, 0)}
+
+
 def _entries(job, view: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each entry's part of the page, bounded whatever the size of its results (SHOWN_OUTCOMES)."""
     sources = view.get("source_code") or []
     entries = []
     for index, result in enumerate(view["results"]):
-        entry: dict[str, Any] = {"index": index, "view": result, "kind": "none"}
+        entry: dict[str, Any] = {"index": index, "view": result, "kind": "none", "more": 0}
         results = result.get("results")
         if index < len(sources):
-            source = sources[index]
-            entry["source"] = source if isinstance(source, str) else json.dumps(source)
+            entry.update(_source(sources[index]))
+        if isinstance(result.get("memory"), list):
+            entry["memory_shots"] = len(result["memory"])
         if job.job_type == "estimation" and isinstance(results, dict):
             entry["kind"] = "estimation"
             entry["pairs"] = sorted(results.items())
         elif job.code_type == CodeType.QUBO and isinstance(results, list):
             entry["kind"] = "qubo"
+            entry["solutions"] = results[:SHOWN_OUTCOMES]  # ranked best first by the driver
+            entry["more"] = len(results) - len(entry["solutions"])
         elif isinstance(results, dict) and results:
+            # The most frequent first, ties by bitstring; nsmallest keeps it O(n log k) for n outcomes.
+            shown = heapq.nsmallest(SHOWN_OUTCOMES, results.items(), key=lambda kv: (-kv[1], kv[0]))
             entry["kind"] = "counts"
-            entry["histogram"] = _histogram(results)
-            entry["by_count"] = sorted(results.items(), key=lambda kv: (-kv[1], kv[0]))
+            entry["histogram"] = _histogram(dict(shown), total=sum(results.values()))
+            entry["by_count"] = shown
+            entry["more"] = len(results) - len(shown)
         entries.append(entry)
     # Sources of entries without a result yet (queued, running).
     for index in range(len(view["results"]), len(sources)):
-        source = sources[index]
-        entries.append(
-            {
-                "index": index,
-                "view": None,
-                "kind": "none",
-                "source": source if isinstance(source, str) else json.dumps(source),
-            }
-        )
+        entries.append({"index": index, "view": None, "kind": "none", "more": 0, **_source(sources[index])})
     return entries
 
 
@@ -275,7 +288,8 @@ def job_edit(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 def job_results_json(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """The ``get_job_results`` answer as a file."""
     job = _get_job(request, job_id, with_results=True)
-    response = JsonResponse(job_results_view(job), json_dumps_params={"indent": 1})
+    # Strict JSON: a non-finite number a driver reported is null, not a bare NaN no parser reads.
+    response = HttpResponse(dumps(job_results_view(job), indent=1), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="job-{job.job_id}.json"'
     return response
 

@@ -6,9 +6,11 @@ project directory, and a secret key generated once into a git-ignored file.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 from portal import embedded_redis
 
@@ -60,6 +62,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "django_rq",
+    "axes",
+    "csp",
     "portal",
     "projects",
     "drivers",
@@ -69,12 +73,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: a static file needs no policy of its own; every page, error pages and the
+    # sign-in lockout page included, gets one.
+    "portal.web.PortalCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into portal.web.login_locked_out's page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -126,6 +135,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- Sign-in throttling (django-axes) -----------------------------------------------------------
+# Every password sign-in (the portal's form, /admin/login/, the browsable API's login) goes through
+# django.contrib.auth.authenticate(request, ...), so the axes backend sees them all; API tokens never
+# do (projects/authentication.py), so they are not throttled here but by RATE_LIMIT.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out sign-in before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Locked per username *and* address: per username alone, anyone anywhere could lock any user out by
+# guessing wrong on purpose; per address alone, one attacker behind a campus NAT or a shared proxy would
+# lock everyone there out. The price: one address can still spread guesses over many usernames.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = max(env_int("LOGIN_FAILURE_LIMIT", 5), 1)
+# A cool-off, never a permanent lock that only an operator could lift (None would mean that).
+AXES_COOLOFF_TIME = timedelta(minutes=max(env_int("LOGIN_COOLOFF_MINUTES", 15), 1))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.web.login_locked_out"  # the sign-in page with the reason, 429
+AXES_USERNAME_CALLABLE = "portal.web.sign_in_username"  # an overlong username must not fail its insert
+# Not verbose: its start-up banner would be logged by every process (workers, each manage.py command).
+# Failures and lockouts are still logged, as warnings.
+AXES_VERBOSE = False
+# The address is REMOTE_ADDR (django-ipware is not installed, so X-Forwarded-For, which any client can
+# write, is never read); behind a proxy, uvicorn puts the client's address there (--forwarded-allow-ips).
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -168,6 +201,9 @@ WORKER_HEARTBEAT_INTERVAL = env_int("WORKER_HEARTBEAT_INTERVAL", 5)
 RECONCILE_LOST_AFTER = env_int("RECONCILE_LOST_AFTER", 30)
 # A QUEUED job committed this long ago but not in Redis has missed its enqueue.
 RECONCILE_QUEUED_GRACE = env_int("RECONCILE_QUEUED_GRACE", 10)
+# The address space a work horse may use (RLIMIT_AS), unless its backend's options say
+# memory_limit_mb: a prewarmed horse starts near 1.6 GiB, and Aer's largest default state is 4 GiB.
+JOB_MEMORY_LIMIT_MB = env_int("JOB_MEMORY_LIMIT_MB", 6144)
 
 # Modules that register drivers (drivers/registry.py); a backend row names one of their drivers.
 DRIVER_MODULES = ["drivers.aer", "drivers.qubo", "drivers.async_example"]
@@ -200,14 +236,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.rest.exception_handler",
     # The per-token rate limit of JSON-RPC, on the same counters (portal/ratelimit.py).
     "DEFAULT_THROTTLE_CLASSES": ["portal.rest.RateLimitThrottle"],
-# The address space a work horse may use (RLIMIT_AS), unless its backend's options say
-# memory_limit_mb: a prewarmed horse starts near 1.6 GiB, and Aer's largest default state is 4 GiB.
-JOB_MEMORY_LIMIT_MB = env_int("JOB_MEMORY_LIMIT_MB", 6144)
     "DEFAULT_PAGINATION_CLASS": "portal.rest.PortalPagination",
     "PAGE_SIZE": 100,
     # JSON bodies only: the strict serializers would reject a form's csrfmiddlewaretoken anyway, and
-    # the browsable API's raw-data form posts JSON.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # the browsable API's raw-data form posts JSON. Parsed and written as JSON-RPC does (SPEC §13):
+    # size, depth and non-finite numbers checked in; never NaN or a lone surrogate out.
+    "DEFAULT_PARSER_CLASSES": ["portal.rest.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["portal.rest.StrictJSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quantum job portal REST API",
@@ -244,6 +279,38 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIN
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Content-Security-Policy (django-csp) -------------------------------------------------------
+# The portal's own pages load scripts and styles only from their static files: no inline script, no
+# style attribute, nothing from another origin. connect-src: job.js's EventSource and fetch, same origin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# Pages the portal serves but did not write, and what they need beyond the strict policy, by URL
+# prefix (the longest matching prefix wins; portal.web.PortalCSPMiddleware). Each relaxes only the
+# directives named; the others stay as above.
+CONTENT_SECURITY_POLICY_BY_PREFIX = {
+    # Django admin: its change lists emit a <style> block, and the portal's own admin columns
+    # (jobs/admin.py) use style attributes. Its scripts are all files.
+    "/admin/": {"style-src": [SELF, UNSAFE_INLINE]},
+    # django-rq's queue pages (staff only) have inline <script> blocks of their own.
+    "/django-rq/": {"script-src": [SELF, UNSAFE_INLINE], "style-src": [SELF, UNSAFE_INLINE]},
+    # DRF's browsable API and its login page lay out with style attributes; its scripts are files.
+    "/api/": {"style-src": [SELF, UNSAFE_INLINE]},
+    # Swagger UI: its start-up script and <style> carry this response's nonce
+    # (templates/drf_spectacular/swagger_ui.html); its icons are data: images.
+    "/api/docs/": {"script-src": [SELF, NONCE], "style-src": [SELF, NONCE], "img-src": [SELF, "data:"]},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -251,7 +318,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # qiskit logs every transpiler pass at INFO: ~20 lines per circuit in a worker.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "qiskit": {"level": "WARNING"}},
+    # django-axes logs four INFO lines per successful sign-in; its failures and lockouts are warnings.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "qiskit": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # on_db_commit: an enqueue inside a transaction waits for its commit (STYLE: enqueue after commit).

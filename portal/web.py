@@ -1,9 +1,13 @@
-"""Web portal views shared by every page: the dashboard, the error pages, and how a domain error
-becomes a page (NotFound → the 404 page, PermissionDenied → 403, anything else → its message)."""
+"""Web portal views shared by every page: the dashboard, the error pages, how a domain error becomes a
+page (NotFound → the 404 page, PermissionDenied → 403, anything else → its message), the locked-out
+sign-in page, and the Content-Security-Policy of every page."""
 
 from __future__ import annotations
 
+from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
@@ -57,3 +61,58 @@ def server_error(request):
     # No request context: the context processors would load the session's user from the database,
     # which may be what failed.
     return HttpResponseServerError(loader.get_template("500.html").render({}))
+
+
+# The width of django-axes' username columns (AccessAttempt, AccessLog).
+_AXES_USERNAME_MAX = 255
+
+
+def sign_in_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The username django-axes counts failures under (settings.AXES_USERNAME_CALLABLE): the one tried,
+    cut to axes' column width. Django's sign-in form does not enforce the username's max_length, so a
+    10,000-character name reaches axes, whose insert would fail on PostgreSQL (a 500)."""
+    field = settings.AXES_USERNAME_FORM_FIELD
+    if credentials:
+        username = credentials.get(field)
+    else:
+        username = getattr(request, "data", request.POST).get(field)
+    return username[:_AXES_USERNAME_MAX] if isinstance(username, str) else username
+
+
+def login_locked_out(request: HttpRequest, *args) -> HttpResponse:
+    """django-axes' answer to a sign-in it refused (settings.AXES_LOCKOUT_CALLABLE): the sign-in page
+    again, saying why and for how long, with 429 and Retry-After.
+
+    ``*args``: axes passes (original_response, credentials) from its sync middleware but only
+    (credentials,) from its async one; neither is needed.
+    """
+    cool_off = settings.AXES_COOLOFF_TIME
+    minutes = max(round(cool_off.total_seconds() / 60), 1)
+    username = request.POST.get("username", "")
+    form = AuthenticationForm(request, initial={"username": username[:150]})
+    response = render(
+        request,
+        "registration/login.html",
+        {"form": form, "locked_out": True, "cooloff_minutes": minutes, "next": request.POST.get("next", "")},
+        status=429,
+    )
+    response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response
+
+
+class PortalCSPMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the per-prefix relaxations of CONTENT_SECURITY_POLICY_BY_PREFIX
+    for the pages the portal serves but did not write (admin, django-rq, DRF, Swagger UI).
+
+    A view's own ``csp_replace`` decorator takes the place of the prefix table; ``csp_update`` adds to either.
+    """
+
+    def get_policy_parts(self, request: HttpRequest, response: HttpResponse, report_only: bool = False) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        if report_only or parts.replace is not None:
+            return parts
+        table = getattr(settings, "CONTENT_SECURITY_POLICY_BY_PREFIX", {})
+        matching = [prefix for prefix in table if request.path_info.startswith(prefix)]
+        if matching:
+            parts.replace = table[max(matching, key=len)]
+        return parts

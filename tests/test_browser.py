@@ -315,3 +315,46 @@ def test_another_tenants_job_is_404(page, server):
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("not found", re.I))
     assert job_id not in page.content()
+
+
+def test_repeated_wrong_passwords_lock_the_sign_in_with_a_clear_message(page, server):
+    """Under ASGI, as runportal serves it: after the failure limit even the right password gets the
+    sign-in page saying why (429), with no error in the console; other accounts still sign in."""
+    from django.conf import settings
+
+    member("heidi")
+    member("ivan")
+    page.goto("/accounts/login/")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        page.get_by_label("Username").fill("heidi")
+        page.get_by_label("Password").fill("wrong-password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert").or_(page.get_by_text("didn't match"))).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Too many failed sign-ins.")
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_response(lambda r: r.url.endswith("/accounts/login/") and r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Sign in").click()
+    assert answer.value.status == 429
+    expect(page.get_by_role("alert")).to_contain_text("try again in")
+    expect(page.get_by_label("Username")).to_have_value("heidi")
+    screenshot(page, "sign-in-locked")
+    sign_in(page, "ivan")
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/", "/admin/jobs/job/", "/django-rq/", "/api/v1/", "/api/v1/jobs/", "/api/docs/"]
+)
+def test_operator_and_api_pages_run_under_their_policy(page, server, path):
+    """The pages the portal serves but did not write (admin, django-rq, the browsable API, Swagger UI)
+    work under their relaxed policies: no Content-Security-Policy violation in the console."""
+    make_user("judy", staff=True, password=PASSWORD)
+    sign_in(page, "judy")
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    response = page.goto(path)
+    assert response is not None and response.status == 200
+    assert "content-security-policy" in response.headers
+    if path == "/api/docs/":
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("Quantum job portal REST API")
+    page.wait_for_load_state("networkidle")
+    assert violations == []

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -89,13 +90,18 @@ def test_runportal_first_start_and_clean_stop(tmp_path):
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     reader.start()
     try:
-        curl = wait_for(
-            lambda: next((line.strip() for line in lines if line.strip().startswith("curl ")), None),
+        # stdout is a pipe, not a terminal: the banner names an owner-only file holding the credentials.
+        credentials = wait_for(
+            lambda: next((Path(line.strip()) for line in lines if "first-start-credentials" in line), None),
             timeout=120,
-            what="the curl example in runportal's banner",
+            what="the credentials file named in runportal's banner",
         )
+        text = credentials.read_text()
+        assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+        credentials.unlink()  # this test's own, in the project's var/
+        curl = next(line.strip() for line in text.splitlines() if line.strip().startswith("curl "))
         token = re.search(r"Bearer (qp_[\w-]+)", curl).group(1)
-        assert any("password:" in line for line in lines)
+        assert "password:" in text and not any("password:" in line or token in line for line in lines)
         wait_for(lambda: _answers(f"http://127.0.0.1:{port}/v1/job/"), timeout=60, what="the web server")
         pasted = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=60)
         job = json.loads(pasted.stdout)["result"]

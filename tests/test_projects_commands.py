@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import re
+import stat
 import uuid
 from datetime import timedelta
 
@@ -11,6 +14,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError
+from django.test import RequestFactory
 from django.utils import timezone
 
 from drivers.models import Backend
@@ -71,8 +75,10 @@ def test_create_user_password_lets_the_user_sign_in():
     printed("create_user", "bob", "--password", "correct horse battery")
     user = User.objects.get(username="bob")
     assert user.check_password("correct horse battery")
-    assert authenticate(username="bob", password="correct horse battery") == user
-    assert authenticate(username="bob", password="wrong") is None
+    # With a request, as every sign-in has one: the sign-in throttle (django-axes) refuses calls without.
+    request = RequestFactory().post("/accounts/login/")
+    assert authenticate(request, username="bob", password="correct horse battery") == user
+    assert authenticate(request, username="bob", password="wrong") is None
 
 
 def test_create_user_without_password_cannot_sign_in_with_one():
@@ -315,3 +321,105 @@ def test_offline_backend_refuses_submissions(rpc, tenant):
     error = error_of(rpc("submit_job", {"body": body}, who=tenant))
     assert error["code"] == -503
     assert error["data"]["error_code"] == "backend_unavailable"
+
+
+# --- runportal's first start -------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    """A stdout that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def first_start(stdout: io.StringIO) -> str:
+    """runportal's banner on this (empty) database, as printed to ``stdout``."""
+    from portal.management.commands.runportal import Command
+
+    Command(stdout=stdout)._print_banner("127.0.0.1", 8000, no_web=False)
+    return stdout.getvalue()
+
+
+def credentials_in(text: str) -> tuple[str, str]:
+    """The (password, token) a first start handed over."""
+    password = re.search(r"password: +(\S+)", text).group(1)
+    token = re.search(r"demo API token: +(qp_\S+)", text).group(1)
+    return password, token
+
+
+def assert_credentials_work(password: str, token: str) -> None:
+    from projects.services import token_authenticate
+
+    admin = User.objects.get(username="admin")
+    assert admin.is_staff and admin.check_password(password)
+    assert token_authenticate(token).user == admin
+
+
+def test_first_start_without_a_terminal_writes_the_credentials_to_an_owner_only_file(settings, tmp_path, monkeypatch):
+    """stdout a pipe or a log: the password and token go to a new var/ file created 0600 (not chmod-ed
+    afterwards), and stdout shows only its path."""
+    settings.VAR_DIR = tmp_path / "var"
+
+    def no_chmod(*args, **kwargs):
+        raise AssertionError("the file must be created 0600, not changed to it")
+
+    monkeypatch.setattr(os, "chmod", no_chmod)
+    monkeypatch.setattr(os, "fchmod", no_chmod)
+    previous_umask = os.umask(0)  # so the mode seen is the one the file was created with
+    try:
+        out = first_start(io.StringIO())
+    finally:
+        os.umask(previous_umask)
+    path = tmp_path / "var" / "first-start-credentials.txt"
+    assert f"  {path}\n" in out
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    password, token = credentials_in(path.read_text())
+    assert_credentials_work(password, token)
+    assert password not in out and token not in out and "qp_" not in out
+    assert "curl " in path.read_text() and "curl " not in out
+
+
+def test_first_start_never_overwrites_nor_follows_an_existing_file(settings, tmp_path):
+    """An earlier credentials file, or a symlink planted in its place, is left alone: the next name is taken."""
+    var = settings.VAR_DIR = tmp_path / "var"
+    var.mkdir()
+    (var / "first-start-credentials.txt").write_text("an earlier portal's\n")
+    target = tmp_path / "elsewhere.txt"
+    (var / "first-start-credentials-2.txt").symlink_to(target)
+    out = first_start(io.StringIO())
+    assert f"  {var / 'first-start-credentials-3.txt'}\n" in out
+    assert (var / "first-start-credentials.txt").read_text() == "an earlier portal's\n"
+    assert not target.exists()
+    assert_credentials_work(*credentials_in((var / "first-start-credentials-3.txt").read_text()))
+
+
+def test_first_start_on_a_terminal_prints_the_credentials_and_writes_no_file(settings, tmp_path):
+    """On a terminal the credentials and the curl example are printed, once, and nothing is written."""
+    settings.VAR_DIR = tmp_path / "var"
+    out = first_start(Terminal())
+    assert_credentials_work(*credentials_in(out))
+    assert re.search(r"^  curl .*Bearer qp_", out, re.M)
+    assert not (tmp_path / "var").exists()
+
+
+def test_second_start_hands_over_nothing(settings, tmp_path):
+    """With users in the database runportal creates nothing and neither prints nor writes credentials."""
+    settings.VAR_DIR = tmp_path / "var"
+    first_start(io.StringIO())
+    (tmp_path / "var" / "first-start-credentials.txt").unlink()
+    out = first_start(io.StringIO())
+    assert "First start" not in out and "password" not in out
+    assert list((tmp_path / "var").iterdir()) == []
+    assert User.objects.count() == 1
+
+
+def test_first_start_that_cannot_write_its_file_creates_no_account(settings, tmp_path):
+    """Credentials that cannot be handed over are not created: a clear CommandError, and the next start
+    tries again."""
+    settings.VAR_DIR = tmp_path / "not-a-directory"
+    settings.VAR_DIR.write_text("")
+    with pytest.raises(CommandError, match="first-start credentials"):
+        first_start(io.StringIO())
+    assert not User.objects.exists()
+    assert not Project.objects.filter(slug="demo").exists()

@@ -243,3 +243,129 @@ def test_in_place_refresh_leaves_the_flash_message_for_the_next_page(web, bell_j
     refreshed = web.get(f"/jobs/{bell_job.job_id}/", HTTP_X_PORTAL_REFRESH="1")
     assert "CANCELLED" in refreshed.content.decode() and "Job cancelled." not in refreshed.content.decode()
     assert "Job cancelled." in web.get(f"/jobs/{bell_job.job_id}/").content.decode()
+
+
+# --- Results that grow: the job page stays bounded ----------------------------------------------
+
+
+def _finished(job: Job, *entries) -> Job:
+    """``job`` run through the worker's services, its entries' outcomes given (no worker, no simulator)."""
+    from jobs.services import job_finish, job_record_entry, job_start
+
+    job_start(job_id=job.job_id)
+    for index, entry in enumerate(entries):
+        job_record_entry(job_id=job.job_id, index=index, entry=entry)
+    job_finish(job_id=job.job_id)
+    return Job.objects.get(pk=job.pk)
+
+
+def _counts_entry(counts: dict[str, int], **kwargs):
+    from drivers.base import EntryResult
+
+    return EntryResult("COMPLETED", counts, max(len(b) for b in counts), **kwargs)
+
+
+def _all_outcomes(bits: int) -> dict[str, int]:
+    """Every bitstring of ``bits`` bits once or more: the higher the bitstring, the more often."""
+    return {format(i, f"0{bits}b"): 1 + i // 4096 for i in range(2**bits)}
+
+
+def test_job_page_shows_the_most_frequent_outcomes_and_how_many_more(web, tenant, submit):
+    """An entry with 65,536 distinct outcomes: the page shows the SHOWN_OUTCOMES most frequent ones, most
+    frequent first, says how many more there are and links the downloads, which still have them all."""
+    from jobs.web import SHOWN_OUTCOMES
+
+    counts = _all_outcomes(16)
+    job = _finished(Job.objects.get(pk=submit(tenant, shots=sum(_all_outcomes(16).values()))["job_id"]),
+                    _counts_entry(counts))  # fmt: skip
+    page = web.get(f"/jobs/{job.job_id}/").content.decode()
+    expected = sorted(counts, key=lambda b: (-counts[b], b))[:SHOWN_OUTCOMES]
+    table = re.search(r'<table class="sortable counts">.*?</table>', page, re.S).group(0)
+    assert re.findall(r'<td class="mono">([01]+)</td>', table) == expected
+    assert sorted(re.findall(r'data-bitstring="([01]+)"', page)) == sorted(expected)
+    assert f"and {2**16 - SHOWN_OUTCOMES} more outcomes: download the full results" in page
+    assert f'href="/jobs/{job.job_id}/results.csv"' in page.split("more outcomes", 1)[1]
+    rows = list(csv.reader(io.StringIO(web.get(f"/jobs/{job.job_id}/results.csv").content.decode())))
+    assert len(rows) == 1 + 2**16
+    assert json.loads(web.get(f"/jobs/{job.job_id}/results.json").content)["results"][0]["results"] == counts
+
+
+def test_job_page_with_65536_outcomes_is_small_and_costs_no_more_queries(
+    web, tenant, submit, django_assert_max_num_queries
+):
+    """The page of a 65,536-outcome job stays under 200 KB and takes as many queries as a two-outcome one."""
+    small = _finished(Job.objects.get(pk=submit(tenant)["job_id"]), _counts_entry({"00": 50, "11": 50}))
+    with django_assert_max_num_queries(40) as small_page:
+        assert web.get(f"/jobs/{small.job_id}/").status_code == 200
+    baseline = len(small_page.captured_queries)  # now: the next request resets Django's query log
+    wide = _finished(Job.objects.get(pk=submit(tenant)["job_id"]), _counts_entry(_all_outcomes(16)))
+    with django_assert_max_num_queries(baseline):
+        response = web.get(f"/jobs/{wide.job_id}/")
+    assert response.status_code == 200
+    assert len(response.content) < 200_000, len(response.content)
+
+
+def test_job_page_counts_memory_without_listing_it(web, tenant, submit):
+    """Per-shot memory (one bitstring per shot) is counted on the page, never listed: it is in the download."""
+    memory = ["01", "10"] * 5000
+    job = _finished(
+        Job.objects.get(pk=submit(tenant)["job_id"]), _counts_entry({"01": 5000, "10": 5000}, memory=memory)
+    )
+    response = web.get(f"/jobs/{job.job_id}/")
+    assert "Memory: 10000 per-shot bitstrings" in response.content.decode()
+    assert response.content.count(b"01") < 100
+    assert json.loads(web.get(f"/jobs/{job.job_id}/results.json").content)["results"][0]["memory"] == memory
+
+
+def test_job_page_shows_the_best_qubo_solutions_and_how_many_more(web, tenant, submit):
+    """A QUBO entry with more solutions than SHOWN_OUTCOMES shows the best ones, in rank order, and how many more."""
+    from drivers.base import EntryResult
+    from jobs.web import SHOWN_OUTCOMES
+
+    solutions = [
+        {"result": rank, "quboValue": -100 + rank, "maxcutValue": 0, "solutionVector": [rank % 2] * 10}
+        for rank in range(1, 101)
+    ]
+    submitted = submit(tenant, code_type="qubo", backend="qubo_exact", source_code=[[[-1, 1], [1, -1]]])
+    job = _finished(Job.objects.get(pk=submitted["job_id"]), EntryResult("COMPLETED", solutions, 10))
+    page = web.get(f"/jobs/{job.job_id}/").content.decode()
+    table = re.search(r'<table class="solutions">.*?</table>', page, re.S).group(0)
+    ranks = [int(r) for r in re.findall(r'<tr><td class="num">(\d+)</td>', table)]
+    assert ranks == list(range(1, SHOWN_OUTCOMES + 1))
+    assert f"and {100 - SHOWN_OUTCOMES} more solutions: download the full results" in page
+    rows = list(csv.reader(io.StringIO(web.get(f"/jobs/{job.job_id}/results.csv").content.decode())))
+    assert len(rows) == 1 + 100
+
+
+def test_job_page_shows_the_start_of_a_long_source(web, tenant, submit):
+    """A source longer than SHOWN_SOURCE_CHARS is cut on the page, which says how much more Results JSON has."""
+    from jobs.web import SHOWN_SOURCE_CHARS
+
+    source = BELL + "// " + "x" * (2 * SHOWN_SOURCE_CHARS) + "\n"
+    job = Job.objects.get(pk=submit(tenant, source_code=[source])["job_id"])
+    page = web.get(f"/jobs/{job.job_id}/").content.decode()
+    assert f"and {len(source) - SHOWN_SOURCE_CHARS} more characters" in page
+    assert len(page) < SHOWN_SOURCE_CHARS + 50_000
+    assert json.loads(web.get(f"/jobs/{job.job_id}/results.json").content)["source_code"] == [source]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"code_type": "qubo", "backend": "qubo_sa", "source_code": "[" * 5000 + "]" * 5000},
+        {"code_type": "qubo", "backend": "qubo_sa", "source_code": "[[1, NaN], [0, 1]]"},
+        {"code_type": "qasm2", "source_code": "OPENQASM 2.0;\x00qreg q[1];"},
+    ],
+)
+def test_malformed_sources_in_the_form_are_explained_not_a_500(post_submit, fields):
+    """Deep nesting, NaN or NUL typed into the editor: the form comes back with an error, nothing stored."""
+    response = post_submit(**fields)
+    assert response.status_code == 200
+    assert Job.objects.count() == 0
+
+
+def test_a_deeply_nested_circuit_list_is_taken_as_text(post_submit):
+    """Brackets nested 5000 deep in the circuit editor are not a JSON list of circuits: one source, no 500."""
+    response = post_submit(code_type="qasm2", source_code="[" * 5000 + "]" * 5000)
+    assert response.status_code == 302
+    assert Job.objects.get().source_code == ["[" * 5000 + "]" * 5000]

@@ -43,8 +43,7 @@
       if (queue) queue.hidden = data.job_status !== "QUEUED";
     }
     if (typeof data.progress === "number" && progress) {
-      progress.setAttribute("aria-valuenow", data.progress);
-      progress.querySelector(".bar").style.width = data.progress + "%";
+      progress.querySelector(".bar").value = data.progress;
       progress.querySelector(".pct").textContent = data.progress + "%";
     }
   }

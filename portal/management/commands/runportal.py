@@ -2,6 +2,10 @@
 
 Migrates, makes sure Redis is there, bootstraps an admin and a demo project on an empty
 database, then supervises a gunicorn web server and N RQ workers until Ctrl-C or SIGTERM.
+
+The first start's credentials (the admin's password, the demo API token) are printed only to a
+terminal; when stdout is a pipe or a file (a service manager's log, ``runportal > log``) they go to a
+new file under ``var/`` that only its owner can read, and only that file's path is printed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 import psutil
 from django.conf import settings
@@ -42,6 +47,10 @@ RESTART_BACKOFF_MAX = 30.0
 HEALTHY_UPTIME = 30.0
 DEFAULT_WORKER_CLASS = "jobs.worker.JobWorker"
 WEB_PROCESSES = 2
+
+# var/first-start-credentials.txt, or -2, -3, ... when an earlier one is still there.
+CREDENTIALS_FILE_STEM = "first-start-credentials"
+CREDENTIALS_FILES_MAX = 100
 
 DEMO_SOURCE = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 
@@ -92,25 +101,19 @@ class Command(BaseCommand):
 
     def _print_banner(self, host: str, port: int, no_web: bool) -> None:
         base_url = f"http://{_url_host(host)}:{port}"
-        bootstrap = _bootstrap_if_empty()
         write = self.stdout.write
         write("")
         if no_web:
             write(self.style.SUCCESS("Quantum job portal: workers only (no web server)"))
         else:
             write(self.style.SUCCESS(f"Quantum job portal: {base_url}/"))
-        if bootstrap is not None:
-            username, password, token = bootstrap
-            write("")
-            write("First start: created an admin account, a 'demo' project and an API token for it.")
-            write("They are shown only this once.")
-            write(f"  admin login:    {base_url}/admin/login/")
-            write(f"  username:       {username}")
-            write(f"  password:       {password}")
-            write(f"  demo API token: {token}")
-            write("")
-            write("Submit a job:")
-            write("  " + _curl_submit_example(base_url, token))
+        # One transaction: credentials that could not be handed over (the file not written) are not
+        # created either, and the next start tries again.
+        with transaction.atomic():
+            bootstrap = _bootstrap_if_empty()
+            if bootstrap is not None:
+                write("")
+                report_first_start(self.stdout, first_start_lines(base_url, *bootstrap), Path(settings.VAR_DIR))
         if not no_web and not validate_host(_url_host(host), settings.ALLOWED_HOSTS):
             write(self.style.WARNING(f"{_url_host(host)} is not in ALLOWED_HOSTS; requests to it will get 400."))
         write("")
@@ -142,6 +145,67 @@ def _bootstrap_if_empty() -> tuple[str, str, str] | None:
         membership_set(project=project, user=admin, role=Role.ADMIN)
         _token, raw = token_create(user=admin, project=project, name="demo")
     return admin.username, password, raw
+
+
+def first_start_lines(base_url: str, username: str, password: str, token: str) -> list[str]:
+    """What the first start tells its operator: where to sign in, as whom, and a job to submit."""
+    return [
+        "First start: created an admin account, a 'demo' project and an API token for it.",
+        "They are shown only this once.",
+        f"  admin login:    {base_url}/admin/login/",
+        f"  username:       {username}",
+        f"  password:       {password}",
+        f"  demo API token: {token}",
+        "",
+        "Submit a job:",
+        "  " + _curl_submit_example(base_url, token),
+    ]
+
+
+def report_first_start(out: TextIO, lines: list[str], var_dir: Path) -> Path | None:
+    """Hand the first start's credentials over: printed to ``out`` when it is a terminal; otherwise
+    written to a new owner-only file under ``var_dir`` whose path alone is printed, so that a password
+    never lands in a log that others may read. Returns that file's path (None when printed)."""
+    if out.isatty():
+        for line in lines:
+            out.write(line + "\n")
+        return None
+    path = _write_private_file(var_dir, "\n".join(lines) + "\n")
+    out.write("First start: created an admin account, a 'demo' project and an API token for it.\n")
+    out.write("Their password and token are in a file only this user can read (read it, then delete it):\n")
+    out.write(f"  {path}\n")
+    return path
+
+
+def _write_private_file(directory: Path, text: str) -> Path:
+    """Write ``text`` to a new file in ``directory`` that is 0600 from the moment it exists.
+
+    O_EXCL: an existing file is never overwritten nor a symlink followed; the next free name is taken
+    instead (an earlier first start's file may still be there, or belong to another database).
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot create {directory} for the first-start credentials: {exc}") from exc
+    for number in range(1, CREDENTIALS_FILES_MAX + 1):
+        suffix = "" if number == 1 else f"-{number}"
+        path = directory / f"{CREDENTIALS_FILE_STEM}{suffix}.txt"
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise CommandError(f"cannot create {path} for the first-start credentials: {exc}") from exc
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise CommandError(f"cannot write the first-start credentials to {path}: {exc}") from exc
+        return path
+    raise CommandError(
+        f"{directory} holds {CREDENTIALS_FILES_MAX} {CREDENTIALS_FILE_STEM}*.txt files already: delete them"
+    )
 
 
 def _curl_submit_example(base_url: str, token: str) -> str:
