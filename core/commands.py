@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.errors import PortalError
+from core.exceptions import PortalError
 
 
 class PortalCommand(BaseCommand):

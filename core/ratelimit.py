@@ -15,18 +15,24 @@ import django_rq
 from django.conf import settings
 from redis import RedisError
 
-from portal.errors import RateLimited
+from core.exceptions import RateLimited
 
 logger = logging.getLogger(__name__)
 
 
-def hit(caller_key: str, cost: int = 1) -> None:
-    """Count ``cost`` requests for ``caller_key``; RateLimited (with retry_after) once over the limit."""
+def caller_key(user, token) -> str:
+    """Whom a request is counted against: its API token, else (a web session) its user. One rule for
+    every API, so a client cannot double its rate by switching between them."""
+    return f"token:{token.pk}" if token is not None else f"user:{user.pk}"
+
+
+def hit(caller: str, cost: int = 1) -> None:
+    """Count ``cost`` requests for ``caller`` (a ``caller_key``); RateLimited (with retry_after) once over the limit."""
     limit, window = settings.RATE_LIMIT_REQUESTS, settings.RATE_LIMIT_WINDOW
     if not limit:
         return
     now = time.time()
-    key = f"portal:rate:{caller_key}:{int(now // window)}"
+    key = f"portal:rate:{caller}:{int(now // window)}"
     try:
         pipe = django_rq.get_connection("default").pipeline()
         pipe.incrby(key, cost)

@@ -25,7 +25,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from portal.errors import InvalidParams
+from core.exceptions import InvalidParams
 
 logger = logging.getLogger(__name__)
 

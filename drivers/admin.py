@@ -7,11 +7,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 
+from core.exceptions import PortalError
 from drivers.models import Backend, BackendStatus
 from drivers.registry import driver_names
 from drivers.services import backend_set_status
 from jobs.choices import JobStatus
-from portal.errors import PortalError
 
 
 def _driver_choices() -> list[tuple[str, str]]:

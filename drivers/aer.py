@@ -18,6 +18,7 @@ from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
+from core.exceptions import InvalidParams
 from drivers import memory, qasm, transpilers
 from drivers.base import Driver, DriverJob, EntryResult, Report, StageTimer
 from drivers.errors import (
@@ -29,7 +30,6 @@ from drivers.errors import (
     entry_error,
 )
 from drivers.registry import register
-from portal.errors import InvalidParams
 
 METHODS = ("automatic", "statevector", "density_matrix", "stabilizer", "matrix_product_state", "extended_stabilizer")
 OPTION_NAMES = ("method", "seed_simulator", "memory")

@@ -84,7 +84,7 @@ class Driver:
     results_fetch_mode: str = "sync"
 
     def validate(self, backend: Backend, job: DriverJob) -> None:
-        """Submit-time checks beyond the generic ones; raise ``portal.errors.InvalidPayload``."""
+        """Submit-time checks beyond the generic ones; raise ``core.exceptions.InvalidPayload``."""
 
     def prepare(self, backend: Backend) -> None:
         """Build what the backend's jobs will reuse (called when a worker starts)."""

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from django.utils import timezone
 
+from core.exceptions import InvalidParams, InvalidPayload
 from drivers.base import Driver, DriverJob, EntryResult, Report, StageTimer
 from drivers.errors import EXECUTION_ERROR, INVALID_PAYLOAD, EntryError, entry_error
 from drivers.registry import register
-from portal.errors import InvalidParams, InvalidPayload
 
 DEFAULT_TOP_K = 10
 DEFAULT_NUM_READS = 100

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
+from core.validation import StrictSerializer, validate
 from drivers.models import Backend
 from portal.jsonrpc import RpcContext, openrpc_document, rpc_method
-from portal.validation import StrictSerializer, validate
 
 
 class _NoParams(StrictSerializer):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from core.exceptions import NotFound
 from drivers.models import Backend
-from portal.errors import NotFound
 
 
 def backend_get(name: str) -> Backend:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from core.exceptions import InvalidParams
 from drivers.models import Backend, BackendStatus
-from portal.errors import InvalidParams
 
 
 def backend_set_status(*, backend: Backend, status: str) -> Backend:

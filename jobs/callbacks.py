@@ -62,10 +62,10 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
+from core.validation import dumps
 from jobs import representation
 from jobs.choices import CallbackType, JobStatus
 from jobs.models import CallbackAttempt, CallbackDelivery, DeliveryStatus, Job, JobResult
-from portal.validation import dumps
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Every value is checked here, so a malformed query is a field error on each face (a 400, -32602 or
 an empty web list) rather than a database error: repeatable filters are bounded, strings obey
-``portal.validation.text_problem`` and dates must stay within range once in UTC.
+``core.validation.text_problem`` and dates must stay within range once in UTC.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from core.validation import text_problem
 from jobs.api.serializers import MAX_FILTER_VALUES, MAX_JOB_IDS, MAX_TAGS
 from jobs.choices import CodeType, JobStatus
 from jobs.models import Job
-from portal.validation import text_problem
 
 
 class _BoundedMultipleChoiceField(forms.MultipleChoiceField):

@@ -11,10 +11,10 @@ from typing import Any
 
 from django import forms
 
+from core.validation import loads
 from drivers.base import PROFILING_STAGES
 from drivers.transpilers import TRANSPILERS
 from jobs.choices import CIRCUIT_CODE_TYPES, CodeType
-from portal.validation import loads
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 GHZ = (

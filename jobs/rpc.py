@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.exceptions import InvalidParams, PermissionDenied
+from core.validation import validate
 from jobs import services
 from jobs.api.serializers import (
     GetJobsSerializer,
@@ -17,9 +19,7 @@ from jobs.api.serializers import (
 from jobs.choices import JobStatus
 from jobs.representation import job_full, job_results_view, job_status_view, job_summary, with_queue_position
 from jobs.selectors import job_get_for_user, job_list_for_user
-from portal.errors import InvalidParams, PermissionDenied
 from portal.jsonrpc import RpcContext, rpc_method
-from portal.validation import validate
 from projects.permissions import can_set_results
 from projects.selectors import project_for_submission
 

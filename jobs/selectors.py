@@ -9,9 +9,9 @@ from typing import Any
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 
+from core.exceptions import NotFound, PermissionDenied
 from jobs.choices import JobStatus
 from jobs.models import Job
-from portal.errors import NotFound, PermissionDenied
 from projects.models import Membership, Role, User
 from projects.permissions import bound_project_id, is_project_admin
 from projects.selectors import project_get_for_user
@@ -95,7 +95,7 @@ def job_list_for_user(
         qs = qs.exclude(status=JobStatus.DELETED)
     filterset = JobFilterSet(filters, queryset=qs)
     if not filterset.is_valid():
-        from portal.errors import InvalidParams
+        from core.exceptions import InvalidParams
 
         raise InvalidParams(
             errors=[

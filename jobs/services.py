@@ -18,16 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from drivers.base import DriverJob, EntryResult
-from drivers.errors import CANCELLED_WHILE_RUNNING, WORKER_LOST, error_dict
-from drivers.models import Backend, BackendStatus
-from drivers.registry import get_driver
-from drivers.selectors import backend_get
-from jobs import callbacks, events, queues
-from jobs.choices import ACTIVE, CANCELLABLE, DELETABLE, FINAL, JobStatus
-from jobs.models import Job, JobEvent, JobResult, Tag
-from jobs.selectors import confined_to_token, jobs_visible_to
-from portal.errors import (
+from core.exceptions import (
     BackendUnavailable,
     Conflict,
     InvalidParams,
@@ -37,6 +28,15 @@ from portal.errors import (
     PermissionDenied,
     QuotaExceeded,
 )
+from drivers.base import DriverJob, EntryResult
+from drivers.errors import CANCELLED_WHILE_RUNNING, WORKER_LOST, error_dict
+from drivers.models import Backend, BackendStatus
+from drivers.registry import get_driver
+from drivers.selectors import backend_get
+from jobs import callbacks, events, queues
+from jobs.choices import ACTIVE, CANCELLABLE, DELETABLE, FINAL, JobStatus
+from jobs.models import Job, JobEvent, JobResult, Tag
+from jobs.selectors import confined_to_token, jobs_visible_to
 from projects.models import Project, User
 from projects.permissions import can_submit
 

@@ -22,6 +22,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.exceptions import InvalidParams, PortalError
+from core.validation import dumps, validate
 from drivers.rpc import backend_view, backends_with_queue_length
 from jobs.api.serializers import SubmitJobSerializer
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, CodeType, JobStatus
@@ -30,8 +32,6 @@ from jobs.forms import EXAMPLES, JobUpdateForm, SubmitJobForm, source_as_text
 from jobs.representation import job_results_view, job_status_view, with_queue_position
 from jobs.selectors import job_get_for_user, jobs_visible_to
 from jobs.services import JobSpec, job_submit, job_update, jobs_cancel, jobs_delete
-from portal.errors import InvalidParams, PortalError
-from portal.validation import dumps, validate
 from portal.web import raise_for_http
 from projects.selectors import project_for_submission, projects_for_user
 

@@ -1,134 +1,128 @@
-"""The one table of domain errors (SPEC §3).
+"""How an error is answered, on every face (SPEC §3): the only place an exception becomes a JSON-RPC
+code or an HTTP status.
 
-Services raise these; the JSON-RPC layer, the REST exception handler and the web views translate
-the same exceptions. ``code`` is the JSON-RPC error code (seed 000's platform numbering),
-``error_code`` the stable machine-readable name, ``http_status`` what REST answers.
+The domain errors live in ``core.exceptions``; the protocol's own (a body that is not JSON, a call
+that is not a request, an unknown method, a bug) live here, since only the faces raise them.
+``STATUS`` maps each error class to its (JSON-RPC code, HTTP status); a class not named answers as
+its nearest base that is.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
+from core.exceptions import (
+    BackendUnavailable,
+    Conflict,
+    InvalidParams,
+    InvalidPayload,
+    NotFound,
+    NotImplementedYet,
+    PermissionDenied,
+    PortalError,
+    QuotaExceeded,
+    Unauthenticated,
+)
 
-class PortalError(Exception):
-    code: int = -500
-    error_code: str = "internal_error"
-    http_status: int = 500
-    default_message: str = "The request failed."
-
-    def __init__(self, message: str | None = None, *, details: str = "", error_code: str | None = None, **data: Any):
-        self.message = message or self.default_message
-        self.details = details or self.message
-        if error_code:
-            self.error_code = error_code
-        self.extra = data
-        super().__init__(self.message)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return {"error_code": self.error_code, "details": self.details, **self.extra}
+logger = logging.getLogger(__name__)
 
 
 class ParseError(PortalError):
-    code, error_code, http_status = -32700, "parse_error", 400
+    error_code = "parse_error"
     default_message = "Parse error: the body is not valid JSON."
 
 
 class InvalidRequest(PortalError):
-    code, error_code, http_status = -32600, "invalid_request", 400
+    error_code = "invalid_request"
     default_message = "Invalid request: not a JSON-RPC 2.0 request object."
 
 
 class PayloadTooLarge(InvalidRequest):
     """A body over ``MAX_REQUEST_BYTES``: an Invalid Request on JSON-RPC and REST alike, answered 413."""
 
-    error_code, http_status = "payload_too_large", 413
+    error_code = "payload_too_large"
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"Request body too large: the limit is {limit} bytes.", limit=limit)
 
 
 class MethodNotFound(PortalError):
-    code, error_code, http_status = -32601, "method_not_found", 404
+    error_code = "method_not_found"
     default_message = "Method not found."
 
 
-class InvalidParams(PortalError):
-    """``errors`` is a list of ``{"field": ..., "message": ...}``, one per offending field."""
-
-    code, error_code, http_status = -32602, "invalid_params", 400
-    default_message = "Invalid params."
-
-    def __init__(self, message: str | None = None, *, errors: list[dict[str, str]] | None = None, **kwargs: Any):
-        errors = errors or []
-        if message is None and errors:
-            message = "Invalid params: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        super().__init__(message, errors=errors, **kwargs)
-
-    @classmethod
-    def field(cls, field: str, message: str) -> InvalidParams:
-        return cls(errors=[{"field": field, "message": message}])
-
-
 class InternalError(PortalError):
-    code, error_code, http_status = -32603, "internal_error", 500
+    """A bug: logged with a reference that the answer's ``data.ref`` carries."""
+
+    error_code = "internal_error"
     default_message = "Internal error."
-
-
-class InvalidPayload(PortalError):
-    code, error_code, http_status = -400, "invalid_payload", 400
-    default_message = "The payload is not acceptable."
-
-
-class JobTypeNotSupported(InvalidPayload):
-    error_code = "job_type_not_supported"
-
-
-class Unauthenticated(PortalError):
-    code, error_code, http_status = -401, "unauthenticated", 401
-    default_message = "Authentication required: send a valid API token as 'Authorization: Bearer <token>'."
-
-
-class PermissionDenied(PortalError):
-    code, error_code, http_status = -403, "permission_denied", 403
-    default_message = "You may not do this."
-
-
-class NotFound(PortalError):
-    code, error_code, http_status = -404, "not_found", 404
-    default_message = "Not found."
-
-
-class Conflict(PortalError):
-    code, error_code, http_status = -409, "conflict", 409
-    default_message = "Conflict."
-
-
-class InvalidState(Conflict):
-    error_code = "invalid_state"
-
-
-class QuotaExceeded(PortalError):
-    code, error_code, http_status = -429, "quota_exceeded", 429
-    default_message = "Quota exceeded."
-
-
-class RateLimited(QuotaExceeded):
-    error_code = "rate_limited"
 
 
 class ServiceError(PortalError):
     """An unexpected failure behind a method (database down, ...): -500."""
 
-    code, error_code, http_status = -500, "internal_error", 500
+    error_code = "internal_error"
     default_message = "The service failed; try again later."
 
 
-class NotImplementedYet(PortalError):
-    code, error_code, http_status = -501, "not_implemented", 501
-    default_message = "Not implemented."
+class HttpProtocolError(PortalError):
+    """An HTTP-level refusal the table has no row for (405, 406, 415): its status, negated as the
+    code, as the JSON-RPC business codes are."""
+
+    def __init__(self, message: str, *, status: int, error_code: str) -> None:
+        super().__init__(message, error_code=error_code)
+        self.status = status
 
 
-class BackendUnavailable(PortalError):
-    code, error_code, http_status = -503, "backend_unavailable", 503
-    default_message = "The backend is unavailable."
+# Seed 000's platform numbering: the JSON-RPC standard codes, then negated HTTP-like business codes.
+STATUS: dict[type[PortalError], tuple[int, int]] = {
+    PortalError: (-500, 500),
+    ParseError: (-32700, 400),
+    InvalidRequest: (-32600, 400),
+    PayloadTooLarge: (-32600, 413),
+    MethodNotFound: (-32601, 404),
+    InvalidParams: (-32602, 400),
+    InternalError: (-32603, 500),
+    InvalidPayload: (-400, 400),
+    Unauthenticated: (-401, 401),
+    PermissionDenied: (-403, 403),
+    NotFound: (-404, 404),
+    Conflict: (-409, 409),
+    QuotaExceeded: (-429, 429),
+    ServiceError: (-500, 500),
+    NotImplementedYet: (-501, 501),
+    BackendUnavailable: (-503, 503),
+}
+
+
+def _status(exc: PortalError) -> tuple[int, int]:
+    if isinstance(exc, HttpProtocolError):
+        return -exc.status, exc.status
+    return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
+
+
+def rpc_code(exc: PortalError) -> int:
+    return _status(exc)[0]
+
+
+def http_status(exc: PortalError) -> int:
+    return _status(exc)[1]
+
+
+def rpc_error(exc: PortalError) -> dict[str, Any]:
+    """The JSON-RPC error object."""
+    return {"code": rpc_code(exc), "message": exc.message, "data": exc.data}
+
+
+def rest_error(exc: PortalError) -> dict[str, Any]:
+    """The REST (and event stream) error body: the JSON-RPC object plus ``error_code`` beside it."""
+    return {"error": {"code": rpc_code(exc), "error_code": exc.error_code, "message": exc.message, "data": exc.data}}
+
+
+def internal(exc_class: type[PortalError], message: str) -> PortalError:
+    """Log the exception being handled under a reference the client gets in ``data.ref``; no internals leak."""
+    ref = uuid.uuid4().hex[:12]
+    logger.exception("%s (ref %s)", message, ref)
+    return exc_class(f"{exc_class.default_message} Reference: {ref}.", ref=ref)

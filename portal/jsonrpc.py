@@ -10,7 +10,6 @@ than the ~200 lines of protocol itself.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,19 +21,20 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
-from portal import ratelimit
+from core import ratelimit
+from core.exceptions import InvalidParams, PermissionDenied, PortalError
+from core.validation import dumps, loads
 from portal.errors import (
     InternalError,
-    InvalidParams,
     InvalidRequest,
     MethodNotFound,
     ParseError,
     PayloadTooLarge,
-    PermissionDenied,
-    PortalError,
     ServiceError,
+    http_status,
+    internal,
+    rpc_error,
 )
-from portal.validation import dumps, loads
 
 logger = logging.getLogger(__name__)
 
@@ -112,30 +112,18 @@ class RpcContext:
         """Count this HTTP request's calls against the caller's rate limit, once."""
         if not self._rate_checked:
             self._rate_checked = True
-            key = f"token:{self._token.pk}" if self._token is not None else f"user:{self.user.pk}"
             try:
-                ratelimit.hit(key, self.cost)
+                ratelimit.hit(ratelimit.caller_key(self.user, self._token), self.cost)
             except PortalError as exc:
                 self._rate_error = exc
         if self._rate_error is not None:
             raise self._rate_error
 
 
-def _error_object(exc: PortalError) -> dict[str, Any]:
-    return {"code": exc.code, "message": exc.message, "data": exc.data}
-
-
 def _response(req_id: Any, *, result: Any = None, error: PortalError | None = None) -> dict[str, Any]:
     if error is not None:
-        return {"jsonrpc": "2.0", "id": req_id, "error": _error_object(error)}
+        return {"jsonrpc": "2.0", "id": req_id, "error": rpc_error(error)}
     return {"jsonrpc": "2.0", "id": req_id, "result": result}
-
-
-def _internal(exc_class: type[PortalError], message: str) -> PortalError:
-    """Log the exception under a reference the client gets in ``data.ref``; no internals leak."""
-    ref = uuid.uuid4().hex[:12]
-    logger.exception("%s (ref %s)", message, ref)
-    return exc_class(f"{exc_class.default_message} Reference: {ref}.", ref=ref)
 
 
 def _valid_id(value: Any) -> bool:
@@ -182,9 +170,9 @@ def call(ctx: RpcContext, item: Any, path_method: str | None) -> dict[str, Any] 
     except PortalError as exc:
         error = exc
     except DatabaseError:
-        error = _internal(ServiceError, f"database failure in {name!r}")
+        error = internal(ServiceError, f"database failure in {name!r}")
     except Exception:
-        error = _internal(InternalError, f"internal error in {name!r}")
+        error = internal(InternalError, f"internal error in {name!r}")
     else:
         return None if is_notification else _response(req_id, result=result)
     return None if is_notification else _response(req_id, error=error)
@@ -207,10 +195,10 @@ def endpoint(request: HttpRequest, method: str | None = None) -> HttpResponse:
     too_big = PayloadTooLarge(limit)
     try:
         if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
-            return _json(_response(None, error=too_big), status=too_big.http_status)
+            return _json(_response(None, error=too_big), status=http_status(too_big))
         body = request.body
     except RequestDataTooBig:
-        return _json(_response(None, error=too_big), status=too_big.http_status)
+        return _json(_response(None, error=too_big), status=http_status(too_big))
     except ValueError:
         return _json(_response(None, error=InvalidRequest("Invalid Content-Length.")), status=400)
     try:

@@ -24,12 +24,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from redis import RedisError
 
+from core.exceptions import PortalError
 from drivers.models import Backend, BackendStatus
 from drivers.services import backend_set_status
 from jobs import ops_selectors, queues
 from jobs.selectors import project_usage
 from jobs.services import job_force_stop, jobs_operator_requeue
-from portal.errors import PortalError
 
 logger = logging.getLogger(__name__)
 

@@ -29,34 +29,25 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from portal import ratelimit
+from core import ratelimit
+from core.exceptions import InvalidParams, NotFound, PermissionDenied, PortalError, RateLimited, Unauthenticated
+from core.validation import flatten_errors, json_safe, loads
 from portal.errors import (
+    HttpProtocolError,
     InternalError,
-    InvalidParams,
     InvalidRequest,
-    NotFound,
     ParseError,
     PayloadTooLarge,
-    PermissionDenied,
-    PortalError,
-    RateLimited,
     ServiceError,
-    Unauthenticated,
+    http_status,
+    internal,
+    rest_error,
 )
-from portal.validation import flatten_errors, json_safe, loads
 
 logger = logging.getLogger(__name__)
 
 
 # --- Errors -------------------------------------------------------------------------------------
-
-
-def _http_error(exc: exceptions.APIException) -> PortalError:
-    """A protocol error the domain table has no entry for (405, 406, 415): its HTTP status,
-    negated as the code, as JSON-RPC's business codes are."""
-    error = PortalError(str(exc.detail), error_code=exc.default_code)
-    error.code, error.http_status = -exc.status_code, exc.status_code
-    return error
 
 
 def _as_portal_error(exc: Exception) -> PortalError | None:
@@ -88,18 +79,8 @@ def _as_portal_error(exc: Exception) -> PortalError | None:
         return RateLimited(f"Too many requests. Retry in {retry_after} s.", retry_after=retry_after)
     if isinstance(exc, exceptions.ParseError):
         return ParseError(f"Malformed request body: {exc.detail}")
-    return _http_error(exc)
-
-
-def _internal(exc_class: type[PortalError], message: str) -> PortalError:
-    """Log the exception under a reference the client gets in ``data.ref``; no internals leak."""
-    ref = uuid.uuid4().hex[:12]
-    logger.exception("%s (ref %s)", message, ref)
-    return exc_class(f"{exc_class.default_message} Reference: {ref}.", ref=ref)
-
-
-def error_body(error: PortalError) -> dict[str, Any]:
-    return {"error": {"code": error.code, "error_code": error.error_code, "message": error.message, "data": error.data}}
+    # 405, 406, 415: no row in the table; answered with their own status.
+    return HttpProtocolError(str(exc.detail), status=exc.status_code, error_code=exc.default_code)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -108,7 +89,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if error is None:
         view = context.get("view")
         where = f"{type(view).__name__}.{getattr(view, 'action', None)}" if view is not None else "a REST view"
-        error = _internal(ServiceError if isinstance(exc, DatabaseError) else InternalError, f"error in {where}")
+        error = internal(ServiceError if isinstance(exc, DatabaseError) else InternalError, f"error in {where}")
     # Imported here: rest_framework.views reads DEFAULT_THROTTLE_CLASSES, which names this module.
     from rest_framework.views import set_rollback
 
@@ -118,14 +99,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         headers["WWW-Authenticate"] = exc.auth_header
     if "retry_after" in error.extra:
         headers["Retry-After"] = str(error.extra["retry_after"])
-    return Response(error_body(error), status=error.http_status, headers=headers)
+    return Response(rest_error(error), status=http_status(error), headers=headers)
 
 
 # --- JSON in and out ----------------------------------------------------------------------------
 
 
 class StrictJSONParser(JSONParser):
-    """Request bodies as JSON-RPC parses them (``portal.validation.loads``): at most
+    """Request bodies as JSON-RPC parses them (``core.validation.loads``): at most
     ``MAX_REQUEST_BYTES`` (DRF reads the stream without Django's size check), no deeper than
     ``MAX_JSON_DEPTH``, no NaN or Infinity. Always UTF-8 (or UTF-16/32 detected), as RFC 8259 asks."""
 
@@ -166,7 +147,7 @@ class RateLimitThrottle(BaseThrottle):
         if user is None or not user.is_authenticated:
             return True
         token = request.auth
-        key = f"token:{token.pk}" if token is not None and hasattr(token, "pk") else f"user:{user.pk}"
+        key = ratelimit.caller_key(user, token if hasattr(token, "pk") else None)
         # Raised rather than answered False: the domain error carries the limit, the window and
         # retry_after exactly as JSON-RPC's -429 does.
         ratelimit.hit(key)

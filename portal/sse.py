@@ -1,4 +1,4 @@
-"""HTTP views of the jobs app outside the APIs: the live event stream (SPEC §9)."""
+"""The live event stream of a job (SPEC §9), a face beside JSON-RPC and REST."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import uuid
 
 from asgiref.sync import sync_to_async
 from django.db import connections
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from core.exceptions import PortalError
+from core.validation import dumps
 from jobs import events
 from jobs.selectors import job_get_for_user
-from portal.errors import PortalError
-from portal.validation import dumps
+from portal.errors import HttpProtocolError, http_status, rest_error
 from projects.authentication import request_caller
 
 # Streams read the database briefly (at start and at each keep-alive), never holding a connection
@@ -43,8 +44,7 @@ def _closing(func):
 
 
 def _error(exc: PortalError) -> HttpResponse:
-    body = {"error": {"code": exc.code, "error_code": exc.error_code, "message": exc.message, "data": exc.data}}
-    return HttpResponse(dumps(body), status=exc.http_status, content_type="application/json")
+    return HttpResponse(dumps(rest_error(exc)), status=http_status(exc), content_type="application/json")
 
 
 async def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
@@ -55,7 +55,7 @@ async def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     the caller may not read answers 404, as a missing one does.
     """
     if request.method != "GET":
-        response = JsonResponse({"error": {"code": -32600, "message": "Use GET."}}, status=405)
+        response = _error(HttpProtocolError("Use GET.", status=405, error_code="method_not_allowed"))
         response["Allow"] = "GET"
         return response
 

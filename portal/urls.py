@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from jobs.views import job_events
 from portal import jsonrpc
+from portal.sse import job_events
 
 urlpatterns = [
     path("v1/job/<uuid:job_id>/events", job_events, name="job-events"),

@@ -15,9 +15,9 @@ from django.template import loader
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from core.exceptions import NotFound, PermissionDenied, PortalError
 from drivers.rpc import backend_view, backends_with_queue_length
 from jobs.selectors import jobs_visible_to, project_usage
-from portal.errors import NotFound, PermissionDenied, PortalError
 from projects.models import Membership
 
 

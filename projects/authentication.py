@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions
 
-from portal.errors import Unauthenticated
+from core.exceptions import Unauthenticated
 from projects.models import ApiToken
 from projects.services import token_authenticate
 

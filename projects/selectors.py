@@ -6,7 +6,7 @@ import uuid
 
 from django.db.models import QuerySet
 
-from portal.errors import InvalidParams, NotFound
+from core.exceptions import InvalidParams, NotFound
 from projects.models import ApiToken, Project, User
 from projects.permissions import bound_project_id, is_project_admin
 

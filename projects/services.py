@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from portal.errors import InvalidParams, PermissionDenied, Unauthenticated
+from core.exceptions import InvalidParams, PermissionDenied, Unauthenticated
 from projects.models import ApiToken, Membership, Project, Role, TokenScope, User, new_callback_secret
 from projects.permissions import bound_project_id
 

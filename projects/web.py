@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from core.exceptions import InvalidParams, PortalError
+from core.validation import validate
 from jobs.selectors import project_usage
-from portal.errors import InvalidParams, PortalError
-from portal.validation import validate
 from portal.web import month_start, raise_for_http
 from projects.api.serializers import ProjectPatchSerializer
 from projects.forms import MemberForm, QuotasForm, RoleForm, TokenForm

@@ -8,11 +8,11 @@ import psutil
 import pytest
 from django.utils import timezone
 
+from core.exceptions import InvalidState, PermissionDenied
 from drivers.models import Backend
 from jobs.models import Job
 from jobs.selectors import project_usage
 from jobs.services import JobSpec, job_force_stop, job_submit, jobs_requeue
-from portal.errors import InvalidState, PermissionDenied
 from tests.factories import BELL, make_tenant
 from tests.sleepy_driver import hold
 from tests.workers import wait_for

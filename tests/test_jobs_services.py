@@ -120,7 +120,7 @@ def test_cancel_racing_start_has_one_winner():
 @pytest.mark.django_db
 def test_update_priority_needs_queued(tenant):
     """Changing the priority of a job no longer queued is invalid_state."""
-    from portal.errors import InvalidState
+    from core.exceptions import InvalidState
 
     job = new_job(tenant)
     services.job_start(job_id=job.job_id)
@@ -131,7 +131,7 @@ def test_update_priority_needs_queued(tenant):
 @pytest.mark.django_db
 def test_unknown_job_is_not_found(tenant):
     """Services answer not found for a job that does not exist."""
-    from portal.errors import NotFound
+    from core.exceptions import NotFound
 
     with pytest.raises(NotFound):
         services.job_update(user=tenant.user, job_id=uuid.uuid4(), job_name="x")

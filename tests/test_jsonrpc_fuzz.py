@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.validation import MAX_JSON_DEPTH
 from jobs.api.serializers import SubmitJobSerializer
 from portal.jsonrpc import METHODS
-from portal.validation import MAX_JSON_DEPTH
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from core.validation import MAX_JSON_DEPTH
 from jobs.api.serializers import MAX_CALLBACK_HEADERS, MAX_JOB_IDS, MAX_TAGS
-from portal.validation import MAX_JSON_DEPTH
 from projects.models import Role
 from tests.factories import BELL, make_tenant
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.validation import MAX_JSON_DEPTH
 from jobs.api.serializers import SubmitJobSerializer
-from portal.validation import MAX_JSON_DEPTH
 from tests.test_jsonrpc_fuzz import (
     FUZZ,
     SUBMIT,

@@ -9,12 +9,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from rest_framework import serializers
 
-from drivers.base import PROFILING_STAGES
-from drivers.transpilers import TRANSPILERS
-from jobs.callbacks import RESERVED_HEADERS, RESERVED_PREFIX
-from jobs.choices import CIRCUIT_CODE_TYPES, CallbackType, CodeType, JobStatus
-from jobs.representation import job_full, job_results_view, job_status_view, job_summary, with_queue_position
-from portal.validation import (
+from core.validation import (
     JSONValueField,
     StrictBooleanField,
     StrictCharField,
@@ -25,6 +20,11 @@ from portal.validation import (
     StrictSerializer,
     text_problem,
 )
+from drivers.base import PROFILING_STAGES
+from drivers.transpilers import TRANSPILERS
+from jobs.callbacks import RESERVED_HEADERS, RESERVED_PREFIX
+from jobs.choices import CIRCUIT_CODE_TYPES, CallbackType, CodeType, JobStatus
+from jobs.representation import job_full, job_results_view, job_status_view, job_summary, with_queue_position
 
 # Bounds of request lists (SPEC §13); the tag and job id bounds hold for the job filters of every
 # face too (jobs/filtersets.py).

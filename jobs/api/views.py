@@ -10,6 +10,8 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.exceptions import InvalidState
+from core.validation import validate
 from jobs import services
 from jobs.api.serializers import (
     JobPatchSerializer,
@@ -23,8 +25,6 @@ from jobs.choices import JobStatus
 from jobs.filtersets import JobFilterSet
 from jobs.models import Job
 from jobs.selectors import job_get_for_user, jobs_visible_to
-from portal.errors import InvalidState
-from portal.validation import validate
 from projects.selectors import project_for_submission
 
 

@@ -8,9 +8,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
-from portal.errors import InvalidParams, NotFound, PermissionDenied
+from core.exceptions import InvalidParams, NotFound, PermissionDenied
+from core.validation import validate
 from portal.rest import parse_uuid
-from portal.validation import validate
 from projects import services
 from projects.api.serializers import (
     MemberCreateSerializer,

@@ -1,7 +1,7 @@
+from core.commands import PortalCommand
 from drivers.models import BackendStatus
 from drivers.selectors import backend_get
 from drivers.services import backend_set_status
-from portal.commands import PortalCommand
 
 
 class Command(PortalCommand):

@@ -1,7 +1,7 @@
 import json
 
+from core.commands import PortalCommand
 from jobs.services import jobs_reconcile
-from portal.commands import PortalCommand
 
 
 class Command(PortalCommand):

@@ -1,4 +1,4 @@
-from portal.commands import PortalCommand
+from core.commands import PortalCommand
 from projects.models import Role
 from projects.selectors import project_get_by_slug, user_get_by_username
 from projects.services import membership_set

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from portal.commands import PortalCommand
+from core.commands import PortalCommand
 from projects.models import TokenScope
 from projects.selectors import project_get_by_slug, user_get_by_username
 from projects.services import token_create

@@ -1,4 +1,4 @@
-from portal.commands import PortalCommand
+from core.commands import PortalCommand
 from projects.services import user_create
 
 

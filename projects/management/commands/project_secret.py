@@ -1,4 +1,4 @@
-from portal.commands import PortalCommand
+from core.commands import PortalCommand
 from projects.selectors import project_get_by_slug
 from projects.services import project_rotate_secret
 

@@ -1,4 +1,4 @@
-from portal.commands import PortalCommand
+from core.commands import PortalCommand
 from projects.selectors import user_get_by_username
 from projects.services import tokens_revoke
 
