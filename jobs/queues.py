@@ -68,11 +68,17 @@ def enqueue(job_id: uuid.UUID | str, priority: int, timeout: int) -> None:
 
 
 def remove(job_id: uuid.UUID | str, priority: int) -> bool:
-    """Take the job out of its queue; False when it was not there (a worker already took it)."""
-    conn = connection()
-    removed = conn.lrem(get_queue(priority).key, 0, str(job_id))
-    if removed:
-        conn.delete(RQJob.key_for(str(job_id)))
+    """Take the job out of its queue; False when it was not there (a worker already took it) or Redis
+    could not be reached. Either way harmless: the job's row is no longer QUEUED, so a worker that
+    pops it skips it (``job_start`` is conditional)."""
+    try:
+        conn = connection()
+        removed = conn.lrem(get_queue(priority).key, 0, str(job_id))
+        if removed:
+            conn.delete(RQJob.key_for(str(job_id)))
+    except RedisError:
+        logger.warning("could not remove job %s from its queue (Redis unavailable)", job_id, exc_info=True)
+        return False
     return bool(removed)
 
 
@@ -101,15 +107,20 @@ def waiting_ids() -> set[str]:
 
 
 def position(job_id: uuid.UUID | str, priority: int) -> int | None:
-    """1 = the next job a worker takes; None when the job is not waiting in Redis."""
-    conn = connection()
-    index = conn.lpos(get_queue(priority).key, str(job_id))
-    if index is None:
+    """1 = the next job a worker takes; None when the job is not waiting in Redis (or Redis cannot be
+    reached: a job's status answers without its place in line rather than not at all)."""
+    try:
+        conn = connection()
+        index = conn.lpos(get_queue(priority).key, str(job_id))
+        if index is None:
+            return None
+        with conn.pipeline(transaction=False) as pipe:
+            for ahead in range(1, priority):
+                pipe.llen(get_queue(ahead).key)
+            ahead_count = sum(pipe.execute()) if priority > 1 else 0
+    except RedisError:
+        logger.warning("queue position of job %s unknown (Redis unavailable)", job_id, exc_info=True)
         return None
-    with conn.pipeline(transaction=False) as pipe:
-        for ahead in range(1, priority):
-            pipe.llen(get_queue(ahead).key)
-        ahead_count = sum(pipe.execute()) if priority > 1 else 0
     return ahead_count + index + 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import redis
 from django.db import transaction
 
 from drivers.models import Backend
@@ -110,3 +111,27 @@ def test_resume_does_not_enqueue_twice(submit, tenant, run_worker, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         backend_set_status(backend=backend_get("dummy"), status="online")
     assert queues.depths()[5] == 1
+
+
+@pytest.fixture
+def redis_down(monkeypatch):
+    """The queues' Redis unreachable: a real client to a port nothing listens on."""
+    from tests.workers import free_port
+
+    dead = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    monkeypatch.setattr(queues, "connection", lambda: dead)
+
+
+def test_cancel_with_redis_down_answers_the_cancel_it_committed(rpc, submit, tenant, redis_down):
+    """The cancel commits in the database; Redis being down is logged, not a -500 (workers skip the job)."""
+    job = submit(tenant)
+    answer = rpc("cancel_jobs", {"body": {"job_ids": [job["job_id"]]}}, who=tenant)
+    assert result_of(answer) == [{"job_id": job["job_id"], "job_status": "CANCELLED"}]
+    assert Job.objects.get(pk=job["job_id"]).status == "CANCELLED"
+
+
+def test_status_with_redis_down_answers_without_a_queue_position(rpc, submit, tenant, redis_down):
+    """get_job_status still answers a QUEUED job, its queue_position null."""
+    job = submit(tenant)
+    status = result_of(rpc("get_job_status", {"body": {"job_id": job["job_id"]}}, who=tenant))
+    assert status["job_status"] == "QUEUED" and status["queue_position"] is None
