@@ -24,11 +24,11 @@ from redis import RedisError
 
 from core.exceptions import PortalError
 from jobs import queues
+from jobs.api.serializers import MAX_TAGS
 from jobs.choices import JobStatus
 from jobs.models import CallbackAttempt, CallbackDelivery, Job, JobEvent, JobResult, Tag
 from jobs.services import job_force_stop, job_update, jobs_cancel, jobs_delete, jobs_operator_requeue
 
-MAX_TAGS = 32  # SPEC §3: tags <= 32 strings of <= 64 characters (Tag.name's max_length)
 PREVIEW_CHARS = 4000
 
 

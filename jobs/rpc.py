@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.exceptions import InvalidParams, PermissionDenied
+from core.exceptions import InvalidParams
 from core.validation import validate
 from jobs import services
 from jobs.api.serializers import (
@@ -20,7 +20,6 @@ from jobs.choices import JobStatus
 from jobs.representation import job_full, job_results_view, job_status_view, job_summary, with_queue_position
 from jobs.selectors import job_get_for_user, job_list_for_user
 from portal.jsonrpc import RpcContext, rpc_method
-from projects.permissions import can_set_results
 from projects.selectors import project_for_submission
 
 
@@ -137,11 +136,9 @@ def delete_jobs(ctx: RpcContext, params: dict[str, Any]) -> list[dict[str, str]]
     params=SetJobResultsSerializer,
 )
 def set_job_results(ctx: RpcContext, params: dict[str, Any]) -> dict[str, Any]:
-    if not can_set_results(ctx.user, ctx.token):
-        raise PermissionDenied("set_job_results needs an operator account or a token with the driver scope.")
     data = validate(SetJobResultsSerializer, unwrap(params))
     job = services.job_set_results(
-        user=ctx.user, job_id=data["job_id"], results=[dict(entry) for entry in data["results"]]
+        user=ctx.user, token=ctx.token, job_id=data["job_id"], results=[dict(entry) for entry in data["results"]]
     )
     return {"job_id": str(job.job_id), "backend": job.backend.name, "job_status": job.status}
 

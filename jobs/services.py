@@ -37,8 +37,8 @@ from jobs import callbacks, events, queues
 from jobs.choices import ACTIVE, CANCELLABLE, DELETABLE, FINAL, JobStatus
 from jobs.models import Job, JobEvent, JobResult, Tag
 from jobs.selectors import confined_to_token, jobs_visible_to
-from projects.models import Project, User
-from projects.permissions import can_submit
+from projects.models import ApiToken, Project, User
+from projects.permissions import can_set_results, can_submit
 
 UNSET: Any = object()
 
@@ -390,11 +390,12 @@ def job_fail(*, job_id: uuid.UUID, error: dict[str, Any], detail: str = "", atte
     return won
 
 
-def job_set_results(*, user: User, job_id: uuid.UUID, results: list[dict[str, Any]]) -> Job:
+def job_set_results(*, user: User, token: ApiToken | None, job_id: uuid.UUID, results: list[dict[str, Any]]) -> Job:
     """Store results that a driver fetched asynchronously; the job ends COMPLETED, or FAILED when
-    an entry carries ``error``. A final job answers InvalidState and keeps what it has. Any job, for
-    a staff or driver caller (may ``user`` set results is the caller's to check), except that a
-    project-bound token reaches only its project's jobs."""
+    an entry carries ``error``. A final job answers InvalidState and keeps what it has. For operators
+    and ``driver``-scope tokens only; a project-bound token reaches only its project's jobs."""
+    if not can_set_results(user, token):
+        raise PermissionDenied("set_job_results needs an operator account or a token with the driver scope.")
     job = confined_to_token(user, Job.objects.select_related("backend")).filter(pk=job_id).first()
     if job is None or job.status == JobStatus.DELETED:
         raise NotFound(f"Job {job_id} not found.")

@@ -135,3 +135,14 @@ def test_unknown_job_is_not_found(tenant):
 
     with pytest.raises(NotFound):
         services.job_update(user=tenant.user, job_id=uuid.uuid4(), job_name="x")
+
+
+@pytest.mark.django_db
+def test_set_results_is_for_operators_and_driver_tokens_only(tenant):
+    """job_set_results itself refuses a member without a driver token: the rule is the service's, not a face's."""
+    from core.exceptions import PermissionDenied
+
+    job = new_job(tenant)
+    with pytest.raises(PermissionDenied):
+        services.job_set_results(user=tenant.user, token=None, job_id=job.job_id, results=[{"results": {"0": 1}}])
+    assert Job.objects.get(pk=job.pk).status == "QUEUED"
