@@ -176,12 +176,6 @@ class JobAdminForm(forms.ModelForm):
             raise forms.ValidationError(f"At most {MAX_TAGS} tags.")
         return tags
 
-    def clean(self):
-        cleaned = super().clean()
-        if "job_priority" in self.changed_data and self.instance.status != JobStatus.QUEUED:
-            self.add_error("job_priority", f"The job is {self.instance.status}: only a QUEUED job's priority changes.")
-        return cleaned
-
 
 class JobTypeFilter(admin.SimpleListFilter):
     title = "job type"
