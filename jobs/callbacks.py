@@ -63,7 +63,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
 from core.validation import dumps
-from jobs import representation
+from jobs import queues, representation
 from jobs.choices import CallbackType, JobStatus
 from jobs.models import CallbackAttempt, CallbackDelivery, DeliveryStatus, Job, JobResult
 
@@ -79,8 +79,6 @@ USER_AGENT = "quantum-job-portal-callbacks/1"
 RESERVED_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding", "host", "connection"})
 RESERVED_PREFIX = "x-portal-"
 MAX_ERROR_LENGTH = 2000
-RQ_RESULT_TTL = 3600
-RQ_FAILURE_TTL = 7 * 24 * 3600
 DEBUG_NETWORKS = ("127.0.0.0/8", "::1/128")
 # IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, RFC 6052 / RFC 8215).
 NAT64_NETWORKS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
@@ -185,8 +183,8 @@ def _push(items: list[tuple[str, float, int]]) -> None:
                 # requests' timeout holds per connect and per read; RQ's is the backstop for the whole try.
                 job_timeout=int(3 * timeout) + 30,
                 retry=Retry(max=retries, interval=retry_intervals(retries)) if retries else None,
-                result_ttl=RQ_RESULT_TTL,
-                failure_ttl=RQ_FAILURE_TTL,
+                result_ttl=queues.RQ_RESULT_TTL,
+                failure_ttl=queues.RQ_FAILURE_TTL,
             )
         except RedisError:
             # The status change is committed and must not fail because of a callback: the delivery

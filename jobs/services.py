@@ -364,6 +364,18 @@ def job_finish(*, job_id: uuid.UUID, attempt: int | None = None) -> str | None:
     return final if won else None
 
 
+def _fill_missing_entries(job_id: uuid.UUID, num_entries: int, *, status: str, error: dict, now) -> None:
+    """Give every entry that has no result yet the job's ending (``status`` with ``error``): a job
+    that fails or is stopped keeps the entries that ended and answers for each of the others."""
+    done = set(JobResult.objects.filter(job_id=job_id).values_list("index", flat=True))
+    metadata = {"results_fetch_mode": "sync", "status": status, "ended_at": now.isoformat()}
+    JobResult.objects.bulk_create(
+        JobResult(job_id=job_id, index=i, status=status, error=error, metadata=metadata, ended_at=now)
+        for i in range(num_entries)
+        if i not in done
+    )
+
+
 def job_fail(*, job_id: uuid.UUID, error: dict[str, Any], detail: str = "", attempt: int | None = None) -> bool:
     """Fail a running job whose run broke off: entries without an outcome get ``error``."""
     job = Job.objects.filter(pk=job_id).only("num_entries").first()
@@ -376,17 +388,7 @@ def job_fail(*, job_id: uuid.UUID, error: dict[str, Any], detail: str = "", atte
             detail=detail,
         )  # fmt: skip
         if won:
-            done = set(JobResult.objects.filter(job_id=job_id).values_list("index", flat=True))
-            metadata = {"results_fetch_mode": "sync", "status": JobStatus.FAILED, "ended_at": now.isoformat()}
-            JobResult.objects.bulk_create(
-                [
-                    JobResult(
-                        job_id=job_id, index=i, status=JobStatus.FAILED, error=error, metadata=metadata, ended_at=now
-                    )
-                    for i in range(job.num_entries)
-                    if i not in done
-                ]
-            )
+            _fill_missing_entries(job_id, job.num_entries, status=JobStatus.FAILED, error=error, now=now)
     return won
 
 
@@ -496,14 +498,8 @@ def job_force_stop(*, user: User, job_id: uuid.UUID) -> Job:
                 job.job_id, allowed=[JobStatus.CANCELLING], to=JobStatus.CANCELLED, ended_at=now, progress=100
             )
             if won:
-                done = set(JobResult.objects.filter(job_id=job.job_id).values_list("index", flat=True))
                 error = error_dict(CANCELLED_WHILE_RUNNING, f"stopped by an operator ({user})")
-                metadata = {"results_fetch_mode": "sync", "status": JobStatus.CANCELLED, "ended_at": now.isoformat()}
-                JobResult.objects.bulk_create(
-                    JobResult(job_id=job.job_id, index=i, status=JobStatus.CANCELLED, error=error, metadata=metadata,
-                              ended_at=now)
-                    for i in range(job.num_entries) if i not in done
-                )  # fmt: skip
+                _fill_missing_entries(job.job_id, job.num_entries, status=JobStatus.CANCELLED, error=error, now=now)
     else:
         raise InvalidState(f"Job {job_id} is {job.status}: only a queued or running job can be stopped.")
     job.refresh_from_db()
