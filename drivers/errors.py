@@ -49,7 +49,7 @@ class StopJob(BaseException):
 
 
 # The worker's own signals: a driver passes these on, never turns them into an entry's error.
-_PASS_ON = (KeyboardInterrupt, SystemExit, GeneratorExit, StopJob)
+PASS_ON = (KeyboardInterrupt, SystemExit, GeneratorExit, StopJob)
 MEMORY_LIMIT = "memory limit: the job ran out of the memory its work process may use"
 
 
@@ -59,7 +59,7 @@ def entry_error(exc: BaseException, code: int) -> EntryError:
     Native panics (pyo3's PanicException is a BaseException) end the entry like any other error;
     running out of memory is an execution error wherever it happens; the worker's signals go on up.
     """
-    if isinstance(exc, _PASS_ON):
+    if isinstance(exc, PASS_ON):
         raise exc
     if isinstance(exc, EntryError):
         return exc

@@ -11,7 +11,7 @@ import uuid
 from rq.timeouts import JobTimeoutException
 
 from drivers import memory
-from drivers.errors import EXECUTION_ERROR, TIMEOUT, error_dict
+from drivers.errors import EXECUTION_ERROR, PASS_ON, TIMEOUT, error_dict
 from drivers.registry import get_driver
 from jobs import callbacks, services, worker
 from jobs.models import Job
@@ -47,7 +47,7 @@ def run_job(job_id: str) -> str:
         error = memory_limit_error(backend.memory_limit_bytes)
         services.job_fail(job_id=job_uuid, error=error, detail="memory limit", attempt=attempt)
         return "FAILED"
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+    except PASS_ON:
         raise  # the worker's own shutdown: the job is recovered, not failed
     except BaseException:  # native panics (pyo3's PanicException) included: they end the job at once
         # A bug, not a bad circuit (drivers report those per entry): log it with a reference the
