@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import sys
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +26,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.exceptions import InvalidParams
+from core.exceptions import InvalidParams, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -286,6 +287,21 @@ class StrictDictField(serializers.DictField):
         if names:
             raise serializers.ValidationError(names)
         return super().run_child_validation(data)
+
+
+class IsoDateTimeField(serializers.DateTimeField):
+    """Timestamps as JSON-RPC writes them (``2025-07-15T14:58:55.283302+00:00``), not DRF's ``Z``."""
+
+    def to_representation(self, value):
+        return self.enforce_timezone(value).isoformat() if value else None
+
+
+def parse_uuid(value: str, what: str) -> uuid.UUID:
+    """A URL's id, or the not-found that a missing object would be."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFound(f"{what} {value} not found.") from exc
 
 
 class StrictSerializer(serializers.Serializer):

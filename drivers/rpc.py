@@ -6,12 +6,12 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
+from core.calls import Caller
 from core.validation import StrictSerializer, validate
 from drivers.models import Backend
-from portal.jsonrpc import RpcContext, openrpc_document, rpc_method
 
 
-class _NoParams(StrictSerializer):
+class NoParams(StrictSerializer):
     pass
 
 
@@ -41,12 +41,6 @@ def backend_view(backend: Backend, queue_length: int) -> dict[str, Any]:
     }
 
 
-@rpc_method("get_backends", summary="Every backend with its status, limits and queue length.", params=_NoParams)
-def get_backends(ctx: RpcContext, params: dict[str, Any]) -> list[dict[str, Any]]:
-    validate(_NoParams, params.get("body", params) if isinstance(params.get("body"), dict) else params)
+def get_backends(caller: Caller, params: dict[str, Any]) -> list[dict[str, Any]]:
+    validate(NoParams, params)
     return [backend_view(backend, backend.queued) for backend in backends_with_queue_length()]
-
-
-@rpc_method("rpc.discover", summary="This API as an OpenRPC document.", auth=False)
-def discover(ctx: RpcContext, params: dict[str, Any]) -> dict[str, Any]:
-    return openrpc_document()

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
 from core.exceptions import NotFound, PermissionDenied
 from jobs.choices import JobStatus
@@ -104,31 +103,3 @@ def job_list_for_user(
             ]
         )
     return _with_relations(filterset.qs)
-
-
-def project_usage(*, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """Per project, the jobs created in [since, until): how many, shots, and execution seconds
-    (started to ended) -- one aggregate query."""
-    rows = (
-        Job.objects.filter(created_at__gte=since, created_at__lt=until)
-        .values("project__project_id", "project__slug")
-        .annotate(
-            jobs=Count("job_id"),
-            shots=Sum("shots"),
-            execution=Sum(
-                ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField()),
-                filter=Q(started_at__isnull=False, ended_at__isnull=False),
-            ),
-        )
-        .order_by("project__slug")
-    )
-    return [
-        {
-            "project_id": str(row["project__project_id"]),
-            "project": row["project__slug"],
-            "jobs": row["jobs"],
-            "shots": row["shots"] or 0,
-            "execution_seconds": round(row["execution"].total_seconds(), 3) if row["execution"] else 0.0,
-        }
-        for row in rows
-    ]

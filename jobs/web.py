@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.exceptions import InvalidParams, PortalError
+from core.exceptions import InvalidParams, NotFound, PermissionDenied, PortalError
 from core.validation import dumps, validate
 from drivers.rpc import backend_view, backends_with_queue_length
 from jobs.api.serializers import SubmitJobSerializer
@@ -32,7 +32,6 @@ from jobs.forms import EXAMPLES, JobUpdateForm, SubmitJobForm, source_as_text
 from jobs.representation import job_results_view, job_status_view, with_queue_position
 from jobs.selectors import job_get_for_user, jobs_visible_to
 from jobs.services import JobSpec, job_submit, job_update, jobs_cancel, jobs_delete
-from portal.web import raise_for_http
 from projects.selectors import project_for_submission, projects_for_user
 
 PAGE_SIZE = 25
@@ -202,11 +201,7 @@ def _entries(job, view: dict[str, Any]) -> list[dict[str, Any]]:
 @require_GET
 def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """Status (badge + word, live with JS), timeline, source, results per entry, deliveries, actions."""
-    try:
-        job = job_get_for_user(user=request.user, job_id=job_id, with_results=True)
-    except PortalError as exc:
-        raise_for_http(exc)
-        raise
+    job = job_get_for_user(user=request.user, job_id=job_id, with_results=True)
     view = with_queue_position(job_results_view(job), job)
     tags = ", ".join(view["tags"])
     return render(
@@ -227,18 +222,10 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     )
 
 
-def _get_job(request: HttpRequest, job_id: uuid.UUID, **kwargs):
-    try:
-        return job_get_for_user(user=request.user, job_id=job_id, **kwargs)
-    except PortalError as exc:
-        raise_for_http(exc)
-        raise
-
-
 @login_required
 @require_POST
 def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    job = _get_job(request, job_id)
+    job = job_get_for_user(user=request.user, job_id=job_id)
     if jobs_cancel(user=request.user, job_ids=[job.job_id]):
         messages.success(request, "Job cancelled.")
     else:
@@ -250,7 +237,7 @@ def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def job_delete(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """GET asks for confirmation; POST deletes (source and results are purged)."""
-    job = _get_job(request, job_id)
+    job = job_get_for_user(user=request.user, job_id=job_id)
     if request.method == "GET":
         return render(request, "jobs/delete_confirm.html", {"job": job, "can_delete": job.status in DELETABLE})
     if jobs_delete(user=request.user, job_ids=[job.job_id]):
@@ -264,7 +251,7 @@ def job_delete(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def job_edit(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """Rename, retag, change priority through ``job_update``."""
-    job = _get_job(request, job_id)
+    job = job_get_for_user(user=request.user, job_id=job_id)
     form = JobUpdateForm(request.POST)
     if not form.is_valid():
         for field, errors in form.errors.items():
@@ -275,8 +262,9 @@ def job_edit(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         changes["job_priority"] = form.cleaned_data["job_priority"]
     try:
         job_update(user=request.user, job_id=job.job_id, **changes)
+    except (NotFound, PermissionDenied):
+        raise  # their own pages (portal.web.DomainErrorPageMiddleware)
     except PortalError as exc:
-        raise_for_http(exc)
         messages.error(request, exc.message)
     else:
         messages.success(request, "Job updated.")
@@ -287,7 +275,7 @@ def job_edit(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def job_results_json(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """The ``get_job_results`` answer as a file."""
-    job = _get_job(request, job_id, with_results=True)
+    job = job_get_for_user(user=request.user, job_id=job_id, with_results=True)
     # Strict JSON: a non-finite number a driver reported is null, not a bare NaN no parser reads.
     response = HttpResponse(dumps(job_results_view(job), indent=1), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="job-{job.job_id}.json"'
@@ -324,7 +312,7 @@ def _csv_rows(job, view: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 @require_GET
 def job_results_csv(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """One row per outcome: ``entry,bitstring,count`` (circuits) or ``entry,rank,solution,quboValue,maxcutValue``."""
-    job = _get_job(request, job_id, with_results=True)
+    job = job_get_for_user(user=request.user, job_id=job_id, with_results=True)
     header, rows = _csv_rows(job, job_results_view(job))
     out = io.StringIO()
     writer = csv.writer(out)
@@ -365,7 +353,7 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
     source_id = request.GET.get("from")
     if not source_id:
         return {}
-    job = _get_job(request, source_id)
+    job = job_get_for_user(user=request.user, job_id=source_id)
     status = job_status_view(job)
     options = status["transpiler_options"] or {}
     callbacks = status["callbacks"] or []

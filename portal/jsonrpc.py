@@ -10,7 +10,6 @@ than the ~200 lines of protocol itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from core import ratelimit
 from core.exceptions import InvalidParams, PermissionDenied, PortalError
 from core.validation import dumps, loads
+from portal import openrpc
 from portal.errors import (
     InternalError,
     InvalidRequest,
@@ -35,30 +35,9 @@ from portal.errors import (
     internal,
     rpc_error,
 )
+from portal.methods import METHODS
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class RpcMethod:
-    name: str
-    func: Callable[[RpcContext, dict[str, Any]], Any]
-    summary: str
-    params: Any = None  # a serializer class, for the OpenRPC document
-    auth: bool = True
-
-
-METHODS: dict[str, RpcMethod] = {}
-
-
-def rpc_method(name: str, *, summary: str, params: Any = None, auth: bool = True):
-    """Register a JSON-RPC method: ``func(ctx, params) -> result``."""
-
-    def decorator(func):
-        METHODS[name] = RpcMethod(name=name, func=func, summary=summary, params=params, auth=auth)
-        return func
-
-    return decorator
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -120,6 +99,22 @@ class RpcContext:
             raise self._rate_error
 
 
+def unwrap(params: dict[str, Any], wrapper: str = "body") -> dict[str, Any]:
+    """Seed 000 wraps fields as ``params.body``; the same fields directly in ``params`` work too."""
+    if wrapper not in params:
+        return dict(params)
+    inner = params[wrapper]
+    if not isinstance(inner, dict):
+        raise InvalidParams.field(wrapper, "must be an object")
+    outer = {k: v for k, v in params.items() if k != wrapper}
+    clash = sorted(set(outer) & set(inner))
+    if clash:
+        raise InvalidParams(
+            errors=[{"field": name, "message": f"given both in {wrapper} and outside"} for name in clash]
+        )
+    return {**outer, **inner}
+
+
 def _response(req_id: Any, *, result: Any = None, error: PortalError | None = None) -> dict[str, Any]:
     if error is not None:
         return {"jsonrpc": "2.0", "id": req_id, "error": rpc_error(error)}
@@ -166,7 +161,7 @@ def call(ctx: RpcContext, item: Any, path_method: str | None) -> dict[str, Any] 
         if method.auth:
             ctx.user  # noqa: B018 -- raises Unauthenticated before the method runs
             ctx.check_rate()
-        result = method.func(ctx, params)
+        result = method.func(ctx, unwrap(params))
     except PortalError as exc:
         error = exc
     except DatabaseError:
@@ -187,7 +182,7 @@ def endpoint(request: HttpRequest, method: str | None = None) -> HttpResponse:
     """``POST /v1/job/`` (any method) and ``POST /v1/job/<method>`` (that method only)."""
     if request.method != "POST":
         if request.method in ("GET", "HEAD") and method is None:
-            return _json(openrpc_document())
+            return _json(openrpc.document(METHODS))
         response = _json(_response(None, error=InvalidRequest("Use POST for JSON-RPC calls.")), status=405)
         response["Allow"] = "POST"
         return response
@@ -219,85 +214,3 @@ def endpoint(request: HttpRequest, method: str | None = None) -> HttpResponse:
         return _json(responses) if responses else HttpResponse(status=204)
     response = call(ctx, payload, method)
     return _json(response) if response is not None else HttpResponse(status=204)
-
-
-# --- OpenRPC (rpc.discover) ------------------------------------------------------------------
-
-
-def _schema(field_obj) -> dict[str, Any]:
-    """JSON Schema of a DRF field, enough for clients and docs."""
-    from rest_framework import serializers as s
-
-    schema: dict[str, Any]
-    if isinstance(field_obj, s.Serializer):
-        schema = _object_schema(field_obj)
-    elif isinstance(field_obj, s.ListSerializer):
-        schema = {"type": "array", "items": _schema(field_obj.child)}
-    elif isinstance(field_obj, s.ChoiceField):
-        schema = {"enum": list(field_obj.choices)}
-    elif isinstance(field_obj, s.ListField):
-        schema = {"type": "array", "items": _schema(field_obj.child)}
-    elif isinstance(field_obj, s.DictField):
-        schema = {"type": "object"}
-    elif isinstance(field_obj, s.BooleanField):
-        schema = {"type": "boolean"}
-    elif isinstance(field_obj, s.IntegerField):
-        schema = {"type": "integer"}
-        if field_obj.min_value is not None:
-            schema["minimum"] = field_obj.min_value
-        if field_obj.max_value is not None:
-            schema["maximum"] = field_obj.max_value
-    elif isinstance(field_obj, s.FloatField):
-        schema = {"type": "number"}
-    elif isinstance(field_obj, s.UUIDField):
-        schema = {"type": "string", "format": "uuid"}
-    elif isinstance(field_obj, s.DateTimeField):
-        schema = {"type": "string", "format": "date-time"}
-    elif isinstance(field_obj, s.CharField):
-        schema = {"type": "string"}
-    else:
-        schema = {}
-    if getattr(field_obj, "allow_null", False) and schema:
-        schema = {"oneOf": [schema, {"type": "null"}]}
-    return schema
-
-
-def _object_schema(serializer) -> dict[str, Any]:
-    fields = serializer.fields
-    return {
-        "type": "object",
-        "properties": {name: _schema(f) for name, f in fields.items()},
-        "required": [name for name, f in fields.items() if f.required],
-        "additionalProperties": False,
-    }
-
-
-def openrpc_document() -> dict[str, Any]:
-    methods = []
-    for method in METHODS.values():
-        params = []
-        if method.params is not None:
-            serializer = method.params()
-            params = [
-                {"name": name, "required": f.required, "schema": _schema(f)} for name, f in serializer.fields.items()
-            ]
-        methods.append(
-            {
-                "name": method.name,
-                "summary": method.summary,
-                "paramStructure": "by-name",
-                "params": params,
-                "result": {"name": "result", "schema": {}},
-            }
-        )
-    return {
-        "openrpc": "1.3.2",
-        "info": {
-            "title": "Quantum job portal",
-            "version": "1.0.0",
-            "description": "Seed 000's job API. Params may also be wrapped as params.body "
-            "(and params.filters for get_jobs). Errors carry data.error_code.",
-        },
-        "servers": [{"name": "portal", "url": "/v1/job/"}],
-        "methods": methods,
-    }

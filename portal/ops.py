@@ -28,8 +28,8 @@ from core.exceptions import PortalError
 from drivers.models import Backend, BackendStatus
 from drivers.services import backend_set_status
 from jobs import ops_selectors, queues
-from jobs.selectors import project_usage
 from jobs.services import job_force_stop, jobs_operator_requeue
+from projects.selectors import project_usage
 
 logger = logging.getLogger(__name__)
 

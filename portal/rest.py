@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +21,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -179,21 +178,6 @@ class PortalPagination(PageNumberPagination):
 
 
 # --- Fields and schema --------------------------------------------------------------------------
-
-
-class IsoDateTimeField(serializers.DateTimeField):
-    """Timestamps as JSON-RPC writes them (``2025-07-15T14:58:55.283302+00:00``), not DRF's ``Z``."""
-
-    def to_representation(self, value):
-        return self.enforce_timezone(value).isoformat() if value else None
-
-
-def parse_uuid(value: str, what: str) -> uuid.UUID:
-    """A URL's id, or the not-found that a missing object would be."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise NotFound(f"{what} {value} not found.") from exc
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -76,6 +76,8 @@ MIDDLEWARE = [
     # After WhiteNoise: a static file needs no policy of its own; every page, error pages and the
     # sign-in lockout page included, gets one.
     "portal.web.PortalCSPMiddleware",
+    # A domain NotFound or PermissionDenied from a page is its 404 or 403 page.
+    "portal.web.DomainErrorPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -1,5 +1,5 @@
 """Web portal views shared by every page: the dashboard, the error pages, how a domain error becomes a
-page (NotFound → the 404 page, PermissionDenied → 403, anything else → its message), the locked-out
+page (NotFound → the 404 page, PermissionDenied → 403), the locked-out
 sign-in page, and the Content-Security-Policy of every page."""
 
 from __future__ import annotations
@@ -9,28 +9,36 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.handlers.exception import response_for_exception
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from core.exceptions import NotFound, PermissionDenied, PortalError
+from core.exceptions import NotFound, PermissionDenied
 from drivers.rpc import backend_view, backends_with_queue_length
-from jobs.selectors import jobs_visible_to, project_usage
+from jobs.selectors import jobs_visible_to
 from projects.models import Membership
+from projects.selectors import month_start, project_usage
 
 
-def raise_for_http(exc: PortalError) -> None:
-    """Re-raise the domain errors that have pages of their own; others are shown as a message."""
-    if isinstance(exc, NotFound):
-        raise Http404(exc.message) from exc
-    if isinstance(exc, PermissionDenied):
-        raise DjangoPermissionDenied(exc.message) from exc
+class DomainErrorPageMiddleware:
+    """A page's NotFound is the 404 page and its PermissionDenied the 403 page, wherever in the views or
+    services it was raised; the views show any other domain error as a message on their own page."""
 
+    def __init__(self, get_response):
+        self.get_response = get_response
 
-def month_start():
-    return timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, NotFound):
+            return response_for_exception(request, Http404(exception.message))
+        if isinstance(exception, PermissionDenied):
+            return response_for_exception(request, DjangoPermissionDenied(exception.message))
+        return None
 
 
 @login_required
@@ -41,7 +49,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     slugs = {m.project.slug for m in memberships}
     recent = jobs_visible_to(request.user).filter(user=request.user).select_related("backend", "project")[:10]
     backends = [backend_view(b, b.queued) for b in backends_with_queue_length()]
-    usage = [row for row in project_usage(since=month_start(), until=timezone.now()) if row["project"] in slugs]
+    now = timezone.now()
+    usage = [row for row in project_usage(since=month_start(now), until=now) if row["project"] in slugs]
     return render(
         request,
         "portal/dashboard.html",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 
 from core.exceptions import InvalidParams, NotFound
 from projects.models import ApiToken, Project, User
@@ -64,3 +66,38 @@ def project_tokens_for_user(user: User, project: Project) -> QuerySet[ApiToken]:
     if not is_project_admin(user, project):
         tokens = tokens.filter(user=user)
     return tokens.order_by("-created_at", "-pk")
+
+
+def month_start(now: datetime) -> datetime:
+    """The first instant of ``now``'s month: where the usage figures of the web pages begin."""
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def project_usage(*, since: datetime, until: datetime, project: Project | None = None) -> list[dict[str, Any]]:
+    """Per project (or of one), the jobs created in [since, until): how many, shots, and execution
+    seconds (started to ended) -- one aggregate query. (The filter comes before the annotation, so
+    the aggregates count only the jobs it kept.)"""
+    projects = Project.objects.all() if project is None else Project.objects.filter(pk=project.pk)
+    rows = (
+        projects.filter(jobs__created_at__gte=since, jobs__created_at__lt=until)
+        .values("project_id", "slug")
+        .annotate(
+            jobs_count=Count("jobs"),
+            shots=Sum("jobs__shots"),
+            execution=Sum(
+                ExpressionWrapper(F("jobs__ended_at") - F("jobs__started_at"), output_field=DurationField()),
+                filter=Q(jobs__started_at__isnull=False, jobs__ended_at__isnull=False),
+            ),
+        )
+        .order_by("slug")
+    )
+    return [
+        {
+            "project_id": str(row["project_id"]),
+            "project": row["slug"],
+            "jobs": row["jobs_count"],
+            "shots": row["shots"] or 0,
+            "execution_seconds": round(row["execution"].total_seconds(), 3) if row["execution"] else 0.0,
+        }
+        for row in rows
+    ]

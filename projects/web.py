@@ -10,22 +10,25 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from core.exceptions import InvalidParams, PortalError
+from core.exceptions import InvalidParams, NotFound, PermissionDenied, PortalError
 from core.validation import validate
-from jobs.selectors import project_usage
-from portal.web import month_start, raise_for_http
 from projects.api.serializers import ProjectPatchSerializer
 from projects.forms import MemberForm, QuotasForm, RoleForm, TokenForm
 from projects.models import Membership, Project, Role
 from projects.permissions import is_project_admin, role_in
-from projects.selectors import project_tokens_for_user, projects_for_user, user_get_by_username
+from projects.selectors import (
+    month_start,
+    project_tokens_for_user,
+    project_usage,
+    projects_for_user,
+    user_get_by_username,
+)
 from projects.services import (
     membership_remove,
     membership_set,
@@ -55,7 +58,8 @@ def _admin_project(request: HttpRequest, slug: str) -> Project:
 def _render_detail(request: HttpRequest, project: Project, *, quotas_form: QuotasForm | None = None) -> HttpResponse:
     is_admin = is_project_admin(request.user, project)
     now = timezone.now()
-    usage = next((row for row in project_usage(since=month_start(), until=now) if row["project"] == project.slug), None)
+    usage = project_usage(since=month_start(now), until=now, project=project)
+    usage = usage[0] if usage else None
     if quotas_form is None and is_admin:
         quotas_form = QuotasForm(
             initial={
@@ -171,8 +175,9 @@ def token_new(request: HttpRequest, slug: str) -> HttpResponse:
             name=form.cleaned_data.get("name") or "",
             expires_at=timezone.now() + timedelta(days=days) if days else None,
         )
+    except (NotFound, PermissionDenied):
+        raise  # their own pages (portal.web.DomainErrorPageMiddleware)
     except PortalError as exc:
-        raise_for_http(exc)
         messages.error(request, exc.message)
         return redirect("projects:detail", slug=project.slug)
     request.session[NEW_TOKEN_SESSION_KEY] = {"raw": raw, "id": token.pk, "project": project.slug}

@@ -11,8 +11,8 @@ from django.utils import timezone
 from core.exceptions import InvalidState, PermissionDenied
 from drivers.models import Backend
 from jobs.models import Job
-from jobs.selectors import project_usage
 from jobs.services import JobSpec, job_force_stop, job_submit, jobs_requeue
+from projects.selectors import project_usage
 from tests.factories import BELL, make_tenant
 from tests.sleepy_driver import hold
 from tests.workers import wait_for

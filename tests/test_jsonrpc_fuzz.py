@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from core.validation import MAX_JSON_DEPTH
 from jobs.api.serializers import SubmitJobSerializer
-from portal.jsonrpc import METHODS
+from portal.methods import METHODS
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from portal import jsonrpc
+from portal import methods
 from projects.models import ApiToken
 from projects.services import tokens_revoke
 from tests.conftest import error_of, result_of
@@ -237,7 +237,7 @@ def test_internal_error_has_reference_and_no_traceback(rpc, tenant, monkeypatch,
     def broken(ctx, params):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setitem(jsonrpc.METHODS, "get_jobs", jsonrpc.RpcMethod("get_jobs", broken, "broken"))
+    monkeypatch.setitem(methods.METHODS, "get_jobs", methods.RpcMethod("get_jobs", broken, "broken"))
     error = error_of(rpc("get_jobs", {}, who=tenant))
     assert error["code"] == -32603
     ref = error["data"]["ref"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import serializers
 
-from core.validation import StrictCharField, StrictIntegerField, StrictSerializer
-from portal.rest import IsoDateTimeField
+from core.validation import IsoDateTimeField, StrictCharField, StrictIntegerField, StrictSerializer
 from projects.models import ApiToken, Membership, Project, Role, TokenScope
 
 # What a project's admins (and operators) see of it beyond what every member sees.

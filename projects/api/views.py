@@ -9,8 +9,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from core.exceptions import InvalidParams, NotFound, PermissionDenied
-from core.validation import validate
-from portal.rest import parse_uuid
+from core.validation import parse_uuid, validate
 from projects import services
 from projects.api.serializers import (
     MemberCreateSerializer,

@@ -1,0 +1,16 @@
+"""Who makes a call, as the faces hand it to the functions below them."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Caller(Protocol):
+    """The authenticated caller of one request: its user, and the API token it came with (None for a
+    web session). The JSON-RPC protocol in ``portal/`` resolves it once per HTTP request."""
+
+    @property
+    def user(self) -> Any: ...
+
+    @property
+    def token(self) -> Any: ...
