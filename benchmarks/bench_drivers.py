@@ -45,9 +45,9 @@ from qiskit.circuit.random import random_circuit  # noqa: E402
 from qiskit.transpiler import generate_preset_pass_manager  # noqa: E402
 from qiskit_aer import AerSimulator  # noqa: E402
 
+from backends.models import Backend  # noqa: E402
 from drivers import transpilers  # noqa: E402
 from drivers.base import PROFILING_STAGES, DriverJob, EntryResult  # noqa: E402
-from drivers.models import Backend  # noqa: E402
 from drivers.qubo import EXACT_MAX_VARIABLES  # noqa: E402
 from drivers.registry import get_driver  # noqa: E402
 

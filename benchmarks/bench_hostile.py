@@ -32,8 +32,8 @@ logging.getLogger("qiskit").setLevel(logging.WARNING)
 
 from qiskit import qasm2, qasm3  # noqa: E402
 
+from backends.models import Backend  # noqa: E402
 from drivers.base import DriverJob  # noqa: E402
-from drivers.models import Backend  # noqa: E402
 from drivers.registry import get_driver  # noqa: E402
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'

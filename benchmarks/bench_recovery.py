@@ -36,7 +36,7 @@ import psutil  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from drivers.models import Backend  # noqa: E402
+from backends.models import Backend  # noqa: E402
 from jobs import queues  # noqa: E402
 from jobs.models import Job  # noqa: E402
 from jobs.services import JobSpec, job_submit  # noqa: E402

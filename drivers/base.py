@@ -10,10 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from drivers.models import Backend
+from typing import Any, Protocol
 
 PROFILING_STAGES = ("driver:parse", "driver:transpile", "driver:run")
 
@@ -49,6 +46,18 @@ class EntryResult:
 
 
 Report = Callable[[int, EntryResult], None]
+
+
+class Backend(Protocol):
+    """What a driver reads of the backend it runs for (a ``backends.models.Backend`` row): its name,
+    its driver options and its limits. Drivers never write it."""
+
+    name: str
+    options: dict[str, Any]
+    max_qubits: int | None
+    max_variables: int | None
+    basis_gates: list[str] | None
+    coupling_map: list[list[int]] | None
 
 
 class StageTimer:

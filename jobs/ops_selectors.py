@@ -12,7 +12,8 @@ from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 from rq import Worker
 
-from drivers.models import Backend, BackendStatus
+from backends.models import Backend, BackendStatus
+from backends.selectors import backends_with_queue_length
 from jobs import queues
 from jobs.choices import JobStatus
 from jobs.models import Job, JobResult
@@ -25,11 +26,10 @@ def backends_overview() -> list[Backend]:
     """Every backend with ``queued`` and ``running`` counts and ``oldest_queued_at`` (from the
     database: jobs of a paused backend wait there, not in Redis) -- one query."""
     return list(
-        Backend.objects.annotate(
-            queued=Count("jobs", filter=Q(jobs__status=JobStatus.QUEUED)),
+        backends_with_queue_length().annotate(
             running=Count("jobs", filter=Q(jobs__status__in=[JobStatus.RUNNING, JobStatus.CANCELLING])),
             oldest_queued_at=Min("jobs__queued_at", filter=Q(jobs__status=JobStatus.QUEUED)),
-        ).order_by("name")
+        )
     )
 
 

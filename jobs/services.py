@@ -18,6 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from backends.models import Backend, BackendStatus
+from backends.selectors import backend_get
 from core.exceptions import (
     BackendUnavailable,
     Conflict,
@@ -30,9 +32,7 @@ from core.exceptions import (
 )
 from drivers.base import DriverJob, EntryResult
 from drivers.errors import CANCELLED_WHILE_RUNNING, WORKER_LOST, error_dict
-from drivers.models import Backend, BackendStatus
 from drivers.registry import get_driver
-from drivers.selectors import backend_get
 from jobs import callbacks, events, queues
 from jobs.choices import ACTIVE, CANCELLABLE, DELETABLE, FINAL, JobStatus
 from jobs.models import Job, JobEvent, JobResult, Tag

@@ -22,9 +22,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from backends.presenters import backend_view
+from backends.selectors import backends_with_queue_length
 from core.exceptions import InvalidParams, NotFound, PermissionDenied, PortalError
 from core.validation import dumps, validate
-from drivers.rpc import backend_view, backends_with_queue_length
 from jobs.api.serializers import SubmitJobSerializer
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, CodeType, JobStatus
 from jobs.filtersets import JobFilterSet

@@ -90,7 +90,7 @@ class PeakRecorder:
 
 def prewarm() -> None:
     """Build each backend's simulator and default pass manager in this (the main) process."""
-    from drivers.models import Backend
+    from backends.models import Backend
     from drivers.registry import get_driver
 
     try:

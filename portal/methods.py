@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drivers import rpc as backend_rpc
+from backends import rpc as backend_rpc
 from jobs import rpc as job_rpc
 from jobs.api import serializers as job_params
 from portal import openrpc

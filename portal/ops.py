@@ -24,9 +24,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from redis import RedisError
 
+from backends.models import Backend, BackendStatus
+from backends.services import backend_set_status
 from core.exceptions import PortalError
-from drivers.models import Backend, BackendStatus
-from drivers.services import backend_set_status
 from jobs import ops_selectors, queues
 from jobs.services import job_force_stop, jobs_operator_requeue
 from projects.selectors import project_usage

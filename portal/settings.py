@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "csp",
     "portal",
     "projects",
+    "backends",
     "drivers",
     "jobs",
 ]
@@ -253,7 +254,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {
-        "BackendStatusEnum": "drivers.models.BackendStatus",
+        "BackendStatusEnum": "backends.models.BackendStatus",
         "CallbackTypeEnum": "jobs.choices.CallbackType",
         "TokenScopeEnum": "projects.models.TokenScope",
     },

@@ -16,8 +16,9 @@ from django.template import loader
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from backends.presenters import backend_view
+from backends.selectors import backends_with_queue_length
 from core.exceptions import NotFound, PermissionDenied
-from drivers.rpc import backend_view, backends_with_queue_length
 from jobs.selectors import jobs_visible_to
 from projects.models import Membership
 from projects.selectors import month_start, project_usage

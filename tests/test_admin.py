@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from drivers.models import Backend
-from drivers.services import backend_set_status
+from backends.models import Backend
+from backends.services import backend_set_status
 from jobs import queues
 from jobs.models import CallbackAttempt, CallbackDelivery, Job, JobEvent, JobResult, Tag
 from jobs.services import JobSpec, job_start, job_submit
@@ -56,7 +56,7 @@ def world(tenant, django_capture_on_commit_callbacks) -> dict[str, Any]:
         "projects.project": tenant.project,
         "projects.membership": Membership.objects.get(user=tenant.user),
         "projects.apitoken": token,
-        "drivers.backend": Backend.objects.get(name="dummy"),
+        "backends.backend": Backend.objects.get(name="dummy"),
         "jobs.tag": Tag.objects.get(name="exp1"),
         "jobs.job": queued,
         "jobs.jobresult": JobResult.objects.filter(job=done).first(),
@@ -67,10 +67,10 @@ def world(tenant, django_capture_on_commit_callbacks) -> dict[str, Any]:
 
 
 MODELS = [
-    "projects.user", "projects.project", "projects.membership", "projects.apitoken", "drivers.backend", "jobs.tag",
+    "projects.user", "projects.project", "projects.membership", "projects.apitoken", "backends.backend", "jobs.tag",
     "jobs.job", "jobs.jobresult", "jobs.jobevent", "jobs.callbackdelivery", "jobs.callbackattempt",
 ]  # fmt: skip
-ADDABLE = ["projects.user", "projects.project", "projects.membership", "drivers.backend", "jobs.tag"]
+ADDABLE = ["projects.user", "projects.project", "projects.membership", "backends.backend", "jobs.tag"]
 
 
 # --- Pages and who sees them --------------------------------------------------------------------
@@ -113,7 +113,7 @@ def test_anonymous_is_sent_to_login(client, world, model):
     assert response.url.startswith(reverse("admin:login"))
 
 
-@pytest.mark.parametrize("model", ["jobs.job", "projects.apitoken", "drivers.backend"])
+@pytest.mark.parametrize("model", ["jobs.job", "projects.apitoken", "backends.backend"])
 def test_non_staff_is_sent_to_login(client, world, model):
     """A signed-in user who is not staff is redirected to the admin login too."""
     client.force_login(world["tenant"].user)
@@ -449,7 +449,7 @@ def test_backend_status_actions(client, operator, django_capture_on_commit_callb
     backend = Backend.objects.get(name="dummy")
     if status == "online":
         backend_set_status(backend=backend, status="paused")
-    act(client, django_capture_on_commit_callbacks, action, [backend], model="drivers.backend")
+    act(client, django_capture_on_commit_callbacks, action, [backend], model="backends.backend")
     assert Backend.objects.get(pk=backend.pk).status == status
 
 
@@ -459,7 +459,7 @@ def test_resume_enqueues_held_jobs(client, operator, tenant, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True):
         job = submit(tenant)
     assert str(job.job_id) not in queues.waiting_ids()
-    act(client, django_capture_on_commit_callbacks, "resume", [backend], model="drivers.backend")
+    act(client, django_capture_on_commit_callbacks, "resume", [backend], model="backends.backend")
     assert str(job.job_id) in queues.waiting_ids()
 
 
@@ -475,7 +475,7 @@ def test_backend_with_unknown_driver_is_refused(client, operator):
     """A backend naming no registered driver is not saved."""
     data = {"name": "ghost", "driver": "nope", "code_types": '["qasm2"]', "status": "online", "options": "{}",
             "max_shots": 10, "max_circuits": 1, "time_limit": 60}  # fmt: skip
-    response = client.post(reverse("admin:drivers_backend_add"), data)
+    response = client.post(reverse("admin:backends_backend_add"), data)
     assert response.status_code == 200
     assert "driver" in response.context["adminform"].form.errors
     assert not Backend.objects.filter(name="ghost").exists()
@@ -484,7 +484,7 @@ def test_backend_with_unknown_driver_is_refused(client, operator):
 def test_unregistered_driver_is_shown_not_replaced(client, operator):
     """A backend whose driver is no longer registered shows that driver, not another one."""
     backend = Backend.objects.create(name="ghost", driver="gone", code_types=["qasm2"])
-    form = client.get(reverse("admin:drivers_backend_change", args=[backend.pk])).context["adminform"].form
+    form = client.get(reverse("admin:backends_backend_change", args=[backend.pk])).context["adminform"].form
     assert form["driver"].value() == "gone"
     assert ("gone", "gone (not registered)") in form.fields["driver"].choices
 

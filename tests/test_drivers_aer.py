@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from qiskit_aer import AerSimulator
 
+from backends.models import Backend
 from drivers import transpilers
 from drivers.base import DriverJob, EntryResult
-from drivers.models import Backend
 from drivers.qasm import qasm_version
 from drivers.registry import get_driver
 from tests.factories import BELL, BELL_QASM3, XX

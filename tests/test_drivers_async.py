@@ -6,8 +6,8 @@ from __future__ import annotations
 import django_rq
 import pytest
 
+from backends.models import Backend
 from drivers.async_example import SUBMITTED_KEY
-from drivers.models import Backend
 from tests.conftest import error_of, result_of
 from tests.factories import BELL, make_tenant
 

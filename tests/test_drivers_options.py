@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.models import Backend
-from drivers.selectors import backend_get
-from drivers.services import backend_set_status
+from backends.models import Backend
+from backends.selectors import backend_get
+from backends.services import backend_set_status
 from jobs.models import Job
 from tests.conftest import error_of, result_of
 from tests.factories import BELL, BELL_QASM3

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from backends.models import Backend
 from drivers.base import DriverJob, EntryResult
 from drivers.errors import INVALID_PAYLOAD, EntryError
-from drivers.models import Backend
 from drivers.qubo import as_matrix, best_assignments, maxcut_values, qubo_values, ranked
 from drivers.registry import get_driver
 from tests.conftest import error_of, result_of

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from qiskit import qasm2
 
+from backends.models import Backend
 from drivers import qasm
 from drivers.errors import EXECUTION_ERROR, PARSE_ERROR, EntryError, StopJob, entry_error
-from drivers.models import Backend
 from jobs.models import Job
 from jobs.services import JobSpec, job_submit
 from tests.conftest import error_of

@@ -86,7 +86,7 @@ def test_keep_alive_comments(server):
     """A quiet stream sends keep-alive comments (every SSE_KEEPALIVE_SECONDS, at most 15)."""
     tenant = make_tenant()
     job_id = submit(server, tenant.token, backend="aer_simulator", job_priority=10)
-    from drivers.models import Backend
+    from backends.models import Backend
 
     Backend.objects.filter(name="aer_simulator").update(status="paused")  # nothing will happen to it
     response = requests.get(
@@ -120,7 +120,7 @@ def test_hundreds_of_open_streams_do_not_block_the_api(server):
     """300 streams held open on one server process; the JSON-RPC API still answers."""
     tenant = make_tenant()
     job_id = submit(server, tenant.token, backend="aer_simulator")
-    from drivers.models import Backend
+    from backends.models import Backend
 
     Backend.objects.filter(name="aer_simulator").update(status="paused")
     host, port = server.removeprefix("http://").split(":")

@@ -8,8 +8,8 @@ import psutil
 import pytest
 from django.utils import timezone
 
+from backends.models import Backend
 from core.exceptions import InvalidState, PermissionDenied
-from drivers.models import Backend
 from jobs.models import Job
 from jobs.services import JobSpec, job_force_stop, job_submit, jobs_requeue
 from projects.selectors import project_usage

@@ -6,9 +6,9 @@ import pytest
 import redis
 from django.db import transaction
 
-from drivers.models import Backend
-from drivers.selectors import backend_get
-from drivers.services import backend_set_status
+from backends.models import Backend
+from backends.selectors import backend_get
+from backends.services import backend_set_status
 from jobs import queues
 from jobs.models import Job, JobEvent
 from jobs.services import JobSpec, job_submit

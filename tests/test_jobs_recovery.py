@@ -13,7 +13,7 @@ import pytest
 import redis
 from rq import Queue
 
-from drivers.models import Backend
+from backends.models import Backend
 from jobs import queues
 from jobs.models import Job, JobEvent
 from jobs.services import JobSpec, job_submit, jobs_reconcile

@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from drivers.models import Backend
+from backends.models import Backend
 from jobs import queues
 from jobs.models import Job
 from projects.models import Role

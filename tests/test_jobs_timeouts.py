@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drivers.models import Backend
+from backends.models import Backend
 from jobs.models import Job
 from jobs.services import JobSpec, job_submit
 from tests.factories import BELL, make_tenant

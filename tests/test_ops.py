@@ -13,8 +13,8 @@ from django.utils import timezone
 from redis import RedisError
 from rq import SimpleWorker
 
-from drivers.models import Backend
-from drivers.services import backend_set_status
+from backends.models import Backend
+from backends.services import backend_set_status
 from jobs import queues
 from jobs.models import Job
 from jobs.services import JobSpec, job_start, job_submit

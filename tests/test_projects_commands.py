@@ -17,7 +17,7 @@ from django.db import IntegrityError
 from django.test import RequestFactory
 from django.utils import timezone
 
-from drivers.models import Backend
+from backends.models import Backend
 from projects.models import ApiToken, Membership, Project, Role, User
 from projects.services import membership_set
 from tests.conftest import error_of, result_of

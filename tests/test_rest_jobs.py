@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from drivers.models import Backend
+from backends.models import Backend
 from jobs import queues, services
 from jobs.models import Job
 from projects.models import Role

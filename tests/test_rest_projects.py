@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from drivers.models import Backend
+from backends.models import Backend
 from jobs import services as job_services
 from projects.models import ApiToken, Membership, Project, Role
 from projects.services import membership_set, token_create

@@ -11,8 +11,9 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from drivers.api.serializers import BackendSerializer
-from drivers.rpc import backend_view, backends_with_queue_length
+from backends.api.serializers import BackendSerializer
+from backends.presenters import backend_view
+from backends.selectors import backends_with_queue_length
 from jobs import services
 from jobs.api.serializers import JobResultsSerializer, JobSerializer, JobStatusSerializer, JobSummarySerializer
 from jobs.representation import job_full, job_results_view, job_status_view, job_summary, with_queue_position

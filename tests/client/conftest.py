@@ -105,8 +105,8 @@ def api(portal):
 @pytest.fixture
 def paused_dummy():
     """The dummy backend paused: its jobs stay QUEUED (the flush after the test restores it)."""
-    from drivers.models import Backend
-    from drivers.services import backend_set_status
+    from backends.models import Backend
+    from backends.services import backend_set_status
 
     backend = Backend.objects.get(name="dummy")
     backend_set_status(backend=backend, status="paused")
@@ -117,7 +117,7 @@ def paused_dummy():
 def busy_worker(api):
     """The package's one worker held busy by a RUNNING job of the sleepy driver (it runs while a Redis
     key says so); answers that job's id. Released at the end of the test."""
-    from drivers.models import Backend
+    from backends.models import Backend
     from tests.sleepy_driver import hold, release
 
     Backend.objects.create(name="sleepy", driver="sleepy", code_types=["qasm2"])

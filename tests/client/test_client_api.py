@@ -186,8 +186,8 @@ def test_project_quota_is_quota_exceeded(portal, paused_dummy):
 
 
 def test_offline_backend_is_unavailable(api):
-    from drivers.models import Backend
-    from drivers.services import backend_set_status
+    from backends.models import Backend
+    from backends.services import backend_set_status
 
     backend_set_status(backend=Backend.objects.get(name="dummy"), status="offline")
     with pytest.raises(BackendUnavailable) as raised:

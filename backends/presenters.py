@@ -1,24 +1,10 @@
-"""JSON-RPC methods about backends."""
+"""The one output shape of a backend: JSON-RPC ``get_backends``, the REST API, the web pages."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
-
-from core.calls import Caller
-from core.validation import StrictSerializer, validate
-from drivers.models import Backend
-
-
-class NoParams(StrictSerializer):
-    pass
-
-
-def backends_with_queue_length() -> QuerySet[Backend]:
-    """Every backend by name, annotated with ``queued`` (its QUEUED jobs) in the same query. (The model's
-    ordering does not apply to an aggregate query, hence order_by.)"""
-    return Backend.objects.annotate(queued=Count("jobs", filter=Q(jobs__status="QUEUED"))).order_by("name")
+from backends.models import Backend
 
 
 def backend_view(backend: Backend, queue_length: int) -> dict[str, Any]:
@@ -39,8 +25,3 @@ def backend_view(backend: Backend, queue_length: int) -> dict[str, Any]:
         "results_fetch_mode": backend.results_fetch_mode,
         "queue_length": queue_length,
     }
-
-
-def get_backends(caller: Caller, params: dict[str, Any]) -> list[dict[str, Any]]:
-    validate(NoParams, params)
-    return [backend_view(backend, backend.queued) for backend in backends_with_queue_length()]

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from backends.models import Backend, BackendStatus
+from backends.signals import backend_online
 from core.exceptions import InvalidParams
-from drivers.models import Backend, BackendStatus
 
 
 def backend_set_status(*, backend: Backend, status: str) -> Backend:
     """Put a backend online, pause it (jobs stay queued) or take it offline (submissions refused).
 
     Jobs of a paused backend wait in the database only; going online again enqueues them, in
-    priority and submission order.
+    priority and submission order (the jobs app hears ``backend_online``, in this transaction).
     """
-    from jobs.services import jobs_enqueue_held
-
     if status not in BackendStatus.values:
         raise InvalidParams.field("status", f"must be one of {', '.join(BackendStatus.values)}")
     with transaction.atomic():
@@ -23,5 +22,5 @@ def backend_set_status(*, backend: Backend, status: str) -> Backend:
         backend.status = status
         backend.save(update_fields=["status"])
         if status == BackendStatus.ONLINE and previous != BackendStatus.ONLINE:
-            jobs_enqueue_held(backend=backend)
+            backend_online.send(sender=Backend, backend=backend)
     return backend

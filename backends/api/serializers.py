@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from drivers.models import BackendStatus
-from drivers.rpc import backend_view
+from backends.models import BackendStatus
+from backends.presenters import backend_view
 
 
 class BackendSerializer(serializers.Serializer):
     """A backend: its status, the code types it accepts, its limits and its queue length."""
 
-    # Declares the fields for the schema; drivers.rpc.backend_view shapes them, as for get_backends.
+    # Declares the fields for the schema; backends.presenters.backend_view shapes them, as for get_backends.
     name = serializers.CharField()
     status = serializers.ChoiceField(choices=BackendStatus.choices)
     description = serializers.CharField()

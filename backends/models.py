@@ -35,6 +35,8 @@ class Backend(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The table was born in the drivers app; the model moved here without a copy of its rows.
+        db_table = "drivers_backend"
 
     def __str__(self) -> str:
         return self.name

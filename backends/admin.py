@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q
 
+from backends.models import Backend, BackendStatus
+from backends.selectors import with_queue_length
+from backends.services import backend_set_status
 from core.exceptions import PortalError
-from drivers.models import Backend, BackendStatus
 from drivers.registry import driver_names
-from drivers.services import backend_set_status
-from jobs.choices import JobStatus
 
 
 def _driver_choices() -> list[tuple[str, str]]:
@@ -55,11 +54,11 @@ class BackendAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_queued=Count("jobs", filter=Q(jobs__status=JobStatus.QUEUED)))
+        return with_queue_length(super().get_queryset(request))
 
-    @admin.display(description="queued", ordering="_queued")
+    @admin.display(description="queued", ordering="queued")
     def queued_jobs(self, obj: Backend) -> int:
-        return obj._queued
+        return obj.queued
 
     def get_readonly_fields(self, request, obj=None):
         # Status changes go through backend_set_status (the actions); only a new backend picks one.

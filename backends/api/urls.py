@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from drivers.api.views import BackendViewSet
+from backends.api.views import BackendViewSet
 
 router = SimpleRouter()
 router.register("backends", BackendViewSet, basename="backend")

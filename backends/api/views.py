@@ -5,8 +5,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
-from drivers.api.serializers import BackendSerializer
-from drivers.rpc import backends_with_queue_length
+from backends.api.serializers import BackendSerializer
+from backends.selectors import backends_with_queue_length
 
 
 @extend_schema_view(

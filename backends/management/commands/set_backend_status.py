@@ -1,7 +1,7 @@
+from backends.models import BackendStatus
+from backends.selectors import backend_get
+from backends.services import backend_set_status
 from core.commands import PortalCommand
-from drivers.models import BackendStatus
-from drivers.selectors import backend_get
-from drivers.services import backend_set_status
 
 
 class Command(PortalCommand):

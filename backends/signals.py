@@ -1,0 +1,7 @@
+"""What a backend's state change tells the apps above it, without importing them."""
+
+from django.dispatch import Signal
+
+# Sent with ``backend=`` inside the transaction that put a paused or offline backend online again;
+# the jobs app listens (jobs/receivers.py) and enqueues the jobs the backend held.
+backend_online = Signal()
