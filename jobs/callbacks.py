@@ -63,7 +63,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
 from core.validation import dumps
-from jobs import queues, representation
+from jobs import presenters, queues
 from jobs.choices import CallbackType, JobStatus
 from jobs.models import CallbackAttempt, CallbackDelivery, DeliveryStatus, Job, JobResult
 
@@ -366,7 +366,7 @@ def results_body(job: Job, job_status: str) -> str:
             "job_id": str(job.job_id),
             "job_status": job_status,
             "backend": job.backend.name,
-            "results": [representation.entry_view(entry) for entry in entries],
+            "results": [presenters.entry_view(entry) for entry in entries],
         }
     )
 

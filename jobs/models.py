@@ -74,11 +74,6 @@ class Job(models.Model):
     def __str__(self) -> str:
         return str(self.job_id)
 
-    @property
-    def occupies_backend(self) -> bool:
-        """Dry runs and estimates never use the target backend, so they run even while it is paused."""
-        return not self.dry_run and self.job_type != "estimation"
-
     @staticmethod
     def pack_source(source_code: list[Any], level: int) -> bytes:
         raw = json.dumps(source_code, separators=(",", ":")).encode()

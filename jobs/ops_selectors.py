@@ -12,11 +12,12 @@ from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 from rq import Worker
 
-from backends.models import Backend, BackendStatus
+from backends.models import Backend
 from backends.selectors import backends_with_queue_length
 from jobs import queues
 from jobs.choices import JobStatus
 from jobs.models import Job, JobResult
+from jobs.rules import may_be_enqueued_q
 
 FAILED_WINDOW = timedelta(days=7)
 LIST_LIMIT = 100
@@ -67,9 +68,8 @@ def jobs_queued_missing(
     not in ``waiting`` (``jobs.queues.waiting_ids()``), queued more than ``grace`` seconds ago so
     that a job whose enqueue is about to happen is not listed -- two queries."""
     grace = settings.RECONCILE_QUEUED_GRACE if grace is None else grace
-    runnable = Q(backend__status=BackendStatus.ONLINE) | Q(dry_run=True) | Q(job_type="estimation")
     candidates = (
-        Job.objects.filter(runnable, status=JobStatus.QUEUED, queued_at__lte=now - timedelta(seconds=grace))
+        Job.objects.filter(may_be_enqueued_q(), status=JobStatus.QUEUED, queued_at__lte=now - timedelta(seconds=grace))
         .order_by("queued_at")
         .values_list("job_id", flat=True)
     )

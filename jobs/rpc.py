@@ -20,7 +20,7 @@ from jobs.api.serializers import (
     UpdateJobSerializer,
 )
 from jobs.choices import JobStatus
-from jobs.representation import job_full, job_results_view, job_status_view, job_summary, with_queue_position
+from jobs.presenters import job_full, job_results_view, job_status_view, job_summary, with_queue_position
 from jobs.selectors import job_get_for_user, job_list_for_user
 from projects.selectors import project_for_submission
 

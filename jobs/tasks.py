@@ -15,6 +15,8 @@ from drivers.errors import EXECUTION_ERROR, PASS_ON, TIMEOUT, error_dict
 from drivers.registry import get_driver
 from jobs import callbacks, services, worker
 from jobs.models import Job
+from jobs.presenters import driver_job
+from jobs.rules import handed_to_device
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ def run_job(job_id: str) -> str:
         services.job_record_entry(job_id=job_uuid, index=index, entry=entry, attempt=attempt)
 
     try:
-        driver.run(backend, services.driver_job(job), report)
+        driver.run(backend, driver_job(job), report)
     except (JobTimeoutException, worker.JobTimeLimit):
         services.job_fail(job_id=job_uuid, error=timeout_error(backend.time_limit), detail="timeout", attempt=attempt)
         return "FAILED"
@@ -61,7 +63,7 @@ def run_job(job_id: str) -> str:
             attempt=attempt,
         )
         return "FAILED"
-    if driver.results_fetch_mode == "async" and not job.dry_run and job.job_type != "estimation":
+    if handed_to_device(job, driver.results_fetch_mode):
         return "RUNNING: the device answers through set_job_results"
     return services.job_finish(job_id=job_uuid, attempt=attempt) or "already ended"
 

@@ -1,7 +1,7 @@
 """The web portal's job pages: list (with bulk cancel/delete), job page, actions, downloads, submit.
 
 Thin views: reads through ``jobs.selectors``, changes through ``jobs.services``, shapes through
-``jobs.representation`` (so the page shows what the APIs answer), validation through SubmitJobSerializer.
+``jobs.presenters`` (so the page shows what the APIs answer), validation through SubmitJobSerializer.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from jobs.api.serializers import SubmitJobSerializer
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, CodeType, JobStatus
 from jobs.filtersets import JobFilterSet
 from jobs.forms import EXAMPLES, JobUpdateForm, SubmitJobForm, source_as_text
-from jobs.representation import job_results_view, job_status_view, with_queue_position
+from jobs.presenters import job_results_view, job_status_view, with_queue_position
 from jobs.selectors import job_get_for_user, jobs_visible_to
 from jobs.services import JobSpec, job_submit, job_update, jobs_cancel, jobs_delete
 from projects.selectors import project_for_submission, projects_for_user

@@ -16,7 +16,7 @@ from backends.presenters import backend_view
 from backends.selectors import backends_with_queue_length
 from jobs import services
 from jobs.api.serializers import JobResultsSerializer, JobSerializer, JobStatusSerializer, JobSummarySerializer
-from jobs.representation import job_full, job_results_view, job_status_view, job_summary, with_queue_position
+from jobs.presenters import job_full, job_results_view, job_status_view, job_summary, with_queue_position
 from jobs.selectors import job_get_for_user
 from tests.factories import BELL
 

@@ -24,7 +24,7 @@ from drivers.base import PROFILING_STAGES
 from drivers.transpilers import TRANSPILERS
 from jobs.callbacks import RESERVED_HEADERS, RESERVED_PREFIX
 from jobs.choices import CIRCUIT_CODE_TYPES, CallbackType, CodeType, JobStatus
-from jobs.representation import job_full, job_results_view, job_status_view, job_summary, with_queue_position
+from jobs.presenters import job_full, job_results_view, job_status_view, job_summary, with_queue_position
 
 # Bounds of request lists (SPEC §13); the tag and job id bounds hold for the job filters of every
 # face too (jobs/filtersets.py).
@@ -249,7 +249,7 @@ class GetJobsSerializer(StrictSerializer):
 
 
 # --- REST: request bodies and answers ----------------------------------------------------------
-# Answers are shaped by jobs.representation, the functions JSON-RPC answers with, so both APIs show
+# Answers are shaped by jobs.presenters, the functions JSON-RPC answers with, so both APIs show
 # a job the same way. These serializers declare the fields for the OpenAPI schema and hand the
 # shaping to those functions; tests/test_rest_schema.py keeps the declared fields and the shapes equal.
 

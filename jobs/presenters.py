@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from drivers.base import DriverJob
 from jobs import callbacks, queues
 from jobs.choices import JobStatus
 from jobs.models import Job, JobResult
@@ -106,3 +107,20 @@ def job_results_view(job: Job) -> dict[str, Any]:
     data = job_full(job)
     data["results"] = [entry_view(entry) for entry in sorted(job.entries.all(), key=lambda e: e.index)]
     return data
+
+
+def driver_job(job: Job) -> DriverJob:
+    """What the driver sees of a job."""
+    return DriverJob(
+        job_id=str(job.job_id),
+        code_type=job.code_type,
+        source_code=job.source_code or [],
+        shots=job.shots,
+        transpiler=job.transpiler,
+        transpiler_options=job.transpiler_options or {},
+        driver_options=job.driver_options or {},
+        profiling=frozenset(job.profiling or []),
+        dry_run=job.dry_run,
+        job_type=job.job_type,
+        enable_circuit_aggregation=job.enable_circuit_aggregation,
+    )

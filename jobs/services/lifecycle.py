@@ -1,0 +1,254 @@
+"""A job's life after submission: what its owner may do to it (cancel, delete, update) and what the
+worker and async devices write (start, entries, finish, fail, results set from outside)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from backends.models import Backend
+from core.exceptions import (
+    InvalidParams,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+)
+from drivers.base import EntryResult
+from jobs import events, queues
+from jobs.choices import CANCELLABLE, DELETABLE, FINAL, JobStatus
+from jobs.models import Job, JobResult
+from jobs.rules import may_be_enqueued
+from jobs.selectors import confined_to_token, job_get_for_user, jobs_visible_to
+from jobs.services.state import enqueue_missing, fill_missing_entries, tags_named, transition
+from projects.models import ApiToken, User
+from projects.permissions import can_set_results
+
+UNSET: Any = object()
+
+
+def _visible_jobs(user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
+    return list(jobs_visible_to(user).filter(pk__in=list(job_ids)).select_related("backend"))
+
+
+def jobs_cancel(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
+    """Cancel those of ``job_ids`` that the user may reach and that are still QUEUED; returns them."""
+    cancelled = []
+    for job in _visible_jobs(user, job_ids):
+        if job.status in CANCELLABLE and transition(
+            job.job_id, allowed=CANCELLABLE, to=JobStatus.CANCELLED, ended_at=timezone.now(), detail="cancelled"
+        ):
+            queues.remove(job.job_id, job.job_priority)
+            job.status = JobStatus.CANCELLED
+            cancelled.append(job)
+    return cancelled
+
+
+def jobs_delete(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
+    """Delete those of ``job_ids`` not RUNNING or CANCELLING: source and results are purged, the row stays."""
+    deleted = []
+    for job in _visible_jobs(user, job_ids):
+        if job.status not in DELETABLE:
+            continue
+        with transaction.atomic():
+            won = transition(job.job_id, allowed=DELETABLE, to=JobStatus.DELETED, source_blob=None)
+            if won:
+                JobResult.objects.filter(job_id=job.job_id).delete()
+        if won:
+            if job.status == JobStatus.QUEUED:
+                queues.remove(job.job_id, job.job_priority)
+            job.status = JobStatus.DELETED
+            deleted.append(job)
+    return deleted
+
+
+def job_update(
+    *,
+    user: User,
+    job_id: uuid.UUID,
+    job_name: str | None = UNSET,
+    description: str | None = UNSET,
+    tags: list[str] = UNSET,
+    job_priority: int = UNSET,
+) -> Job:
+    """Rename, describe or retag a job (until it is deleted); change its priority while QUEUED."""
+    job = job_get_for_user(user=user, job_id=job_id)
+    if job.status == JobStatus.DELETED:
+        raise InvalidState(f"Job {job_id} is deleted.")
+    with transaction.atomic():
+        fields: dict[str, Any] = {}
+        if job_name is not UNSET:
+            fields["job_name"] = job_name
+        if description is not UNSET:
+            fields["description"] = description
+        if job_priority is not UNSET and job_priority != job.job_priority:
+            moved = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+                job_priority=job_priority, queued_at=timezone.now()
+            )
+            if not moved:
+                raise InvalidState(f"Job {job_id} is {job.status}: only a QUEUED job's priority can change.")
+            if may_be_enqueued(job):
+                queues.move_on_commit(job.job_id, job.job_priority, job_priority, job.backend.time_limit)
+        fields["updated_at"] = timezone.now()
+        updated = Job.objects.filter(pk=job.pk).exclude(status=JobStatus.DELETED).update(**fields)
+        if not updated:
+            raise InvalidState(f"Job {job_id} is deleted.")
+        if tags is not UNSET:
+            job.tags.set(tags_named(tags))
+    return job_get_for_user(user=user, job_id=job_id)
+
+
+def job_start(*, job_id: uuid.UUID, worker_name: str = "") -> Job | None:
+    """QUEUED -> RUNNING for the worker that dequeued it; None when the job is no longer QUEUED
+    (cancelled, deleted, or completed by set_job_results) or its backend is not online (then the
+    job stays QUEUED, held in the database until the backend is online again)."""
+    job = Job.objects.select_related("backend").filter(pk=job_id).first()
+    if job is None or job.status != JobStatus.QUEUED:
+        return None
+    if not may_be_enqueued(job):
+        return None
+    won = transition(
+        job_id,
+        allowed=[JobStatus.QUEUED],
+        to=JobStatus.RUNNING,
+        started_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        worker_name=worker_name[:200],
+    )
+    if not won:
+        return None
+    job.refresh_from_db()
+    return job
+
+
+def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult, attempt: int | None = None) -> bool:
+    """Store one entry's outcome and move progress; False when the job is no longer RUNNING on
+    this ``attempt`` (a late or duplicate writer loses and writes nothing)."""
+    where: dict[str, Any] = {"pk": job_id, "status": JobStatus.RUNNING}
+    if attempt is not None:
+        where["attempts"] = attempt
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(**where).first()
+        if job is None or JobResult.objects.filter(job_id=job_id, index=index).exists():
+            return False
+        JobResult.objects.create(
+            job_id=job_id,
+            index=index,
+            status=entry.status,
+            results=entry.results,
+            num_qubits=entry.num_qubits,
+            metadata=entry.metadata,
+            profiling=entry.profiling,
+            error=entry.error,
+            memory=entry.memory,
+            ended_at=timezone.now(),
+        )
+        ended = JobResult.objects.filter(job_id=job_id).count()
+        fields: dict[str, Any] = {"progress": min(100, ended * 100 // max(job.num_entries, 1))}
+        if entry.num_qubits is not None and (job.num_qubits or 0) < entry.num_qubits:
+            fields["num_qubits"] = entry.num_qubits
+        Job.objects.filter(pk=job_id).update(**fields)
+        events.publish_on_commit(
+            job_id,
+            {"event": "progress", "job_status": JobStatus.RUNNING, "progress": fields["progress"], "index": index,
+             "entry_status": entry.status},
+        )  # fmt: skip
+    return True
+
+
+def job_finish(*, job_id: uuid.UUID, attempt: int | None = None) -> str | None:
+    """RUNNING -> COMPLETED when every entry completed, else FAILED. Returns the final status, or
+    None when the job had already left RUNNING (or this attempt)."""
+    statuses = list(JobResult.objects.filter(job_id=job_id).values_list("status", flat=True))
+    job = Job.objects.filter(pk=job_id).only("num_entries").first()
+    if job is None:
+        return None
+    complete = len(statuses) == job.num_entries and all(s == JobStatus.COMPLETED for s in statuses)
+    final = JobStatus.COMPLETED if complete else JobStatus.FAILED
+    won = transition(
+        job_id, allowed=[JobStatus.RUNNING], to=final, attempt=attempt, ended_at=timezone.now(), progress=100
+    )
+    return final if won else None
+
+
+def job_fail(*, job_id: uuid.UUID, error: dict[str, Any], detail: str = "", attempt: int | None = None) -> bool:
+    """Fail a running job whose run broke off: entries without an outcome get ``error``."""
+    job = Job.objects.filter(pk=job_id).only("num_entries").first()
+    if job is None:
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        won = transition(
+            job_id, allowed=[JobStatus.RUNNING], to=JobStatus.FAILED, attempt=attempt, ended_at=now, progress=100,
+            detail=detail,
+        )  # fmt: skip
+        if won:
+            fill_missing_entries(job_id, job.num_entries, status=JobStatus.FAILED, error=error, now=now)
+    return won
+
+
+def job_set_results(*, user: User, token: ApiToken | None, job_id: uuid.UUID, results: list[dict[str, Any]]) -> Job:
+    """Store results that a driver fetched asynchronously; the job ends COMPLETED, or FAILED when
+    an entry carries ``error``. A final job answers InvalidState and keeps what it has. For operators
+    and ``driver``-scope tokens only; a project-bound token reaches only its project's jobs."""
+    if not can_set_results(user, token):
+        raise PermissionDenied("set_job_results needs an operator account or a token with the driver scope.")
+    job = confined_to_token(user, Job.objects.select_related("backend")).filter(pk=job_id).first()
+    if job is None or job.status == JobStatus.DELETED:
+        raise NotFound(f"Job {job_id} not found.")
+    if job.status in FINAL:
+        raise InvalidState(f"Job {job_id} is already {job.status}; its results cannot change.")
+    if len(results) != job.num_entries:
+        raise InvalidParams.field("results", f"the job has {job.num_entries} entries; got {len(results)} results")
+    now = timezone.now()
+    failed = any(entry.get("error") for entry in results)
+    final = JobStatus.FAILED if failed else JobStatus.COMPLETED
+    with transaction.atomic():
+        won = transition(
+            job_id,
+            allowed=[JobStatus.QUEUED, JobStatus.RUNNING],
+            to=final,
+            ended_at=now,
+            progress=100,
+            started_at=job.started_at or now,
+            num_qubits=max((e.get("num_qubits") or 0 for e in results), default=0) or None,
+            detail="results set",
+        )
+        if not won:
+            raise InvalidState(f"Job {job_id} has already ended; its results cannot change.")
+        JobResult.objects.filter(job_id=job_id).delete()
+        JobResult.objects.bulk_create(
+            [
+                JobResult(
+                    job_id=job_id,
+                    index=i,
+                    status=JobStatus.FAILED if entry.get("error") else JobStatus.COMPLETED,
+                    results=entry.get("results"),
+                    num_qubits=entry.get("num_qubits"),
+                    metadata={
+                        "results_fetch_mode": job.backend.results_fetch_mode,
+                        "status": JobStatus.FAILED if entry.get("error") else JobStatus.COMPLETED,
+                        "ended_at": now.isoformat(),
+                        **(entry.get("metadata") or {}),
+                    },
+                    profiling=entry.get("profiling") or {},
+                    error=entry.get("error"),
+                    memory=entry.get("memory"),
+                    ended_at=now,
+                )
+                for i, entry in enumerate(results)
+            ]
+        )
+        if job.status == JobStatus.QUEUED:
+            queues.remove_on_commit(job_id, job.job_priority)
+    job.refresh_from_db()
+    return job
+
+
+def jobs_enqueue_held(*, backend: Backend) -> int:
+    """Enqueue the QUEUED jobs of ``backend`` that wait in the database only (it is online again)."""
+    return len(enqueue_missing(Job.objects.filter(backend=backend)))

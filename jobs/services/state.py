@@ -1,0 +1,99 @@
+"""The job state machine's kernel, shared by every service module.
+
+Each status change is one conditional UPDATE (``... WHERE status IN (allowed)``) whose row count
+says whether this caller won, so a cancel racing a worker's start has exactly one winner; the
+winner records a JobEvent in the same transaction and announces the change (callbacks, live events).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from jobs import callbacks, events, queues
+from jobs.choices import JobStatus
+from jobs.models import Job, JobEvent, JobResult, Tag
+from jobs.rules import may_be_enqueued
+
+
+def transition(
+    job_id: uuid.UUID,
+    *,
+    allowed: Iterable[str],
+    to: str,
+    detail: str = "",
+    attempt: int | None = None,
+    **fields: Any,
+) -> bool:
+    """Move the job to ``to`` if its status is in ``allowed`` (and, for a worker's write, the job is
+    still on that worker's ``attempt``); True when this call won."""
+    now = timezone.now()
+    where: dict[str, Any] = {"pk": job_id, "status__in": list(allowed)}
+    if attempt is not None:
+        where["attempts"] = attempt
+    with transaction.atomic():
+        won = Job.objects.filter(**where).update(status=to, updated_at=now, **fields)
+        if won:
+            JobEvent.objects.create(job_id=job_id, status=to, at=now, detail=detail[:500])
+            status_changed(job_id, to, now, progress=fields.get("progress"))
+    return bool(won)
+
+
+def status_changed(job_id: uuid.UUID, status: str, at, *, progress: int | None = None) -> None:
+    """What every status change owes, inside its transaction: callbacks, and a live event after commit."""
+    callbacks.on_status_change(job_id=job_id, status=status, at=at)
+    event = {"event": "status", "job_status": status, "updated_at": at.isoformat()}
+    if isinstance(progress, int):
+        event["progress"] = progress
+    events.publish_on_commit(job_id, event)
+
+
+@transaction.atomic
+def tags_named(names: Iterable[str]) -> list[Tag]:
+    names = list(dict.fromkeys(names))
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    missing = [Tag(name=name) for name in names if name not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    return [existing[name] for name in names]
+
+
+def fill_missing_entries(job_id: uuid.UUID, num_entries: int, *, status: str, error: dict, now) -> None:
+    """Give every entry that has no result yet the job's ending (``status`` with ``error``): a job
+    that fails or is stopped keeps the entries that ended and answers for each of the others."""
+    done = set(JobResult.objects.filter(job_id=job_id).values_list("index", flat=True))
+    metadata = {"results_fetch_mode": "sync", "status": status, "ended_at": now.isoformat()}
+    JobResult.objects.bulk_create(
+        JobResult(job_id=job_id, index=i, status=status, error=error, metadata=metadata, ended_at=now)
+        for i in range(num_entries)
+        if i not in done
+    )
+
+
+def enqueue_if_allowed(job: Job) -> bool:
+    """Put a QUEUED job in its priority's Redis queue (after commit) when it may wait there now
+    (``rules.may_be_enqueued``); False when it stays held in the database."""
+    if not may_be_enqueued(job):
+        return False
+    queues.enqueue(job.job_id, job.job_priority, job.backend.time_limit)
+    return True
+
+
+def enqueue_missing(jobs: QuerySet[Job]) -> list[Job]:
+    """Enqueue those of ``jobs`` that are QUEUED, may run now (backend online, or a dry run or
+    estimate) and are not waiting in Redis, in priority and submission order. A duplicate entry is
+    harmless: only one worker wins QUEUED -> RUNNING."""
+    waiting = queues.waiting_ids()
+    restored = []
+    for job in jobs.filter(status=JobStatus.QUEUED).select_related("backend").order_by("job_priority", "queued_at"):
+        if str(job.job_id) in waiting:
+            continue
+        if enqueue_if_allowed(job):  # else held on purpose while its backend is paused or offline
+            restored.append(job)
+    return restored

@@ -1,0 +1,139 @@
+"""Submitting a job: the checks against its backend and project, then one QUEUED row, enqueued after commit."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backends.models import Backend, BackendStatus
+from backends.selectors import backend_get
+from core.exceptions import (
+    BackendUnavailable,
+    Conflict,
+    InvalidParams,
+    JobTypeNotSupported,
+    NotFound,
+    QuotaExceeded,
+)
+from drivers.registry import get_driver
+from jobs.choices import ACTIVE, JobStatus
+from jobs.models import Job, JobEvent
+from jobs.presenters import driver_job
+from jobs.services.state import enqueue_if_allowed, status_changed, tags_named
+from projects.models import Project, User
+from projects.permissions import can_submit
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A validated submission (the fields of ``submit_job``)."""
+
+    code_type: str
+    source_code: list[Any]
+    backend: str
+    job_id: uuid.UUID | None = None
+    job_name: str | None = None
+    description: str | None = None
+    transpiler: str | None = None
+    transpiler_options: dict[str, Any] | None = None
+    driver_options: dict[str, Any] | None = None
+    job_type: str = ""
+    job_priority: int = 5
+    shots: int = 1024
+    profiling: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    code_compress_level: int = 0
+    tags: list[str] = field(default_factory=list)
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    enable_circuit_aggregation: bool = False
+
+
+def _check_backend(backend: Backend, spec: JobSpec) -> None:
+    if backend.status == BackendStatus.OFFLINE:
+        raise BackendUnavailable(f"Backend {backend.name} is offline and accepts no jobs.")
+    if spec.code_type not in backend.code_types:
+        raise JobTypeNotSupported(
+            f"Backend {backend.name} does not take code_type {spec.code_type!r}; "
+            f"it takes {', '.join(backend.code_types)}."
+        )
+    if spec.shots > backend.max_shots:
+        raise InvalidParams.field("shots", f"at most {backend.max_shots} on backend {backend.name}")
+    if len(spec.source_code) > backend.max_circuits:
+        raise InvalidParams.field(
+            "source_code", f"at most {backend.max_circuits} entries per job on backend {backend.name}"
+        )
+
+
+def _check_project_quotas(project: Project, spec: JobSpec) -> None:
+    if project.max_shots_per_job is not None and spec.shots > project.max_shots_per_job:
+        raise QuotaExceeded(
+            f"Project {project.slug} allows at most {project.max_shots_per_job} shots per job.",
+            field="shots", limit=project.max_shots_per_job,
+        )  # fmt: skip
+    if project.max_circuits_per_job is not None and len(spec.source_code) > project.max_circuits_per_job:
+        raise QuotaExceeded(
+            f"Project {project.slug} allows at most {project.max_circuits_per_job} entries per job.",
+            field="source_code", limit=project.max_circuits_per_job,
+        )  # fmt: skip
+
+
+def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
+    """Validate a submission against its backend and project, store it QUEUED and enqueue it after commit."""
+    if not can_submit(user, project):
+        raise NotFound(f"Project {project.project_id} not found.")
+    backend = backend_get(spec.backend)
+    _check_backend(backend, spec)
+    _check_project_quotas(project, spec)
+    job = Job(
+        job_id=spec.job_id or uuid.uuid4(),
+        project=project,
+        user=user,
+        backend=backend,
+        job_name=spec.job_name,
+        description=spec.description,
+        status=JobStatus.QUEUED,
+        code_type=spec.code_type,
+        source_blob=Job.pack_source(spec.source_code, spec.code_compress_level),
+        code_compress_level=spec.code_compress_level,
+        num_entries=len(spec.source_code),
+        transpiler=spec.transpiler,
+        transpiler_options=spec.transpiler_options,
+        driver_options=spec.driver_options,
+        job_type=spec.job_type,
+        job_priority=spec.job_priority,
+        shots=spec.shots,
+        profiling=spec.profiling,
+        dry_run=spec.dry_run,
+        enable_circuit_aggregation=spec.enable_circuit_aggregation,
+        callbacks=spec.callbacks,
+    )
+    get_driver(backend.driver).validate(backend, driver_job(job))
+    try:
+        with transaction.atomic():
+            # Counted inside the transaction (IMMEDIATE on SQLite, the project row locked on
+            # PostgreSQL) so concurrent submissions cannot all slip under the quota.
+            Project.objects.select_for_update().filter(pk=project.pk).first()
+            active = Job.objects.filter(project=project, status__in=ACTIVE).count()
+            if active >= project.max_queued_jobs:
+                raise QuotaExceeded(
+                    f"Project {project.slug} already has {active} queued or running jobs "
+                    f"(its limit is {project.max_queued_jobs}).",
+                    limit=project.max_queued_jobs,
+                )
+            if spec.job_id is not None and Job.objects.filter(pk=spec.job_id).exists():
+                raise Conflict(f"job_id {spec.job_id} is already used.", error_code="conflict")
+            now = timezone.now()
+            job.created_at = job.updated_at = job.queued_at = now
+            job.save(force_insert=True)
+            if spec.tags:
+                job.tags.set(tags_named(spec.tags))
+            JobEvent.objects.create(job=job, status=JobStatus.QUEUED, at=now)
+            status_changed(job.job_id, JobStatus.QUEUED, now, progress=0)
+            enqueue_if_allowed(job)
+    except IntegrityError as exc:
+        raise Conflict(f"job_id {job.job_id} is already used.", error_code="conflict") from exc
+    return job
