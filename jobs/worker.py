@@ -12,80 +12,30 @@ can be killed. On top of RQ's worker:
 - While a horse runs, the main process keeps the job's liveness key fresh (every
   job_monitoring_interval); a RUNNING job whose key expired has lost its worker.
 - Every RECONCILE_INTERVAL seconds, busy or idle, one worker of the pool runs jobs_reconcile.
-- Each horse runs under its backend's memory cap (``limit_memory``, RLIMIT_AS), and its time limit
-  is raised into the driver as ``StopJob``, which no ``except Exception`` can swallow. A horse that
-  dies of its job (aborted past its cap, crashed in native code) fails that job at once.
+- Each horse runs under its backend's memory cap, and its time limit is raised into the driver as
+  ``StopJob``, which no ``except Exception`` can swallow (``jobs/horse.py``). A horse that dies of
+  its job (aborted past its cap, crashed in native code) fails that job at once (``runner.horse_died``).
 """
 
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 import signal
 import threading
-import time
 
 from django.conf import settings
 from django.db import connections
 from redis import RedisError
-from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 from rq.worker import Worker
 
-from drivers import memory
-from drivers.errors import StopJob
+from jobs import horse, runner
+from jobs.horse import PeakRecorder, TimeLimitDeathPenalty
 
 logger = logging.getLogger(__name__)
 
 KILL_GRACE = 2.0
 RECONCILE_LOCK = "portal:reconcile-lock"
-_in_work_horse = False
-
-
-class JobTimeLimit(StopJob):
-    """A job's time limit, raised by the horse's alarm (see TimeLimitDeathPenalty)."""
-
-
-class TimeLimitDeathPenalty(UnixSignalDeathPenalty):
-    """RQ's alarm, raising ``JobTimeLimit`` where RQ would raise its JobTimeoutException (an Exception
-    that a driver's or library's ``except Exception`` would turn into the entry's error)."""
-
-    def __init__(self, timeout, exception=JobTimeoutException, **kwargs):
-        super().__init__(timeout, JobTimeLimit if exception is JobTimeoutException else exception, **kwargs)
-
-
-def limit_memory(limit_bytes: int) -> bool:
-    """Cap this work horse's address space; a no-op outside a forked horse (the tests' in-process
-    workers, a web process), where the cap would hold the whole process. True when applied."""
-    if not _in_work_horse:
-        return False
-    memory.apply_cap(limit_bytes)
-    return True
-
-
-class PeakRecorder:
-    """The horse's virtual size at its start and its peak, kept where the worker can read them after
-    the horse died: a horse that crashes in native code leaves no word of why, and whether it had
-    grown toward its cap tells a job that met the memory limit from one that crashed on its own."""
-
-    INTERVAL = 0.02
-
-    def __init__(self) -> None:
-        self._shared = mmap.mmap(-1, 16)  # anonymous and shared: survives the fork, both ways
-
-    def start_in_horse(self) -> None:
-        self._shared[0:8] = memory.vm_peak_bytes().to_bytes(8, "little")
-        self._shared[8:16] = bytes(8)
-        threading.Thread(target=self._sample, daemon=True).start()
-
-    def _sample(self) -> None:
-        while True:
-            self._shared[8:16] = memory.vm_peak_bytes().to_bytes(8, "little")
-            time.sleep(self.INTERVAL)
-
-    def read(self) -> tuple[int, int]:
-        """(virtual size at the horse's start, its last recorded peak) in bytes."""
-        return int.from_bytes(self._shared[0:8], "little"), int.from_bytes(self._shared[8:16], "little")
 
 
 def prewarm() -> None:
@@ -152,8 +102,7 @@ class JobWorker(Worker):
         reconcile_once()
 
     def main_work_horse(self, job, queue):
-        global _in_work_horse
-        _in_work_horse = True
+        horse.enter()
         self._peaks.start_in_horse()
         super().main_work_horse(job, queue)
 
@@ -197,12 +146,10 @@ class JobWorker(Worker):
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         """The horse died without finishing: over its time limit (we killed it) or crashed."""
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        from jobs.tasks import job_horse_died
-
         signal_number = os.WTERMSIG(ret_val) if ret_val and os.WIFSIGNALED(ret_val) else None
         start, peak = self._peaks.read()
         try:
-            job_horse_died(
+            runner.horse_died(
                 job.id,
                 timed_out=self._overdue_job_id == job.id,
                 signal_number=signal_number,
