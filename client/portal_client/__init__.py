@@ -40,23 +40,24 @@ from portal_client.errors import (
 )
 
 if TYPE_CHECKING:
-    from portal_client.client import PortalClient
+    from portal_client.api import PortalClient
     from portal_client.job import PortalJob
     from portal_client.provider import PortalBackend, PortalProvider
-    from portal_client.qubo import PortalSampler, QuboProblem
+    from portal_client.qubo import PortalSampler
+    from portal_client.qubo_problem import QuboProblem
 
 __version__ = "0.1.0"
 
 # name -> the module that defines it; loaded when the name is first read.
 _LAZY = {
-    "PortalClient": "portal_client.client",
+    "PortalClient": "portal_client.api",
     "PortalJob": "portal_client.job",
     "PortalBackend": "portal_client.provider",
     "PortalProvider": "portal_client.provider",
     "PortalSampler": "portal_client.qubo",
-    "QuboProblem": "portal_client.qubo",
+    "QuboProblem": "portal_client.qubo_problem",
 }
-_SUBMODULES = ("cli", "client", "errors", "job", "provider", "qubo")
+_SUBMODULES = ("api", "cli", "client", "errors", "job", "provider", "qubo", "qubo_problem", "transport")
 
 
 def __getattr__(name: str) -> Any:

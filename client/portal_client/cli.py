@@ -12,7 +12,8 @@ Exit statuses:
 - 4: a job is not final yet: ``wait`` timed out, or ``results`` of a job still queued or running.
 
 Only the standard library and ``portal_client`` itself: ``requests`` is imported when a command talks
-to the portal, qiskit (through ``PortalJob``) only when one waits for a job.
+to the portal, qiskit (through ``PortalJob``) only when one waits for a job. What the commands print
+is made in ``portal_client.cli_output``.
 """
 
 from __future__ import annotations
@@ -26,15 +27,26 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from portal_client import __version__
-from portal_client.errors import InvalidParams, JobTimeout, NotFound, PortalError
+from portal_client.cli_output import (
+    ProgressLine,
+    describe,
+    format_results,
+    indent,
+    number,
+    print_err,
+    print_json,
+    print_portal_error,
+    table,
+)
+from portal_client.errors import JobTimeout, NotFound, PortalError
 from portal_client.files import InputFileError, read_sources
 from portal_client.statuses import FINAL_STATUSES, UNSUCCESSFUL_STATUSES
 
 if TYPE_CHECKING:
-    from portal_client.client import PortalClient
+    from portal_client.api import PortalClient
     from portal_client.job import PortalJob
 
 EXIT_OK = 0
@@ -82,88 +94,6 @@ def _seconds(text: str) -> float:
     return value
 
 
-# --- output --------------------------------------------------------------------------------------
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return str(value)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
-    """A plain-text table: a header line, then a line per row; columns in ``right`` right-aligned."""
-    cells = [[str(cell) for cell in row] for row in [headers, *rows]]
-    widths = [max(len(row[column]) for row in cells) for column in range(len(headers))]
-    lines = []
-    for row in cells:
-        parts = [
-            cell.rjust(w) if c in right else cell.ljust(w) for c, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
-
-
-def _indent(text: str, prefix: str = "  ") -> str:
-    return "\n".join(prefix + line for line in text.splitlines())
-
-
-def _entry_error(error: dict[str, Any]) -> str:
-    return f"error {error.get('code')}: {error.get('message')}"
-
-
-def format_results(job: dict[str, Any]) -> str:
-    """A job's results as ``results`` prints them: a heading, then per entry its counts (most frequent
-    first) or its QUBO solutions (best first), or the entry's error."""
-    heading = f"job {job['job_id']}  {job['job_status']}  backend {job.get('backend')}"
-    if job.get("job_name"):
-        heading += f"  name {job['job_name']}"
-    if job.get("dry_run"):
-        heading += "  (dry run: random counts)"
-    lines = [heading]
-    entries = job.get("results") or []
-    total = len(job.get("source_code") or []) or len(entries)
-    if job["job_status"] not in FINAL_STATUSES:
-        lines.append(f"{len(entries)} of {total} entries done, progress {job.get('progress', 0)}%")
-    elif not entries:
-        lines.append("no results")
-    for index, entry in enumerate(entries):
-        if entry.get("error"):
-            lines.append(f"entry {index}: {_entry_error(entry['error'])}")
-            continue
-        results = entry.get("results")
-        if isinstance(results, dict) and all(isinstance(count, int) for count in results.values()):
-            shots = sum(results.values())
-            qubits = f", {entry['num_qubits']} qubits" if entry.get("num_qubits") is not None else ""
-            lines.append(f"entry {index}: {shots} shots{qubits}")
-            counts = sorted(results.items(), key=lambda item: (-item[1], item[0]))
-            rows = [(bits, count, f"{count / shots:.4f}") for bits, count in counts]
-            lines.append(_indent(table(("bitstring", "count", "probability"), rows, right=(1, 2))))
-        elif isinstance(results, list) and all(isinstance(s, dict) and "solutionVector" in s for s in results):
-            lines.append(f"entry {index}: {len(results)} solutions")
-            rows = [
-                (
-                    solution.get("result"),
-                    _num(solution.get("quboValue")),
-                    _num(solution.get("maxcutValue")),
-                    "".join(str(bit) for bit in solution["solutionVector"]),
-                )
-                for solution in results
-            ]
-            headers = ("rank", "quboValue", "maxcutValue", "solutionVector")
-            lines.append(_indent(table(headers, rows, right=(0, 1, 2))))
-        else:  # estimates (job_type "estimation") or whatever else a driver answers: shown as it is
-            lines.append(f"entry {index}:")
-            lines.append(_indent(json.dumps(results, indent=2, ensure_ascii=False)))
-    return "\n".join(lines)
-
-
 def _exit_for(status: str) -> int:
     if status in UNSUCCESSFUL_STATUSES:
         return EXIT_JOB_FAILED
@@ -172,59 +102,7 @@ def _exit_for(status: str) -> int:
     return EXIT_OK
 
 
-def _err(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def print_portal_error(exc: PortalError) -> None:
-    _err(f"error: {exc}")
-    if isinstance(exc, InvalidParams):
-        for field in exc.errors:
-            line = f"{field.get('field')}: {field.get('message')}"
-            if line not in exc.message:
-                _err(f"  {line}")
-    elif exc.details and exc.details != exc.message:
-        _err(f"  {exc.details}")
-
-
 # --- waiting ---------------------------------------------------------------------------------------
-
-
-class ProgressLine:
-    """Shows a job's changes as they come: on a terminal one line redrawn in place and cleared at the
-    end (what follows says how the job ended), elsewhere a line per change, kept as a log."""
-
-    def __init__(self, stream: TextIO):
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.last: str | None = None
-
-    def show(self, text: str) -> None:
-        if text == self.last:
-            return
-        self.last = text
-        if self.tty:
-            self.stream.write(f"\r\033[K{text}")
-        else:
-            self.stream.write(f"{text}\n")
-        self.stream.flush()
-
-    def end(self) -> None:
-        if self.tty and self.last is not None:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-        self.last = None
-
-
-def describe(data: dict[str, Any]) -> str:
-    """``<job id>  <STATUS>`` plus the progress while running, the queue position while queued."""
-    status = data.get("job_status")
-    text = f"{data.get('job_id')}  {status}"
-    if status == "QUEUED" and data.get("queue_position") is not None:
-        text += f"  queue position {data['queue_position']}"
-    elif status in ("RUNNING", "CANCELLING") and data.get("progress") is not None:
-        text += f"  {data['progress']}%"
-    return text
 
 
 def wait_for(job: PortalJob, deadline: float | None, progress: ProgressLine) -> str:
@@ -259,7 +137,7 @@ def _client(args: argparse.Namespace) -> PortalClient:
     if not re.match(r"https?://", url):
         raise UsageError(f"the portal URL must start with http:// or https://, not {url!r}")
     token = getattr(args, "token", None) or os.environ.get("PORTAL_TOKEN") or None
-    from portal_client.client import PortalClient
+    from portal_client.api import PortalClient
 
     return PortalClient(url, token)
 
@@ -290,7 +168,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     )
     if not args.wait:
         if args.json:
-            _print_json(submitted)
+            print_json(submitted)
         else:
             print(submitted["job_id"])
         return EXIT_OK
@@ -300,18 +178,18 @@ def cmd_submit(args: argparse.Namespace) -> int:
         wait_for(job, deadline, ProgressLine(sys.stderr))
     except JobTimeout as exc:
         print(submitted["job_id"])
-        _err(f"error: {exc}")
+        print_err(f"error: {exc}")
         return EXIT_NOT_FINAL
     return _show_results(client.get_job_results(submitted["job_id"]), as_json=args.json)
 
 
 def _show_results(job: dict[str, Any], *, as_json: bool) -> int:
     if as_json:
-        _print_json(job)
+        print_json(job)
     else:
         print(format_results(job))
     if job["job_status"] not in FINAL_STATUSES and not as_json:
-        _err(f"job {job['job_id']} is {job['job_status']}: its results are not all in yet")
+        print_err(f"job {job['job_id']} is {job['job_status']}: its results are not all in yet")
     return _exit_for(job["job_status"])
 
 
@@ -323,7 +201,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     client = _client(args)
     jobs = [client.get_job_status(job_id) for job_id in args.job_ids]
     if args.json:
-        _print_json(jobs[0] if len(jobs) == 1 else jobs)
+        print_json(jobs[0] if len(jobs) == 1 else jobs)
     else:
         rows = [
             (
@@ -351,10 +229,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         limit=args.limit,
     )
     if args.json:
-        _print_json(jobs)
+        print_json(jobs)
         return EXIT_OK
     if not jobs:
-        _err("no jobs match")
+        print_err("no jobs match")
         return EXIT_OK
     rows = [
         (
@@ -378,7 +256,7 @@ def _act(args: argparse.Namespace, action: Callable[[PortalClient, list[str]], l
     client = _client(args)
     answered = action(client, args.job_ids)
     if args.json:
-        _print_json(answered)
+        print_json(answered)
     acted = {item["job_id"]: item for item in answered}
     status = EXIT_OK
     for job_id in args.job_ids:
@@ -391,9 +269,9 @@ def _act(args: argparse.Namespace, action: Callable[[PortalClient, list[str]], l
         try:
             current = client.get_job_status(job_id)["job_status"]
         except NotFound:
-            _err(f"error: job {job_id} not found")
+            print_err(f"error: job {job_id} not found")
         else:
-            _err(f"error: job {job_id} not {done}: it is {current}")
+            print_err(f"error: job {job_id} not {done}: it is {current}")
     return status
 
 
@@ -415,11 +293,11 @@ def cmd_wait(args: argparse.Namespace) -> int:
         try:
             final = wait_for(job, deadline, progress)
         except JobTimeout as exc:
-            _err(f"error: {exc}")
+            print_err(f"error: {exc}")
             return EXIT_NOT_FINAL
         print(describe(job.data))
         if final == "FAILED":
-            _err(_indent(job.error_message() or "The job failed."))
+            print_err(indent(job.error_message() or "The job failed."))
         status = max(status, _exit_for(final))
     return status
 
@@ -427,16 +305,16 @@ def cmd_wait(args: argparse.Namespace) -> int:
 def cmd_backends(args: argparse.Namespace) -> int:
     backends = _client(args).get_backends()
     if args.json:
-        _print_json(backends)
+        print_json(backends)
         return EXIT_OK
     rows = [
         (
             backend["name"],
             backend.get("status") or "-",
             ",".join(backend.get("code_types") or []),
-            _num(backend.get("max_qubits")),
-            _num(backend.get("max_variables")),
-            _num(backend.get("queue_length")),
+            number(backend.get("max_qubits")),
+            number(backend.get("max_variables")),
+            number(backend.get("queue_length")),
         )
         for backend in backends
     ]
@@ -545,13 +423,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
     except (UsageError, InputFileError) as exc:
-        _err(f"error: {exc}")
+        print_err(f"error: {exc}")
         return EXIT_USAGE
     except PortalError as exc:
         print_portal_error(exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        _err("interrupted")
+        print_err("interrupted")
         return 130
     except BrokenPipeError:
         # The reader went away (qportal list | head): say nothing more, and let Python's final

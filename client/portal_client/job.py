@@ -24,8 +24,8 @@ from portal_client.statuses import FINAL_STATUSES
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
 
-    from portal_client.client import PortalClient
-    from portal_client.qubo import QuboProblem
+    from portal_client.client import RpcClient
+    from portal_client.qubo_problem import QuboProblem
 
 QISKIT_STATUS = {
     "UNKNOWN": JobStatus.INITIALIZING,
@@ -52,7 +52,7 @@ class PortalJob(JobV1):
     def __init__(
         self,
         *,
-        client: PortalClient,
+        client: RpcClient,
         job_id: str,
         backend: Any = None,
         data: dict[str, Any] | None = None,
@@ -67,8 +67,15 @@ class PortalJob(JobV1):
         self._full: dict[str, Any] | None = None  # get_job_results' answer once the job is final
 
     @classmethod
-    def from_submitted(cls, client: PortalClient, data: dict[str, Any], **kwargs: Any) -> PortalJob:
+    def from_submitted(cls, client: RpcClient, data: dict[str, Any], **kwargs: Any) -> PortalJob:
         return cls(client=client, job_id=data["job_id"], data=data, **kwargs)
+
+    @classmethod
+    def fetch(cls, client: RpcClient, job_id: str) -> PortalJob:
+        """An existing job, its state fetched at once (raises ``NotFound`` if the caller may not read it)."""
+        job = cls(client=client, job_id=job_id)
+        job.refresh()
+        return job
 
     def __repr__(self) -> str:
         return f"<PortalJob {self.job_id()} {self._data.get('job_status', '?')}>"
@@ -317,7 +324,7 @@ class PortalJob(JobV1):
         if self._data.get("job_type") == "estimation":
             return [entry["results"] for entry in entries]
         if self._data.get("code_type") == "qubo":
-            from portal_client.qubo import sampleset_from_entry
+            from portal_client.qubo_problem import sampleset_from_entry  # imports dimod: only for QUBO jobs
 
             samplesets = [
                 sampleset_from_entry(entry, self._qubo, info={"job_id": self.job_id(), "index": index})

@@ -18,7 +18,7 @@ from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.providers import BackendV2, Options, QiskitBackendNotFoundError
 from qiskit.transpiler import CouplingMap, Target
 
-from portal_client.client import PortalClient
+from portal_client.api import PortalClient
 from portal_client.job import PortalJob
 
 CIRCUIT_CODE_TYPES = ("qasm", "qasm2", "qasm3")
