@@ -9,7 +9,6 @@ events and callback deliveries are logs: shown, never edited.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
@@ -22,37 +21,13 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from redis import RedisError
 
+from core.admin import PREVIEW_CHARS, ReadOnlyAdmin, ReadOnlyInline, pre
 from core.exceptions import PortalError
 from jobs import queues
 from jobs.api.serializers import MAX_TAGS
 from jobs.choices import JobStatus
-from jobs.models import CallbackAttempt, CallbackDelivery, Job, JobEvent, JobResult, Tag
+from jobs.models import Job, JobEvent, JobResult, Tag
 from jobs.services import job_force_stop, job_update, jobs_cancel, jobs_delete, jobs_operator_requeue
-
-PREVIEW_CHARS = 4000
-
-
-def _pre(value: Any, limit: int = PREVIEW_CHARS) -> str:
-    """A JSON value (or text) in a <pre>, cut at ``limit`` characters: a result can be megabytes."""
-    if value is None:
-        return "—"
-    text = value if isinstance(value, str) else json.dumps(value, indent=1, sort_keys=True)
-    if len(text) > limit:
-        text = f"{text[:limit]}\n… ({len(text) - limit} more characters)"
-    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A log: listed and shown, never added, changed or deleted by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class JobLogAdmin(ReadOnlyAdmin):
@@ -61,21 +36,6 @@ class JobLogAdmin(ReadOnlyAdmin):
     @admin.display(description="job", ordering="job")
     def job_link(self, obj) -> str:
         return format_html('<a href="{}">{}</a>', reverse("admin:jobs_job_change", args=[obj.job_id]), obj.job_id)
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Tags ---------------------------------------------------------------------------------------
@@ -109,7 +69,7 @@ class JobResultInline(ReadOnlyInline):
 
     @admin.display(description="results")
     def results_preview(self, obj: JobResult) -> str:
-        return _pre(obj.results, limit=1500)
+        return pre(obj.results, limit=1500)
 
 
 def _instant(value) -> str:
@@ -129,7 +89,8 @@ class JobEventInline(ReadOnlyInline):
 
 
 class CallbackDeliveryInline(ReadOnlyInline):
-    model = CallbackDelivery
+    # The webhooks app owns the model and sits above this one: reached through the job's relation.
+    model = Job.callback_deliveries.rel.related_model
     verbose_name_plural = "callback deliveries"
     fields = ["delivery_id", "name", "event", "job_status", "method", "url", "status", "tries", "attempt_log_view"]
     readonly_fields = fields
@@ -138,11 +99,11 @@ class CallbackDeliveryInline(ReadOnlyInline):
         return super().get_queryset(request).defer("body").prefetch_related("attempt_log")
 
     @admin.display(description="attempts")
-    def tries(self, obj: CallbackDelivery) -> str:
+    def tries(self, obj) -> str:
         return f"{obj.attempts} / {obj.max_attempts}"
 
     @admin.display(description="attempt log")
-    def attempt_log_view(self, obj: CallbackDelivery) -> str:
+    def attempt_log_view(self, obj) -> str:
         return _attempt_list(obj.attempt_log.all())
 
 
@@ -289,7 +250,7 @@ class JobAdmin(admin.ModelAdmin):
             }
             for callback in obj.callbacks or []
         ]
-        return _pre(shown) if shown else "—"
+        return pre(shown) if shown else "—"
 
     @admin.display(description="source code")
     def source(self, obj: Job) -> str:
@@ -299,7 +260,7 @@ class JobAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             "<li>{}</li>",
-            ((_pre(entry, limit=PREVIEW_CHARS // max(1, min(len(entries), 8))),) for entry in entries[:50]),
+            ((pre(entry, limit=PREVIEW_CHARS // max(1, min(len(entries), 8))),) for entry in entries[:50]),
         )
         more = format_html("<p>… and {} more entries</p>", len(entries) - 50) if len(entries) > 50 else ""
         return format_html('<ol start="0" style="margin: 0">{}</ol>{}', rows, more)
@@ -406,7 +367,7 @@ class JobResultAdmin(JobLogAdmin):
 
     @admin.display(description="results")
     def results_preview(self, obj: JobResult) -> str:
-        return _pre(obj.results)
+        return pre(obj.results)
 
 
 @admin.register(JobEvent)
@@ -417,51 +378,3 @@ class JobEventAdmin(JobLogAdmin):
     show_full_result_count = False
     fields = ["job", "status", "at", "detail"]
     readonly_fields = fields
-
-
-class CallbackAttemptInline(ReadOnlyInline):
-    model = CallbackAttempt
-    fields = ["at", "status_code", "error", "duration"]
-    readonly_fields = fields
-
-
-@admin.register(CallbackDelivery)
-class CallbackDeliveryAdmin(JobLogAdmin):
-    list_display = [
-        "delivery_id", "job_link", "name", "event", "job_status", "status", "tries", "url", "created_at", "updated_at",
-    ]  # fmt: skip
-    list_filter = ["status", "type", "job_status"]
-    show_full_result_count = False
-    search_fields = ["=delivery_id", "^job__job_id", "name", "url"]
-    fields = [
-        "delivery_id", "job", "callback_index", "name", "type", "method", "url", "event", "job_status", "status",
-        "tries", "created_at", "updated_at", "body_preview",
-    ]  # fmt: skip
-    readonly_fields = fields
-    inlines = [CallbackAttemptInline]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).defer("body")
-
-    @admin.display(description="attempts")
-    def tries(self, obj: CallbackDelivery) -> str:
-        return f"{obj.attempts} / {obj.max_attempts}"
-
-    @admin.display(description="body")
-    def body_preview(self, obj: CallbackDelivery) -> str:
-        return _pre(obj.body) if obj.body else "— (a results body is built at the first attempt)"
-
-
-@admin.register(CallbackAttempt)
-class CallbackAttemptAdmin(ReadOnlyAdmin):
-    list_display = ["at", "delivery_link", "status_code", "error", "duration"]
-    list_filter = [("at", admin.DateFieldListFilter)]
-    search_fields = ["=delivery__delivery_id", "^delivery__job__job_id", "error"]
-    show_full_result_count = False
-    fields = ["delivery", "at", "status_code", "error", "duration"]
-    readonly_fields = fields
-
-    @admin.display(description="delivery", ordering="delivery")
-    def delivery_link(self, obj: CallbackAttempt) -> str:
-        url = reverse("admin:jobs_callbackdelivery_change", args=[obj.delivery_id])
-        return format_html('<a href="{}">{}</a>', url, obj.delivery_id)

@@ -36,3 +36,9 @@ CIRCUIT_CODE_TYPES = frozenset({CodeType.QASM, CodeType.QASM2, CodeType.QASM3})
 class CallbackType(models.TextChoices):
     RESULTS = "results"
     STATUS = "status"
+
+
+# Headers a callback's own ``headers`` cannot set: the portal's (``X-Portal-*``), and those that
+# describe the message itself. Refused at submit, and never sent (webhooks.sending).
+CALLBACK_RESERVED_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding", "host", "connection"})
+CALLBACK_RESERVED_PREFIX = "x-portal-"

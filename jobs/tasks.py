@@ -1,16 +1,11 @@
-"""RQ entry points, by the dotted names RQ stores with each queued job. Thin: each hands an id to
-the module that owns the work."""
+"""RQ entry point of jobs, by the dotted name RQ stores with each queued job (``queues.RUN_JOB``).
+Thin: it hands the id to the module that owns the work."""
 
 from __future__ import annotations
 
-from jobs import callbacks, runner
+from jobs import runner
 
 
 def run_job(job_id: str) -> str:
     """Run one job on its backend's driver (``jobs.runner``)."""
     return runner.run_job(job_id)
-
-
-def deliver_callback(delivery_id: str) -> None:
-    """Send one callback delivery (on the callbacks queue, so slow receivers never delay jobs)."""
-    callbacks.deliver(delivery_id)

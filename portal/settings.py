@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "backends",
     "drivers",
     "jobs",
+    "webhooks",
 ]
 
 MIDDLEWARE = [

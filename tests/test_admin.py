@@ -11,11 +11,12 @@ from django.urls import reverse
 from backends.models import Backend
 from backends.services import backend_set_status
 from jobs import queues
-from jobs.models import CallbackAttempt, CallbackDelivery, Job, JobEvent, JobResult, Tag
+from jobs.models import Job, JobEvent, JobResult, Tag
 from jobs.services import JobSpec, job_start, job_submit
 from projects.models import ApiToken, Membership, Project, User
 from projects.services import token_create
 from tests.factories import BELL, complete, fail, make_user, messages_of
+from webhooks.models import CallbackAttempt, CallbackDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -61,14 +62,14 @@ def world(tenant, django_capture_on_commit_callbacks) -> dict[str, Any]:
         "jobs.job": queued,
         "jobs.jobresult": JobResult.objects.filter(job=done).first(),
         "jobs.jobevent": JobEvent.objects.filter(job=done).first(),
-        "jobs.callbackdelivery": delivery,
-        "jobs.callbackattempt": attempt,
+        "webhooks.callbackdelivery": delivery,
+        "webhooks.callbackattempt": attempt,
     }
 
 
 MODELS = [
     "projects.user", "projects.project", "projects.membership", "projects.apitoken", "backends.backend", "jobs.tag",
-    "jobs.job", "jobs.jobresult", "jobs.jobevent", "jobs.callbackdelivery", "jobs.callbackattempt",
+    "jobs.job", "jobs.jobresult", "jobs.jobevent", "webhooks.callbackdelivery", "webhooks.callbackattempt",
 ]  # fmt: skip
 ADDABLE = ["projects.user", "projects.project", "projects.membership", "backends.backend", "jobs.tag"]
 

@@ -16,10 +16,11 @@ import threading
 import pytest
 from urllib3.util import connection as urllib3_connection
 
-from jobs import callbacks
-from jobs.models import CallbackDelivery, Job
+from jobs.models import Job
 from tests.conftest import error_of
 from tests.test_jobs_callbacks import Receiver, deliveries, hook, run_callbacks
+from webhooks import sending, ssrf
+from webhooks.models import CallbackDelivery
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def test_internal_destinations_are_refused_before_connecting(submit, tenant, rec
 def test_refused_delivery_is_not_retried(submit, tenant, receiver):
     """A refusal ends the delivery: running the queue again makes no second attempt."""
     delivery = deliver_status_now(submit, tenant, receiver.url())
-    callbacks.deliver(str(delivery.delivery_id))
+    sending.deliver(str(delivery.delivery_id))
     run_callbacks()
     delivery.refresh_from_db()
     assert delivery.status == "refused" and delivery.attempt_log.count() == 1
@@ -252,7 +253,7 @@ ADDRESSES = [
 @pytest.mark.parametrize(("address", "reason"), ADDRESSES)
 def test_address_classifier(address, reason):
     """Every non-public address is refused, saying why; public unicast addresses pass."""
-    refusal = callbacks.address_refusal(address)
+    refusal = ssrf.address_refusal(address)
     if reason is None:
         assert refusal is None
     else:
@@ -274,4 +275,4 @@ def test_address_classifier(address, reason):
 def test_allowed_networks_exempt_only_their_range(address, allowed, passes):
     """CALLBACK_ALLOWED_NETWORKS lets through exactly the addresses inside them."""
     networks = [ipaddress.ip_network(n) for n in allowed]
-    assert (callbacks.address_refusal(address, networks) is None) is passes
+    assert (ssrf.address_refusal(address, networks) is None) is passes

@@ -20,11 +20,13 @@ from django.conf import settings
 from redis import RedisError
 from rq import SimpleWorker
 
-from jobs import callbacks, queues, tasks
-from jobs.models import CallbackAttempt, CallbackDelivery, Job, JobEvent
+from jobs import presenters, queues
+from jobs.models import Job, JobEvent
 from jobs.services import JobSpec, job_submit
 from tests.conftest import error_of, result_of
 from tests.factories import BELL
+from webhooks import events, sending, tasks
+from webhooks.models import CallbackAttempt, CallbackDelivery
 
 # --- A real receiver ------------------------------------------------------------------------------
 
@@ -372,10 +374,10 @@ def test_retry_policy_is_rq_retry_with_configured_delays(callback_settings, subm
     )
     (status_delivery,) = deliveries(job)
     rq_job = django_rq.get_queue(settings.CALLBACK_QUEUE_NAME).fetch_job(str(status_delivery.delivery_id))
-    assert rq_job.func_name == "jobs.tasks.deliver_callback" and rq_job.args == (str(status_delivery.delivery_id),)
+    assert rq_job.func_name == "webhooks.tasks.deliver_callback" and rq_job.args == (str(status_delivery.delivery_id),)
     assert (rq_job.retries_left, rq_job.retry_intervals) == (5, [10, 30, 90, 270, 810])
     assert status_delivery.max_attempts == 6
-    assert callbacks.retry_intervals(7) == [10, 30, 90, 270, 810, 810, 810]
+    assert events.retry_intervals(7) == [10, 30, 90, 270, 810, 810, 810]
 
 
 def test_redis_down_at_enqueue_never_fails_the_status_change(monkeypatch, submit, tenant, receiver):
@@ -387,13 +389,13 @@ def test_redis_down_at_enqueue_never_fails_the_status_change(monkeypatch, submit
         def enqueue(self, *args, **kwargs):
             raise RedisError("connection refused")
 
-    real_get_queue = callbacks.django_rq.get_queue
-    monkeypatch.setattr(callbacks.django_rq, "get_queue", lambda *args, **kwargs: DownQueue())
+    real_get_queue = events.django_rq.get_queue
+    monkeypatch.setattr(events.django_rq, "get_queue", lambda *args, **kwargs: DownQueue())
     job = submit(tenant, callbacks=[hook(receiver.url(), type="status")])
     (delivery,) = deliveries(job)
     assert job["job_status"] == "QUEUED" and Job.objects.get(pk=job["job_id"]).status == "QUEUED"
     assert delivery.status == "pending" and delivery.attempts == 0
-    monkeypatch.setattr(callbacks.django_rq, "get_queue", real_get_queue)
+    monkeypatch.setattr(events.django_rq, "get_queue", real_get_queue)
     assert jobs_reconcile(queued_grace=0)["callbacks_requeued"] == 1
     run_callbacks()
     (delivery,) = deliveries(job)
@@ -435,7 +437,7 @@ def test_second_run_of_a_delivered_delivery_sends_nothing(submit, tenant, run_jo
     (delivery,) = deliveries(job)
     tasks.deliver_callback(str(delivery.delivery_id))
     duplicate = django_rq.get_queue(settings.CALLBACK_QUEUE_NAME, commit_mode="auto").enqueue(
-        "jobs.tasks.deliver_callback", str(delivery.delivery_id)
+        "webhooks.tasks.deliver_callback", str(delivery.delivery_id)
     )
     run_callbacks()
     delivery.refresh_from_db()
@@ -451,9 +453,9 @@ def test_an_attempt_claimed_by_another_run_is_not_sent(submit, tenant, run_jobs,
     run_jobs()
     (delivery,) = deliveries(job)
     stale = CallbackDelivery.objects.select_related("job__project", "job__user", "job__backend").get(pk=delivery.pk)
-    with pytest.raises(callbacks.CallbackFailed):
-        callbacks.deliver(str(delivery.delivery_id))
-    callbacks.attempt_delivery(stale)  # still says attempts == 0: loses ``WHERE attempts = 0``
+    with pytest.raises(sending.CallbackFailed):
+        sending.deliver(str(delivery.delivery_id))
+    sending.attempt_delivery(stale)  # still says attempts == 0: loses ``WHERE attempts = 0``
     delivery.refresh_from_db()
     assert len(receiver.requests) == 1 and delivery.attempts == 1 and len(attempts(delivery)) == 1
 
@@ -502,5 +504,5 @@ def test_deliveries_view_is_two_queries(submit, tenant, run_jobs, receiver, djan
     run_callbacks()
     job_row = Job.objects.get(pk=job["job_id"])
     with django_assert_max_num_queries(2):
-        view = callbacks.deliveries_view(job_row)
+        view = presenters.deliveries_view(job_row)
     assert len(view) == 4 and sum(len(d["attempt_log"]) for d in view) == 6

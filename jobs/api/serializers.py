@@ -22,8 +22,14 @@ from core.validation import (
 )
 from drivers.base import PROFILING_STAGES
 from drivers.transpilers import TRANSPILERS
-from jobs.callbacks import RESERVED_HEADERS, RESERVED_PREFIX
-from jobs.choices import CIRCUIT_CODE_TYPES, CallbackType, CodeType, JobStatus
+from jobs.choices import (
+    CALLBACK_RESERVED_HEADERS,
+    CALLBACK_RESERVED_PREFIX,
+    CIRCUIT_CODE_TYPES,
+    CallbackType,
+    CodeType,
+    JobStatus,
+)
 from jobs.presenters import job_full, job_results_view, job_status_view, job_summary, with_queue_position
 
 # Bounds of request lists (SPEC §13); the tag and job id bounds hold for the job filters of every
@@ -45,10 +51,10 @@ _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 def header_problem(name: str, value: str) -> str | None:
     """Why a callback may not send header ``name: value``, checked at submit rather than failing at
-    every delivery; the portal's own headers (jobs.callbacks.RESERVED_*) are refused, not dropped."""
+    every delivery; the portal's own headers (jobs.choices.CALLBACK_RESERVED_*) are refused, not dropped."""
     if len(name) > MAX_HEADER_NAME_LENGTH or not _HEADER_NAME.fullmatch(name):
         return f"must be a header name of 1 to {MAX_HEADER_NAME_LENGTH} letters, digits or !#$%&'*+-.^_`|~"
-    if name.lower() in RESERVED_HEADERS or name.lower().startswith(RESERVED_PREFIX):
+    if name.lower() in CALLBACK_RESERVED_HEADERS or name.lower().startswith(CALLBACK_RESERVED_PREFIX):
         return "is set by the portal; a callback cannot set it"
     if not _HEADER_VALUE.fullmatch(value):
         return "must be printable ASCII on one line (no CR, LF, NUL or other control characters)"

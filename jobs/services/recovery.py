@@ -11,12 +11,13 @@ from django.utils import timezone
 
 from drivers.errors import WORKER_LOST, error_dict
 from drivers.registry import get_driver
-from jobs import callbacks, queues
+from jobs import queues
 from jobs.choices import JobStatus
 from jobs.models import Job, JobResult
 from jobs.rules import handed_to_device
 from jobs.services.lifecycle import job_fail
 from jobs.services.state import enqueue_if_allowed, enqueue_missing, transition
+from jobs.signals import jobs_reconciling
 
 # A job is started at most this many times: a lost run is re-queued once, then the job fails -106.
 MAX_ATTEMPTS = 2
@@ -54,7 +55,8 @@ def jobs_reconcile(*, lost_after: float | None = None, queued_grace: float | Non
       re-queued once, then FAILED -106. Jobs handed to an async device are left alone.
     - QUEUED jobs that should be waiting in Redis but are not (Redis restarted empty, flushed, or a
       crash between commit and enqueue) are enqueued again.
-    - Callback deliveries still pending that nothing in Redis will run any more are enqueued again.
+    - What the apps above repair on ``jobs_reconciling`` (webhooks: callback deliveries still pending
+      that nothing in Redis will run any more are enqueued again, ``callbacks_requeued``).
     """
     lost_after = settings.RECONCILE_LOST_AFTER if lost_after is None else lost_after
     queued_grace = settings.RECONCILE_QUEUED_GRACE if queued_grace is None else queued_grace
@@ -82,5 +84,6 @@ def jobs_reconcile(*, lost_after: float | None = None, queued_grace: float | Non
 
     stale = Job.objects.filter(queued_at__lte=now - timedelta(seconds=queued_grace))
     summary["enqueued_missing"] = len(enqueue_missing(stale))
-    summary["callbacks_requeued"] = callbacks.deliveries_reconcile(grace=queued_grace)
+    for _receiver, counts in jobs_reconciling.send(sender=Job, grace=queued_grace):
+        summary.update(counts)
     return summary

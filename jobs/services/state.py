@@ -15,10 +15,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from jobs import callbacks, events, queues
+from jobs import events, queues
 from jobs.choices import JobStatus
 from jobs.models import Job, JobEvent, JobResult, Tag
 from jobs.rules import may_be_enqueued
+from jobs.signals import job_status_changed
 
 
 def transition(
@@ -45,8 +46,9 @@ def transition(
 
 
 def status_changed(job_id: uuid.UUID, status: str, at, *, progress: int | None = None) -> None:
-    """What every status change owes, inside its transaction: callbacks, and a live event after commit."""
-    callbacks.on_status_change(job_id=job_id, status=status, at=at)
+    """What every status change owes, inside its transaction: its announcement (callbacks hear it), and a
+    live event after commit."""
+    job_status_changed.send(sender=Job, job_id=job_id, status=status, at=at)
     event = {"event": "status", "job_status": status, "updated_at": at.isoformat()}
     if isinstance(progress, int):
         event["progress"] = progress
