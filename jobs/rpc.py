@@ -16,23 +16,16 @@ from jobs.api.serializers import (
     JobIdSerializer,
     JobIdsSerializer,
     SetJobResultsSerializer,
-    SubmitJobSerializer,
     UpdateJobSerializer,
 )
 from jobs.choices import JobStatus
+from jobs.inputs import submit_from_input
 from jobs.presenters import job_full, job_results_view, job_status_view, job_summary, with_queue_position
 from jobs.selectors import job_get_for_user, job_list_for_user
-from projects.selectors import project_for_submission
 
 
 def submit_job(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-    data = validate(SubmitJobSerializer, params)
-    project = project_for_submission(user=caller.user, token=caller.token, project_id=data.pop("project_id", None))
-    if data.get("transpiler_options") is not None:
-        data["transpiler_options"] = dict(data["transpiler_options"])
-    data["callbacks"] = [dict(callback) for callback in data["callbacks"]]
-    job = services.job_submit(user=caller.user, project=project, spec=services.JobSpec(**data))
-    return job_full(job)
+    return job_full(submit_from_input(user=caller.user, token=caller.token, data=params))
 
 
 def get_job_status(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:

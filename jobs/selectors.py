@@ -11,8 +11,8 @@ from django.db.models import Q, QuerySet
 from core.exceptions import NotFound, PermissionDenied
 from jobs.choices import JobStatus
 from jobs.models import Job
-from projects.models import Membership, Role, User
-from projects.permissions import bound_project_id, is_project_admin
+from projects.models import User
+from projects.permissions import bound_project_id, is_project_admin, projects_administered_by, projects_member_of
 from projects.selectors import project_get_for_user
 
 
@@ -27,8 +27,8 @@ def jobs_visible_to(user: User) -> QuerySet[Job]:
     """Jobs the user may read: own jobs, every job of projects they administer; staff see all."""
     if user.is_staff:
         return confined_to_token(user, Job.objects.all())
-    admin_of = Membership.objects.filter(user=user, role=Role.ADMIN).values("project_id")
-    return confined_to_token(user, Job.objects.filter(Q(user=user) | Q(project_id__in=admin_of)))
+    admin_of = projects_administered_by(user)
+    return confined_to_token(user, Job.objects.filter(Q(user=user) | Q(project__in=admin_of)))
 
 
 def _with_relations(qs: QuerySet[Job]) -> QuerySet[Job]:
@@ -71,8 +71,7 @@ def job_list_for_user(
         project = project_get_for_user(user, project_id)
         qs = qs.filter(project=project)
     elif not user.is_staff:
-        member_of = Membership.objects.filter(user=user).values("project_id")
-        qs = qs.filter(Q(project_id__in=member_of) | Q(user=user))
+        qs = qs.filter(Q(project__in=projects_member_of(user)) | Q(user=user))
 
     wants_others = all_users or (user_id is not None and user_id != user.user_id)
     if wants_others and not user.is_staff:
@@ -80,10 +79,12 @@ def job_list_for_user(
             if not is_project_admin(user, project):
                 raise PermissionDenied("Only the project's admins may list other users' jobs.")
         else:
-            admin_of = Membership.objects.filter(user=user, role=Role.ADMIN).values("project_id")
+            # Roles in any project, the token's binding aside: qs is confined already, so a token bound to
+            # p2 of a p1 admin gets its own p2 jobs here rather than a refusal (test_bound_tokens).
+            admin_of = projects_administered_by(user, within_token=False)
             if not admin_of.exists():
                 raise PermissionDenied("Only project admins may list other users' jobs.")
-            qs = qs.filter(Q(project_id__in=admin_of) | Q(user=user))
+            qs = qs.filter(Q(project__in=admin_of) | Q(user=user))
     if user_id is not None:
         qs = qs.filter(user__user_id=user_id)
     elif not all_users:

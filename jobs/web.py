@@ -1,7 +1,7 @@
 """The web portal's job pages: list (with bulk cancel/delete), job page, actions, downloads, submit.
 
 Thin views: reads through ``jobs.selectors``, changes through ``jobs.services``, shapes through
-``jobs.presenters`` (so the page shows what the APIs answer), validation through SubmitJobSerializer.
+``jobs.presenters`` (so the page shows what the APIs answer), submissions through ``jobs.inputs``.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from backends.presenters import backend_view
 from backends.selectors import backends_with_queue_length
 from core.exceptions import InvalidParams, NotFound, PermissionDenied, PortalError
-from core.validation import dumps, validate
-from jobs.api.serializers import SubmitJobSerializer
+from core.validation import dumps
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, CodeType, JobStatus
 from jobs.filtersets import JobFilterSet
 from jobs.forms import EXAMPLES, JobUpdateForm, SubmitJobForm, source_as_text
+from jobs.inputs import submit_from_input
 from jobs.presenters import job_results_view, job_status_view, with_queue_position
 from jobs.selectors import job_get_for_user, jobs_visible_to
-from jobs.services import JobSpec, job_submit, job_update, jobs_cancel, jobs_delete
-from projects.selectors import project_for_submission, projects_for_user
+from jobs.services import job_update, jobs_cancel, jobs_delete
+from projects.permissions import projects_member_of
 
 PAGE_SIZE = 25
 BULK_ACTIONS = {"cancel": "Cancel", "delete": "Delete"}
@@ -380,7 +380,7 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def job_new(request: HttpRequest) -> HttpResponse:
     """The submit page; a successful submit lands on the new job's page."""
-    projects = list(projects_for_user(request.user).filter(memberships__user=request.user).order_by("slug"))
+    projects = list(projects_member_of(request.user).order_by("slug"))
     backends = [backend_view(b, b.queued) for b in backends_with_queue_length()]
     if request.method == "POST":
         form = SubmitJobForm(request.POST, request.FILES, projects=projects, backends=backends)
@@ -400,13 +400,9 @@ def job_new(request: HttpRequest) -> HttpResponse:
 
 def _submit(request: HttpRequest, form: SubmitJobForm):
     try:
-        data = validate(SubmitJobSerializer, form.payload(request.POST.get("action", "submit")))
-        project_id = form.cleaned_data.get("project") or None
-        project = project_for_submission(
-            user=request.user, token=None, project_id=uuid.UUID(project_id) if project_id else None
-        )
-        data.pop("project_id", None)
-        return job_submit(user=request.user, project=project, spec=JobSpec(**data))
+        data = form.payload(request.POST.get("action", "submit"))
+        data["project_id"] = form.cleaned_data.get("project") or None  # no picker: the user's only project
+        return submit_from_input(user=request.user, token=None, data=data)
     except InvalidParams as exc:
         _add_errors(form, exc.extra.get("errors") or [], exc.message)
     except PortalError as exc:

@@ -1,6 +1,9 @@
-"""Who may do what in a project (SPEC §7). The one place these rules live."""
+"""Who may do what in a project (SPEC §7). The one place these rules live: the per-object predicates,
+and the same rules as querysets and annotations for reads that cover many projects at once."""
 
 from __future__ import annotations
+
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Value
 
 from projects.models import ApiToken, Membership, Project, Role, TokenScope, User
 
@@ -35,3 +38,44 @@ def can_submit(user: User, project: Project) -> bool:
 def can_set_results(user: User, token: ApiToken | None) -> bool:
     """Only operators and drivers (tokens with the ``driver`` scope) may store results."""
     return user.is_staff or (token is not None and token.scope == TokenScope.DRIVER)
+
+
+# --- The same rules over many projects ----------------------------------------------------------
+
+
+def _within_reach(user: User, projects: QuerySet[Project]) -> QuerySet[Project]:
+    bound = bound_project_id(user)
+    return projects if bound is None else projects.filter(pk=bound)
+
+
+def projects_member_of(user: User) -> QuerySet[Project]:
+    """The projects ``role_in`` gives the user a role in, any role: their memberships, staff's too."""
+    return _within_reach(user, Project.objects.filter(memberships__user=user))
+
+
+def projects_administered_by(user: User, *, within_token: bool = True) -> QuerySet[Project]:
+    """The projects ``is_project_admin`` holds for: those the user is an admin of, every one for staff.
+
+    ``within_token=False`` leaves out a project-bound token's binding, for a caller that confines its
+    rows itself yet asks about the user's roles anywhere (get_jobs' all_users check)."""
+    if user.is_staff:
+        projects = Project.objects.all()
+    else:
+        projects = Project.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+    return _within_reach(user, projects) if within_token else projects
+
+
+def annotate_caller_role(projects: QuerySet[Project], user: User) -> QuerySet[Project]:
+    """``role_in`` and ``is_project_admin`` as ``caller_role`` and ``caller_is_admin`` of each project,
+    so that a page of projects costs one query."""
+    mine = Membership.objects.filter(project=OuterRef("pk"), user=user)
+    bound = bound_project_id(user)
+    if bound is not None:  # out of the token's reach the caller has no role (within_reach)
+        mine = mine.filter(project_id=bound)
+    if not user.is_staff:
+        is_admin = Exists(mine.filter(role=Role.ADMIN))
+    elif bound is None:
+        is_admin = Value(True)
+    else:
+        is_admin = ExpressionWrapper(Q(pk=bound), output_field=BooleanField())
+    return projects.annotate(caller_role=Subquery(mine.values("role")[:1]), caller_is_admin=is_admin)

@@ -10,7 +10,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Quer
 
 from core.exceptions import InvalidParams, NotFound
 from projects.models import ApiToken, Project, User
-from projects.permissions import bound_project_id, is_project_admin
+from projects.permissions import bound_project_id, is_project_admin, projects_member_of
 
 
 def projects_for_user(user: User) -> QuerySet[Project]:
@@ -36,7 +36,7 @@ def project_for_submission(*, user: User, token: ApiToken | None, project_id: uu
         return token.project
     if project_id is not None:
         return project_get_for_user(user, project_id)
-    projects = list(Project.objects.filter(memberships__user=user)[:2])
+    projects = list(projects_member_of(user)[:2])
     if len(projects) == 1:
         return projects[0]
     if not projects:

@@ -23,9 +23,9 @@ from jobs.api.serializers import (
 )
 from jobs.choices import JobStatus
 from jobs.filtersets import JobFilterSet
+from jobs.inputs import submit_from_input
 from jobs.models import Job
 from jobs.selectors import job_get_for_user, jobs_visible_to
-from projects.selectors import project_for_submission
 
 
 class SourceCodeEntrySchema(OpenApiSerializerFieldExtension):
@@ -92,12 +92,7 @@ class JobViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(JobSummarySerializer(page, many=True).data)
 
     def create(self, request):
-        data = validate(SubmitJobSerializer, request.data)
-        project = project_for_submission(user=request.user, token=request.auth, project_id=data.pop("project_id", None))
-        if data.get("transpiler_options") is not None:
-            data["transpiler_options"] = dict(data["transpiler_options"])
-        data["callbacks"] = [dict(callback) for callback in data["callbacks"]]
-        job = services.job_submit(user=request.user, project=project, spec=services.JobSpec(**data))
+        job = submit_from_input(user=request.user, token=request.auth, data=request.data)
         location = reverse("api:job-detail", kwargs={"job_id": job.job_id})
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED, headers={"Location": location})
 

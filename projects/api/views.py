@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch, Subquery, Value
+from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -21,8 +21,8 @@ from projects.api.serializers import (
     TokenCreateSerializer,
     TokenSerializer,
 )
-from projects.models import ApiToken, Membership, Project, Role, TokenScope
-from projects.permissions import bound_project_id, is_project_admin
+from projects.models import ApiToken, Membership, Project, TokenScope
+from projects.permissions import annotate_caller_role, bound_project_id, is_project_admin
 from projects.selectors import project_get_for_user, projects_for_user, user_get_by_username
 
 _NOT_FOUND = OpenApiResponse(description="No such project, or not one of the caller's.")
@@ -45,15 +45,8 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_queryset(self):
         user = self.request.user
-        mine = Membership.objects.filter(project=OuterRef("pk"), user=user)
-        # is_project_admin (projects.permissions) for a whole page in one query.
-        is_admin = Value(True) if user.is_staff else Exists(mine.filter(role=Role.ADMIN))
-        return (
-            projects_for_user(user)
-            .annotate(caller_role=Subquery(mine.values("role")[:1]), caller_is_admin=is_admin)
-            .prefetch_related(
-                Prefetch("memberships", queryset=Membership.objects.select_related("user").order_by("user__username"))
-            )
+        return annotate_caller_role(projects_for_user(user), user).prefetch_related(
+            Prefetch("memberships", queryset=Membership.objects.select_related("user").order_by("user__username"))
         )
 
     def partial_update(self, request, project_id):

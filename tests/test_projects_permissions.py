@@ -1,0 +1,92 @@
+"""The role rules as querysets (projects.permissions): they hold for exactly the projects the per-object
+predicates do, for members, admins, outsiders, operators and project-bound tokens alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from projects.models import Project, Role
+from projects.permissions import (
+    annotate_caller_role,
+    is_project_admin,
+    projects_administered_by,
+    projects_member_of,
+    role_in,
+)
+from projects.services import membership_set, token_authenticate, token_create
+from tests.factories import make_project, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+class Setup:
+    """``user`` administers p1 and is a member of p2; p3 is nobody's; ``operator`` is staff, in no project."""
+
+    def __init__(self):
+        self.p1, self.p2, self.p3 = make_project("p1"), make_project("p2"), make_project("p3")
+        self.user = make_user("both")
+        membership_set(project=self.p1, user=self.user, role=Role.ADMIN)
+        membership_set(project=self.p2, user=self.user, role=Role.MEMBER)
+        self.operator = make_user("operator", staff=True)
+
+    def bound(self, user):
+        """``user`` as a token bound to p2 authenticates them."""
+        return token_authenticate(token_create(user=user, project=self.p2)[1]).user
+
+
+@pytest.fixture
+def s() -> Setup:
+    return Setup()
+
+
+def slugs(projects) -> set[str]:
+    return {project.slug for project in projects}
+
+
+def test_member_of_is_every_membership_whatever_the_role(s):
+    """An admin and a member role both count; a project without the user does not."""
+    assert slugs(projects_member_of(s.user)) == {"p1", "p2"}
+
+
+def test_administered_by_is_only_the_admin_role(s):
+    """Only p1, where the user is an admin."""
+    assert slugs(projects_administered_by(s.user)) == {"p1"}
+
+
+def test_staff_administer_every_project_but_are_members_of_none(s):
+    """An operator administers all three projects, yet has no membership of their own."""
+    assert slugs(projects_administered_by(s.operator)) == {"p1", "p2", "p3"}
+    assert not projects_member_of(s.operator).exists()
+
+
+def test_a_bound_token_keeps_to_its_project(s):
+    """Bound to p2, the p1 admin is a member of p2 only and administers nothing."""
+    bound = s.bound(s.user)
+    assert slugs(projects_member_of(bound)) == {"p2"}
+    assert not projects_administered_by(bound).exists()
+    assert slugs(projects_administered_by(s.bound(s.operator))) == {"p2"}
+
+
+def test_within_token_false_leaves_the_binding_out(s):
+    """get_jobs' all_users check sees the p1 admin role through a p2-bound token."""
+    assert slugs(projects_administered_by(s.bound(s.user), within_token=False)) == {"p1"}
+
+
+@pytest.mark.parametrize("who", ["user", "operator", "bound user", "bound operator"])
+def test_querysets_and_annotation_agree_with_the_predicates(s, who):
+    """For every project: member_of is role_in, administered_by and caller_is_admin are is_project_admin."""
+    user = getattr(s, who.split()[-1])
+    if who.startswith("bound"):
+        user = s.bound(user)
+    member_of, administered = set(projects_member_of(user)), set(projects_administered_by(user))
+    for project in annotate_caller_role(Project.objects.all(), user):
+        assert project.caller_role == role_in(user, project)
+        assert project.caller_is_admin is is_project_admin(user, project)
+        assert (project in member_of) is (role_in(user, project) is not None)
+        assert (project in administered) is is_project_admin(user, project)
+
+
+def test_annotation_names_the_callers_role(s):
+    """caller_role is the membership's role, None where there is none."""
+    roles = {p.slug: (p.caller_role, p.caller_is_admin) for p in annotate_caller_role(Project.objects.all(), s.user)}
+    assert roles == {"p1": (Role.ADMIN, True), "p2": (Role.MEMBER, False), "p3": (None, False)}
