@@ -24,8 +24,8 @@ from redis import RedisError
 from core.admin import PREVIEW_CHARS, ReadOnlyAdmin, ReadOnlyInline, pre
 from core.exceptions import PortalError
 from jobs import queues
-from jobs.api.serializers import MAX_TAGS
 from jobs.choices import JobStatus
+from jobs.inputs import MAX_TAGS
 from jobs.models import Job, JobEvent, JobResult, Tag
 from jobs.services import job_force_stop, job_update, jobs_cancel, jobs_delete, jobs_operator_requeue
 

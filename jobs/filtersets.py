@@ -19,8 +19,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from core.validation import text_problem
-from jobs.api.serializers import MAX_FILTER_VALUES, MAX_JOB_IDS, MAX_TAGS
 from jobs.choices import CodeType, JobStatus
+from jobs.inputs import MAX_FILTER_VALUES, MAX_JOB_IDS, MAX_TAGS
 from jobs.models import Job
 
 

@@ -1,16 +1,268 @@
-"""Raw submit input to a job, one way for every face: JSON-RPC's submit_job, REST's POST /jobs/ and
-the web's submit page validate, place and build a submission alike, and keep only their own answers."""
+"""What every face accepts of jobs: the bounds of request lists, the serializers that validate each
+method's fields (JSON-RPC params, REST bodies, the web's forms all go through them), and the one submit
+adapter, so JSON-RPC's submit_job, REST's POST /jobs/ and the web's submit page validate, place and
+build a submission alike and keep only their own answers."""
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
-from core.validation import validate
+import numpy as np
+from rest_framework import serializers
+
+from core.validation import (
+    JSONValueField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictDictField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictListField,
+    StrictSerializer,
+    text_problem,
+    validate,
+)
+from drivers.base import PROFILING_STAGES
+from drivers.transpilers import TRANSPILERS
 from jobs import services
-from jobs.api.serializers import SubmitJobSerializer
+from jobs.choices import (
+    CALLBACK_RESERVED_HEADERS,
+    CALLBACK_RESERVED_PREFIX,
+    CIRCUIT_CODE_TYPES,
+    CallbackType,
+    CodeType,
+    JobStatus,
+)
 from jobs.models import Job
 from projects.models import ApiToken, User
 from projects.selectors import project_for_submission
+
+# Bounds of request lists (SPEC §13); the tag and job id bounds hold for the job filters of every
+# face too (jobs/filtersets.py).
+MAX_TAGS = 32
+MAX_TAG_LENGTH = 64
+MAX_JOB_IDS = 1000  # cancel_jobs, delete_jobs, and the job_ids / job_id filters
+MAX_FILTER_VALUES = 100  # any other repeatable filter (job_status)
+MAX_CALLBACKS = 20  # each is a delivery per status change
+MAX_CALLBACK_HEADERS = 20
+MAX_HEADER_NAME_LENGTH = 100
+JOB_TYPES = ("", "estimation")
+
+# RFC 7230: a header name is a token; a value is visible ASCII, spaces and tabs (no CR, LF or NUL,
+# which would split the request; nothing beyond ASCII, which http.client sends as Latin-1 or refuses).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why a callback may not send header ``name: value``, checked at submit rather than failing at
+    every delivery; the portal's own headers (jobs.choices.CALLBACK_RESERVED_*) are refused, not dropped."""
+    if len(name) > MAX_HEADER_NAME_LENGTH or not _HEADER_NAME.fullmatch(name):
+        return f"must be a header name of 1 to {MAX_HEADER_NAME_LENGTH} letters, digits or !#$%&'*+-.^_`|~"
+    if name.lower() in CALLBACK_RESERVED_HEADERS or name.lower().startswith(CALLBACK_RESERVED_PREFIX):
+        return "is set by the portal; a callback cannot set it"
+    if not _HEADER_VALUE.fullmatch(value):
+        return "must be printable ASCII on one line (no CR, LF, NUL or other control characters)"
+    return None
+
+
+class CallbackHeadersField(StrictDictField):
+    """A callback's own headers: names and values checked by ``header_problem``."""
+
+    def __init__(self, **kwargs) -> None:
+        child = StrictCharField(max_length=1000, allow_blank=True)
+        super().__init__(child=child, max_items=MAX_CALLBACK_HEADERS, **kwargs)
+
+    def run_child_validation(self, data):
+        headers = super().run_child_validation(data)
+        errors = {name: [problem] for name, value in headers.items() if (problem := header_problem(name, value))}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return headers
+
+
+class CallbackSerializer(StrictSerializer):
+    """A place to push a job's outcome (SPEC §6)."""
+
+    name = StrictCharField(max_length=100, required=False, default="callback")
+    type = serializers.ChoiceField(choices=CallbackType.choices, default=CallbackType.RESULTS)
+    method = serializers.ChoiceField(choices=["post", "put"], default="post")
+    url = StrictCharField(max_length=2000)
+    headers = CallbackHeadersField(required=False)
+    timeout = StrictFloatField(min_value=0.1, max_value=60, required=False)
+    retries = StrictIntegerField(min_value=0, max_value=10, required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and isinstance(data.get("method"), str):
+            data = {**data, "method": data["method"].lower()}
+        return super().to_internal_value(data)
+
+    def validate_url(self, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise serializers.ValidationError("must be an http:// or https:// URL")
+        return value
+
+
+class TranspilerOptionsSerializer(StrictSerializer):
+    optimization_level = StrictIntegerField(min_value=0, max_value=3, required=False)
+    seed_transpiler = StrictIntegerField(min_value=0, required=False, allow_null=True)
+    basis_gates = serializers.ListField(child=StrictCharField(max_length=32), required=False, allow_null=True)
+    coupling_map = serializers.ListField(
+        child=serializers.ListField(child=StrictIntegerField(min_value=0), min_length=2, max_length=2),
+        required=False,
+        allow_null=True,
+    )
+
+
+class ParsedJSONField(serializers.Field):
+    """A ``source_code`` entry, checked by ``validate_source_code`` (DRF's JSONField would re-encode
+    it to check that it is JSON: 0.2 s for a dense 1,000-variable QUBO, which a walk over every
+    number would cost too). A string is checked here; a matrix there holds numbers only."""
+
+    def to_internal_value(self, data):
+        problem = text_problem(data) if isinstance(data, str) else None
+        if problem:
+            raise serializers.ValidationError(problem)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+def _numeric_matrix(rows: list) -> bool:
+    """Every element an int or a float (not a bool, not a string) and finite; C-speed on 10^6 elements."""
+    if not set(map(type, itertools.chain.from_iterable(rows))) <= {int, float}:
+        return False
+    try:
+        return bool(np.isfinite(np.asarray(rows, dtype=float)).all())
+    except OverflowError:  # an integer beyond float range
+        return False
+
+
+def validate_source_code(code_type: str, source_code: list) -> None:
+    """Circuits are strings; QUBO matrices square, numeric and finite."""
+    errors = {}
+    for index, entry in enumerate(source_code):
+        if code_type in CIRCUIT_CODE_TYPES:
+            if not isinstance(entry, str) or not entry.strip():
+                errors[f"source_code[{index}]"] = "must be a non-empty string of OpenQASM source"
+        elif code_type == CodeType.QUBO:
+            if not isinstance(entry, list) or not entry or not all(isinstance(row, list) for row in entry):
+                errors[f"source_code[{index}]"] = "must be a square matrix: a non-empty list of rows"
+                continue
+            size = len(entry)
+            if any(len(row) != size for row in entry):
+                errors[f"source_code[{index}]"] = f"must be square: {size} rows, each of {size} numbers"
+            elif not _numeric_matrix(entry):
+                errors[f"source_code[{index}]"] = "every element must be a finite number"
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
+class SubmitJobSerializer(StrictSerializer):
+    """The fields of ``submit_job`` (seed 000, SPEC §3)."""
+
+    aliases = {"code_compression_level": "code_compress_level"}
+
+    job_id = serializers.UUIDField(required=False, allow_null=True)
+    project_id = serializers.UUIDField(required=False, allow_null=True)
+    job_name = StrictCharField(max_length=200, required=False, allow_null=True, allow_blank=True)
+    description = StrictCharField(max_length=10_000, required=False, allow_null=True, allow_blank=True)
+    code_type = serializers.ChoiceField(choices=CodeType.choices)
+    source_code = serializers.ListField(child=ParsedJSONField(), allow_empty=False)
+    backend = StrictCharField(max_length=64)
+    transpiler = serializers.ChoiceField(choices=TRANSPILERS, required=False, allow_null=True)
+    transpiler_options = TranspilerOptionsSerializer(required=False, allow_null=True)
+    driver_options = StrictDictField(required=False, allow_null=True)
+    job_type = serializers.ChoiceField(choices=JOB_TYPES, required=False, allow_blank=True, allow_null=True)
+    job_priority = StrictIntegerField(min_value=1, max_value=10, default=5)
+    shots = StrictIntegerField(min_value=1, default=1024)
+    profiling = serializers.ListField(child=serializers.ChoiceField(choices=PROFILING_STAGES), default=list)
+    dry_run = StrictBooleanField(default=False)
+    code_compress_level = StrictIntegerField(min_value=0, max_value=9, default=0)
+    tags = StrictListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, default=list)
+    callbacks = StrictListField(child=CallbackSerializer(), max_length=MAX_CALLBACKS, default=list, allow_null=True)
+    enable_circuit_aggregation = StrictBooleanField(default=False)
+
+    def validate(self, attrs):
+        validate_source_code(attrs["code_type"], attrs["source_code"])
+        attrs["job_type"] = attrs.get("job_type") or ""
+        attrs["callbacks"] = attrs.get("callbacks") or []
+        attrs["profiling"] = list(dict.fromkeys(attrs["profiling"]))
+        attrs["tags"] = list(dict.fromkeys(attrs["tags"]))
+        return attrs
+
+
+class JobIdSerializer(StrictSerializer):
+    job_id = serializers.UUIDField()
+
+
+class JobIdsSerializer(StrictSerializer):
+    job_ids = StrictListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_JOB_IDS)
+
+
+class UpdateJobSerializer(StrictSerializer):
+    job_id = serializers.UUIDField()
+    job_name = StrictCharField(max_length=200, required=False, allow_null=True, allow_blank=True)
+    description = StrictCharField(max_length=10_000, required=False, allow_null=True, allow_blank=True)
+    tags = StrictListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, required=False)
+    job_priority = StrictIntegerField(min_value=1, max_value=10, required=False)
+
+
+class ResultEntrySerializer(StrictSerializer):
+    results = JSONValueField(allow_null=True)
+    num_qubits = StrictIntegerField(min_value=0, required=False, allow_null=True)
+    metadata = StrictDictField(required=False)
+    profiling = StrictDictField(required=False)
+    error = StrictDictField(required=False, allow_null=True)
+    memory = serializers.ListField(child=StrictCharField(), required=False, allow_null=True)
+
+
+class SetJobResultsSerializer(StrictSerializer):
+    job_id = serializers.UUIDField()
+    results = serializers.ListField(child=ResultEntrySerializer(), allow_empty=False)
+
+
+class _StringOrList(StrictListField):
+    """Accepts ``"QUEUED"`` as well as ``["QUEUED", "RUNNING"]``."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value([data] if isinstance(data, str) else data)
+
+
+class JobFiltersSerializer(StrictSerializer):
+    """``get_jobs`` filters (SPEC §3); conditions AND together."""
+
+    all_projects = StrictBooleanField(default=False)
+    all_users = StrictBooleanField(default=False)
+    project_id = serializers.UUIDField(required=False, allow_null=True)
+    user_id = serializers.UUIDField(required=False, allow_null=True)
+    job_ids = StrictListField(child=serializers.UUIDField(), required=False, max_length=MAX_JOB_IDS)
+    job_status = _StringOrList(
+        child=serializers.ChoiceField(choices=JobStatus.choices), required=False, max_length=MAX_FILTER_VALUES
+    )
+    backend = StrictCharField(max_length=64, required=False)
+    tags = _StringOrList(child=StrictCharField(max_length=MAX_TAG_LENGTH), required=False, max_length=MAX_TAGS)
+    code_type = serializers.ChoiceField(choices=CodeType.choices, required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
+ORDERINGS = ("created_at", "-created_at", "job_priority", "-job_priority", "ended_at", "-ended_at")
+
+
+class GetJobsSerializer(StrictSerializer):
+    filters = JobFiltersSerializer(required=False)
+    limit = StrictIntegerField(min_value=1, max_value=1000, default=100)
+    offset = StrictIntegerField(min_value=0, default=0)
+    order = serializers.ChoiceField(choices=ORDERINGS, default="-created_at")
+
+
+# --- The submit adapter ----------------------------------------------------------------------
 
 
 def submit_from_input(*, user: User, token: ApiToken | None, data: Any) -> Job:

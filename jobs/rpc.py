@@ -10,16 +10,16 @@ from core.calls import Caller
 from core.exceptions import InvalidParams
 from core.validation import validate
 from jobs import services
-from jobs.api.serializers import (
+from jobs.choices import JobStatus
+from jobs.inputs import (
     GetJobsSerializer,
     JobFiltersSerializer,
     JobIdSerializer,
     JobIdsSerializer,
     SetJobResultsSerializer,
     UpdateJobSerializer,
+    submit_from_input,
 )
-from jobs.choices import JobStatus
-from jobs.inputs import submit_from_input
 from jobs.presenters import job_full, job_results_view, job_status_view, job_summary, with_queue_position
 from jobs.selectors import job_get_for_user, job_list_for_user
 

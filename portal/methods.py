@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from backends import rpc as backend_rpc
+from jobs import inputs as job_params
 from jobs import rpc as job_rpc
-from jobs.api import serializers as job_params
 from portal import openrpc
 
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.validation import MAX_JSON_DEPTH
-from jobs.api.serializers import SubmitJobSerializer
+from jobs.inputs import SubmitJobSerializer
 from portal.methods import METHODS
 
 pytestmark = pytest.mark.django_db

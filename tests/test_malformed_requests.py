@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from core.validation import MAX_JSON_DEPTH
-from jobs.api.serializers import MAX_CALLBACK_HEADERS, MAX_JOB_IDS, MAX_TAGS
+from jobs.inputs import MAX_CALLBACK_HEADERS, MAX_JOB_IDS, MAX_TAGS
 from projects.models import Role
 from tests.factories import BELL, make_tenant
 

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.validation import MAX_JSON_DEPTH
-from jobs.api.serializers import SubmitJobSerializer
+from jobs.inputs import SubmitJobSerializer
 from tests.test_jsonrpc_fuzz import (
     FUZZ,
     SUBMIT,

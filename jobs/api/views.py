@@ -19,11 +19,10 @@ from jobs.api.serializers import (
     JobSerializer,
     JobStatusSerializer,
     JobSummarySerializer,
-    SubmitJobSerializer,
 )
 from jobs.choices import JobStatus
 from jobs.filtersets import JobFilterSet
-from jobs.inputs import submit_from_input
+from jobs.inputs import SubmitJobSerializer, submit_from_input
 from jobs.models import Job
 from jobs.selectors import job_get_for_user, jobs_visible_to
 
@@ -31,7 +30,7 @@ from jobs.selectors import job_get_for_user, jobs_visible_to
 class SourceCodeEntrySchema(OpenApiSerializerFieldExtension):
     """One ``source_code`` entry: OpenQASM source, or a square QUBO matrix."""
 
-    target_class = "jobs.api.serializers.ParsedJSONField"
+    target_class = "jobs.inputs.ParsedJSONField"
 
     def map_serializer_field(self, auto_schema, direction):
         matrix = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
