@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from core.exceptions import PortalError
 from core.validation import dumps
-from jobs import events
+from jobs import live
 from jobs.selectors import job_get_for_user
 from portal.errors import HttpProtocolError, http_status, rest_error
 from projects.authentication import request_caller
@@ -69,9 +69,9 @@ async def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         return _error(exc)
 
     def load() -> dict:
-        return events.snapshot(job_get_for_user(user=user, job_id=job.job_id))
+        return live.snapshot(job_get_for_user(user=user, job_id=job.job_id))
 
-    response = StreamingHttpResponse(events.stream(job.job_id, _closing(load)), content_type="text/event-stream")
+    response = StreamingHttpResponse(live.stream(job.job_id, _closing(load)), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies must not buffer the stream
     return response

@@ -25,7 +25,8 @@ from jobs.models import Job, JobEvent
 from jobs.services import JobSpec, job_submit
 from tests.conftest import error_of, result_of
 from tests.factories import BELL
-from webhooks import events, sending, tasks
+from webhooks import deliveries as owed
+from webhooks import sending, tasks
 from webhooks.models import CallbackAttempt, CallbackDelivery
 
 # --- A real receiver ------------------------------------------------------------------------------
@@ -377,7 +378,7 @@ def test_retry_policy_is_rq_retry_with_configured_delays(callback_settings, subm
     assert rq_job.func_name == "webhooks.tasks.deliver_callback" and rq_job.args == (str(status_delivery.delivery_id),)
     assert (rq_job.retries_left, rq_job.retry_intervals) == (5, [10, 30, 90, 270, 810])
     assert status_delivery.max_attempts == 6
-    assert events.retry_intervals(7) == [10, 30, 90, 270, 810, 810, 810]
+    assert owed.retry_intervals(7) == [10, 30, 90, 270, 810, 810, 810]
 
 
 def test_redis_down_at_enqueue_never_fails_the_status_change(monkeypatch, submit, tenant, receiver):
@@ -389,13 +390,13 @@ def test_redis_down_at_enqueue_never_fails_the_status_change(monkeypatch, submit
         def enqueue(self, *args, **kwargs):
             raise RedisError("connection refused")
 
-    real_get_queue = events.django_rq.get_queue
-    monkeypatch.setattr(events.django_rq, "get_queue", lambda *args, **kwargs: DownQueue())
+    real_get_queue = owed.django_rq.get_queue
+    monkeypatch.setattr(owed.django_rq, "get_queue", lambda *args, **kwargs: DownQueue())
     job = submit(tenant, callbacks=[hook(receiver.url(), type="status")])
     (delivery,) = deliveries(job)
     assert job["job_status"] == "QUEUED" and Job.objects.get(pk=job["job_id"]).status == "QUEUED"
     assert delivery.status == "pending" and delivery.attempts == 0
-    monkeypatch.setattr(events.django_rq, "get_queue", real_get_queue)
+    monkeypatch.setattr(owed.django_rq, "get_queue", real_get_queue)
     assert jobs_reconcile(queued_grace=0)["callbacks_requeued"] == 1
     run_callbacks()
     (delivery,) = deliveries(job)

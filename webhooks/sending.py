@@ -38,7 +38,7 @@ from requests.structures import CaseInsensitiveDict
 from jobs import presenters
 from jobs.choices import CALLBACK_RESERVED_HEADERS, CALLBACK_RESERVED_PREFIX
 from jobs.models import Job, JobResult
-from webhooks.events import body_json, callback_timeout
+from webhooks.deliveries import body_json, callback_timeout
 from webhooks.models import CallbackAttempt, CallbackDelivery, DeliveryStatus
 from webhooks.ssrf import DeliveryRefused, PinnedAdapter, resolve_destination
 

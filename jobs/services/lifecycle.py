@@ -19,7 +19,7 @@ from core.exceptions import (
     PermissionDenied,
 )
 from drivers.base import EntryResult
-from jobs import events, queues
+from jobs import live, queues
 from jobs.choices import CANCELLABLE, DELETABLE, FINAL, JobStatus
 from jobs.models import Job, JobResult
 from jobs.rules import may_be_enqueued
@@ -152,7 +152,7 @@ def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult, attem
         if entry.num_qubits is not None and (job.num_qubits or 0) < entry.num_qubits:
             fields["num_qubits"] = entry.num_qubits
         Job.objects.filter(pk=job_id).update(**fields)
-        events.publish_on_commit(
+        live.publish_on_commit(
             job_id,
             {"event": "progress", "job_status": JobStatus.RUNNING, "progress": fields["progress"], "index": index,
              "entry_status": entry.status},

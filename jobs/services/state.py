@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from jobs import events, queues
+from jobs import live, queues
 from jobs.choices import JobStatus
 from jobs.models import Job, JobEvent, JobResult, Tag
 from jobs.rules import may_be_enqueued
@@ -52,7 +52,7 @@ def status_changed(job_id: uuid.UUID, status: str, at, *, progress: int | None =
     event = {"event": "status", "job_status": status, "updated_at": at.isoformat()}
     if isinstance(progress, int):
         event["progress"] = progress
-    events.publish_on_commit(job_id, event)
+    live.publish_on_commit(job_id, event)
 
 
 @transaction.atomic
