@@ -24,8 +24,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from redis import RedisError
 
-from backends.models import Backend, BackendStatus
-from backends.services import backend_set_status
+from backends.models import BackendStatus
+from backends.selectors import backend_get
+from backends.services import backend_set_status, backend_status_of
 from core.exceptions import PortalError
 from jobs import ops_selectors, queues
 from jobs.services import job_force_stop, jobs_operator_requeue
@@ -136,19 +137,17 @@ def _confirm(request: HttpRequest, *, title: str, text: str, action: str, fields
 def backend_status(request: HttpRequest, name: str) -> HttpResponse:
     """Pause, resume (online) or take a backend offline (``status`` in the form)."""
     data = request.POST if request.method == "POST" else request.GET
-    backend = Backend.objects.filter(name=name).first()
-    if backend is None:
-        messages.error(request, f"There is no backend {name!r}.")
-        return _back()
-    status = data.get("status", "")
-    if status not in BackendStatus.values:
-        messages.error(request, f"{status!r} is not a backend status; use one of {', '.join(BackendStatus.values)}.")
+    try:
+        backend = backend_get(name)
+        status = backend_status_of(data.get("status", ""))
+    except PortalError as exc:
+        messages.error(request, exc.message)
         return _back()
     if request.method == "GET":
         return _confirm(
             request,
             title=f"Set backend {backend.name} {status}",
-            text=f"Backend {backend.name} is {backend.status}. {BackendStatus(status).label}.",
+            text=f"Backend {backend.name} is {backend.status}. {status.label}.",
             action=request.path,
             fields=[("status", status)],
         )

@@ -159,14 +159,14 @@ def test_unknown_backend_is_a_message(client, operator, post):
     """An unknown backend answers with a message, not an error page."""
     response = post(status_url("nope"), {"status": "paused"})
     assert response.status_code == 302
-    assert messages_of(response) == ["There is no backend 'nope'."]
+    assert messages_of(response) == ["Backend 'nope' not found."]
 
 
 def test_invalid_status_is_a_message(client, operator, post):
     """An invalid status answers with a message and changes nothing."""
     response = post(status_url("dummy"), {"status": "sleeping"})
     assert response.status_code == 302
-    assert "is not a backend status" in messages_of(response)[0]
+    assert "status: must be one of online, paused, offline" in messages_of(response)[0]
     assert Backend.objects.get(name="dummy").status == "online"
 
 
