@@ -48,6 +48,12 @@ def _within_reach(user: User, projects: QuerySet[Project]) -> QuerySet[Project]:
     return projects if bound is None else projects.filter(pk=bound)
 
 
+def projects_readable_by(user: User) -> QuerySet[Project]:
+    """The projects the user may see: those they belong to, every one for staff."""
+    projects = Project.objects.all() if user.is_staff else Project.objects.filter(memberships__user=user)
+    return _within_reach(user, projects)
+
+
 def projects_member_of(user: User) -> QuerySet[Project]:
     """The projects ``role_in`` gives the user a role in, any role: their memberships, staff's too."""
     return _within_reach(user, Project.objects.filter(memberships__user=user))

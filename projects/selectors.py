@@ -10,14 +10,12 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Quer
 
 from core.exceptions import InvalidParams, NotFound
 from projects.models import ApiToken, Project, User
-from projects.permissions import bound_project_id, is_project_admin, projects_member_of
+from projects.permissions import is_project_admin, projects_member_of, projects_readable_by
 
 
 def projects_for_user(user: User) -> QuerySet[Project]:
     """Projects the user belongs to (all for staff); only its own for a project-bound token."""
-    projects = Project.objects.all() if user.is_staff else Project.objects.filter(memberships__user=user)
-    bound = bound_project_id(user)
-    return projects if bound is None else projects.filter(pk=bound)
+    return projects_readable_by(user)
 
 
 def project_get_for_user(user: User, project_id: uuid.UUID | str) -> Project:
