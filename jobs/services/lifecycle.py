@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -24,7 +25,7 @@ from jobs.choices import CANCELLABLE, DELETABLE, FINAL, JobStatus
 from jobs.models import Job, JobResult
 from jobs.rules import may_be_enqueued
 from jobs.selectors import confined_to_token, job_get_for_user, jobs_visible_to
-from jobs.services.state import enqueue_missing, fill_missing_entries, tags_named, transition
+from jobs.services.state import enqueue_missing, fill_missing_entries, result_row, tags_named, transition
 from projects.models import ApiToken, User
 from projects.permissions import can_set_results
 
@@ -135,18 +136,7 @@ def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult, attem
         job = Job.objects.select_for_update().filter(**where).first()
         if job is None or JobResult.objects.filter(job_id=job_id, index=index).exists():
             return False
-        JobResult.objects.create(
-            job_id=job_id,
-            index=index,
-            status=entry.status,
-            results=entry.results,
-            num_qubits=entry.num_qubits,
-            metadata=entry.metadata,
-            profiling=entry.profiling,
-            error=entry.error,
-            memory=entry.memory,
-            ended_at=timezone.now(),
-        )
+        result_row(job_id, index, entry, ended_at=timezone.now()).save(force_insert=True)
         ended = JobResult.objects.filter(job_id=job_id).count()
         fields: dict[str, Any] = {"progress": min(100, ended * 100 // max(job.num_entries, 1))}
         if entry.num_qubits is not None and (job.num_qubits or 0) < entry.num_qubits:
@@ -191,6 +181,22 @@ def job_fail(*, job_id: uuid.UUID, error: dict[str, Any], detail: str = "", atte
     return won
 
 
+def _reported_entry(entry: dict[str, Any], fetch_mode: str, now: datetime) -> EntryResult:
+    """An entry of ``set_job_results`` as the outcome a driver would have reported."""
+    status = JobStatus.FAILED if entry.get("error") else JobStatus.COMPLETED
+    return EntryResult(
+        status=status,
+        metadata={
+            "results_fetch_mode": fetch_mode,
+            "status": status,
+            "ended_at": now.isoformat(),
+            **(entry.get("metadata") or {}),
+        },
+        profiling=entry.get("profiling") or {},
+        **{name: entry.get(name) for name in ("results", "num_qubits", "error", "memory")},
+    )
+
+
 def job_set_results(*, user: User, token: ApiToken | None, job_id: uuid.UUID, results: list[dict[str, Any]]) -> Job:
     """Store results that a driver fetched asynchronously; the job ends COMPLETED, or FAILED when
     an entry carries ``error``. A final job answers InvalidState and keeps what it has. For operators
@@ -221,27 +227,10 @@ def job_set_results(*, user: User, token: ApiToken | None, job_id: uuid.UUID, re
         if not won:
             raise InvalidState(f"Job {job_id} has already ended; its results cannot change.")
         JobResult.objects.filter(job_id=job_id).delete()
+        fetch_mode = job.backend.results_fetch_mode
         JobResult.objects.bulk_create(
-            [
-                JobResult(
-                    job_id=job_id,
-                    index=i,
-                    status=JobStatus.FAILED if entry.get("error") else JobStatus.COMPLETED,
-                    results=entry.get("results"),
-                    num_qubits=entry.get("num_qubits"),
-                    metadata={
-                        "results_fetch_mode": job.backend.results_fetch_mode,
-                        "status": JobStatus.FAILED if entry.get("error") else JobStatus.COMPLETED,
-                        "ended_at": now.isoformat(),
-                        **(entry.get("metadata") or {}),
-                    },
-                    profiling=entry.get("profiling") or {},
-                    error=entry.get("error"),
-                    memory=entry.get("memory"),
-                    ended_at=now,
-                )
-                for i, entry in enumerate(results)
-            ]
+            result_row(job_id, i, _reported_entry(entry, fetch_mode, now), ended_at=now)
+            for i, entry in enumerate(results)
         )
         if job.status == JobStatus.QUEUED:
             queues.remove_on_commit(job_id, job.job_priority)

@@ -7,14 +7,17 @@ winner records a JobEvent in the same transaction and announces the change (call
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from drivers.base import EntryResult
 from jobs import live, queues
 from jobs.choices import JobStatus
 from jobs.models import Job, JobEvent, JobResult, Tag
@@ -66,13 +69,19 @@ def tags_named(names: Iterable[str]) -> list[Tag]:
     return [existing[name] for name in names]
 
 
+def result_row(job_id: uuid.UUID, index: int, entry: EntryResult, *, ended_at: datetime) -> JobResult:
+    """The stored row of one entry's outcome, however it arrived (the worker's driver, set_job_results)."""
+    outcome = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}  # no deep copy of results
+    return JobResult(job_id=job_id, index=index, ended_at=ended_at, **outcome)
+
+
 def fill_missing_entries(job_id: uuid.UUID, num_entries: int, *, status: str, error: dict, now) -> None:
     """Give every entry that has no result yet the job's ending (``status`` with ``error``): a job
     that fails or is stopped keeps the entries that ended and answers for each of the others."""
     done = set(JobResult.objects.filter(job_id=job_id).values_list("index", flat=True))
     metadata = {"results_fetch_mode": "sync", "status": status, "ended_at": now.isoformat()}
     JobResult.objects.bulk_create(
-        JobResult(job_id=job_id, index=i, status=status, error=error, metadata=metadata, ended_at=now)
+        result_row(job_id, i, EntryResult(status=status, error=error, metadata=metadata), ended_at=now)
         for i in range(num_entries)
         if i not in done
     )
