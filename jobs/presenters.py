@@ -42,37 +42,22 @@ def job_summary(job: Job) -> dict[str, Any]:
 
 
 def job_status_view(job: Job) -> dict[str, Any]:
-    """``get_job_status``: the job without source and results, plus progress and queue position."""
-    data = {
-        "job_id": str(job.job_id),
-        "job_name": job.job_name,
-        "job_status": job.status,
-        "job_priority": job.job_priority,
-        "project_id": str(job.project.project_id),
-        "user_id": str(job.user.user_id),
-        "code_type": job.code_type,
+    """``get_job_status``: a ``get_jobs`` item and the rest of the job, without source and results (the queue
+    position is added by ``with_queue_position``)."""
+    return {
+        **job_summary(job),
         "description": job.description,
-        "backend": job.backend.name,
-        "transpiler": job.transpiler,
         "transpiler_options": job.transpiler_options,
         "driver_options": job.driver_options,
         "job_type": job.job_type,
-        "shots": job.shots,
         "profiling": job.profiling,
         "dry_run": job.dry_run,
-        "code_compress_level": job.code_compress_level,
         "enable_circuit_aggregation": job.enable_circuit_aggregation,
-        "tags": _tags(job),
         "callbacks": job.callbacks,
-        "progress": job.progress,
         "num_qubits": job.num_qubits,
-        "created_at": _ts(job.created_at),
         "updated_at": _ts(job.updated_at),
-        "started_at": _ts(job.started_at),
-        "ended_at": _ts(job.ended_at),
         "callback_deliveries": deliveries_view(job),
     }
-    return data
 
 
 def with_queue_position(data: dict[str, Any], job: Job) -> dict[str, Any]:

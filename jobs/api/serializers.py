@@ -71,35 +71,19 @@ class CallbackDeliveryOutSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class _JobFieldsSerializer(serializers.Serializer):
-    """The fields of ``job_status_view`` (``get_job_status`` without the queue position)."""
+class _JobFieldsSerializer(JobSummarySerializer):
+    """The fields of ``job_status_view``: a ``get_jobs`` item and the rest (without the queue position)."""
 
-    job_id = serializers.UUIDField()
-    job_name = serializers.CharField(allow_null=True)
-    job_status = serializers.ChoiceField(choices=JobStatus.choices)
-    job_priority = serializers.IntegerField(help_text="1 runs first.")
-    project_id = serializers.UUIDField()
-    user_id = serializers.UUIDField()
-    code_type = serializers.ChoiceField(choices=CodeType.choices)
     description = serializers.CharField(allow_null=True)
-    backend = serializers.CharField()
-    transpiler = serializers.CharField(allow_null=True)
     transpiler_options = serializers.DictField(allow_null=True)
     driver_options = serializers.DictField(allow_null=True)
     job_type = serializers.CharField(help_text='"" or "estimation".')
-    shots = serializers.IntegerField()
     profiling = serializers.ListField(child=serializers.CharField())
     dry_run = serializers.BooleanField()
-    code_compress_level = serializers.IntegerField()
     enable_circuit_aggregation = serializers.BooleanField()
-    tags = serializers.ListField(child=serializers.CharField())
     callbacks = serializers.ListField(child=serializers.DictField())
-    progress = serializers.IntegerField(help_text="Percentage of entries that ended.")
     num_qubits = serializers.IntegerField(allow_null=True, help_text="The largest among the entries.")
-    created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    ended_at = serializers.DateTimeField(allow_null=True)
     callback_deliveries = CallbackDeliveryOutSerializer(many=True)
 
 
