@@ -223,15 +223,21 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     )
 
 
+def _act_on_job(request: HttpRequest, job, service, *, done: str, refused: str) -> HttpResponse:
+    """Run a bulk job service on this one job and say what came of it on the job's page."""
+    if service(user=request.user, job_ids=[job.job_id]):
+        messages.success(request, done)
+    else:
+        messages.error(request, refused)
+    return redirect("jobs:detail", job_id=job.job_id)
+
+
 @login_required
 @require_POST
 def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = job_get_for_user(user=request.user, job_id=job_id)
-    if jobs_cancel(user=request.user, job_ids=[job.job_id]):
-        messages.success(request, "Job cancelled.")
-    else:
-        messages.error(request, f"The job is {job.status}: only a QUEUED job can be cancelled.")
-    return redirect("jobs:detail", job_id=job.job_id)
+    refused = f"The job is {job.status}: only a QUEUED job can be cancelled."
+    return _act_on_job(request, job, jobs_cancel, done="Job cancelled.", refused=refused)
 
 
 @login_required
@@ -241,11 +247,8 @@ def job_delete(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = job_get_for_user(user=request.user, job_id=job_id)
     if request.method == "GET":
         return render(request, "jobs/delete_confirm.html", {"job": job, "can_delete": job.status in DELETABLE})
-    if jobs_delete(user=request.user, job_ids=[job.job_id]):
-        messages.success(request, "Job deleted: its source and results are gone.")
-    else:
-        messages.error(request, f"The job is {job.status} and cannot be deleted now.")
-    return redirect("jobs:detail", job_id=job.job_id)
+    refused = f"The job is {job.status} and cannot be deleted now."
+    return _act_on_job(request, job, jobs_delete, done="Job deleted: its source and results are gone.", refused=refused)
 
 
 @login_required
