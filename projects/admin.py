@@ -57,30 +57,30 @@ class MembershipServiceMixin:
         return None
 
 
-class ProjectMembershipInline(admin.TabularInline):
+class _MembershipInline(admin.TabularInline):
+    """Memberships seen from one side: each row names the other side (``other``) and the role."""
+
     model = Membership
-    fk_name = "project"
-    fields = ["user", "role", "created_at"]
+    other = ""
     readonly_fields = ["created_at"]
-    autocomplete_fields = ["user"]
     extra = 0
-    verbose_name_plural = "members"
+
+    def get_fields(self, request, obj=None):
+        return [self.other, "role", "created_at"]
+
+    def get_autocomplete_fields(self, request):
+        return [self.other]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user")
+        return super().get_queryset(request).select_related(self.other)
 
 
-class UserMembershipInline(admin.TabularInline):
-    model = Membership
-    fk_name = "user"
-    fields = ["project", "role", "created_at"]
-    readonly_fields = ["created_at"]
-    autocomplete_fields = ["project"]
-    extra = 0
-    verbose_name_plural = "projects"
+class ProjectMembershipInline(_MembershipInline):
+    fk_name, other, verbose_name_plural = "project", "user", "members"
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("project")
+
+class UserMembershipInline(_MembershipInline):
+    fk_name, other, verbose_name_plural = "user", "project", "projects"
 
 
 @admin.register(Membership)
