@@ -13,7 +13,7 @@ from core.exceptions import InvalidState, PermissionDenied
 from jobs.models import Job
 from jobs.services import JobSpec, job_force_stop, job_submit, jobs_requeue
 from projects.selectors import project_usage
-from tests.factories import BELL, make_tenant
+from tests.factories import BELL, fail, make_tenant
 from tests.sleepy_driver import hold
 from tests.workers import wait_for
 
@@ -64,12 +64,11 @@ def test_force_stop_of_finished_job_is_invalid(run_worker):
 def test_requeue_failed_job_runs_again(run_worker):
     """A failed job re-queued by an operator runs from scratch and completes."""
     tenant, operator = make_tenant(), make_tenant(staff=True)
-    job = submit(tenant)
-    Job.objects.filter(pk=job.pk).update(status="FAILED", attempts=2)
+    job = fail(submit(tenant))
     assert [j.job_id for j in jobs_requeue(user=operator.user, job_ids=[job.job_id])] == [job.job_id]
     run_worker()
     job.refresh_from_db()
-    assert (job.status, job.attempts, job.entries.count()) == ("COMPLETED", 3, 2)  # attempts keep counting
+    assert (job.status, job.attempts, job.entries.count()) == ("COMPLETED", 2, 2)  # attempts keep counting
 
 
 def test_requeue_leaves_completed_jobs_alone(run_worker):

@@ -11,6 +11,7 @@ import pytest
 from backends.models import Backend
 from jobs import queues
 from jobs.models import Job
+from jobs.services import job_start
 from projects.models import Role
 from projects.services import membership_set, token_create
 from tests.conftest import error_of, result_of
@@ -421,12 +422,12 @@ def test_cancel_queued_job(rpc, submit, tenant, run_worker):
 
 def test_cancel_leaves_out_what_cannot_be_cancelled(rpc, submit, tenant, run_worker):
     """Finished, running and unknown jobs are left out of the answer, unchanged."""
-    done = submit(tenant)
+    done, running = submit(tenant), submit(tenant)
+    job_start(job_id=running["job_id"])
     run_worker()
-    Job.objects.filter(pk=done["job_id"]).update(status="RUNNING")
-    answer = result_of(rpc("cancel_jobs", {"body": {"job_ids": [done["job_id"], str(uuid.uuid4())]}}, who=tenant))
-    assert answer == []
-    assert Job.objects.get(pk=done["job_id"]).status == "RUNNING"
+    ids = [done["job_id"], running["job_id"], str(uuid.uuid4())]
+    assert result_of(rpc("cancel_jobs", {"body": {"job_ids": ids}}, who=tenant)) == []
+    assert [Job.objects.get(pk=j["job_id"]).status for j in (done, running)] == ["COMPLETED", "RUNNING"]
 
 
 def test_delete_purges_source_and_results(rpc, submit, tenant, run_worker):
@@ -453,7 +454,7 @@ def test_delete_queued_job_leaves_the_queue(rpc, submit, tenant, run_worker):
 def test_delete_leaves_out_running(rpc, submit, tenant):
     """A RUNNING job cannot be deleted by its user."""
     job = submit(tenant)
-    Job.objects.filter(pk=job["job_id"]).update(status="RUNNING")
+    job_start(job_id=job["job_id"])
     assert result_of(rpc("delete_jobs", {"body": {"job_ids": [job["job_id"]]}}, who=tenant)) == []
 
 

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from backends.models import Backend
 from jobs import queues, services
 from jobs.models import Job
+from jobs.services.state import transition
 from projects.models import Role
 from projects.services import token_revoke
 from tests.conftest import result_of
@@ -282,7 +283,9 @@ def test_delete_again_is_no_content(api, create, tenant):
 def test_delete_running_job_conflicts(api, create, tenant, status):
     """A RUNNING or CANCELLING job cannot be deleted: 409 invalid_state, and it is left as it was."""
     job = create(tenant)
-    Job.objects.filter(pk=job["job_id"]).update(status=status)
+    services.job_start(job_id=job["job_id"])
+    if status == "CANCELLING":  # an operator's force-stop, caught half way
+        transition(job["job_id"], allowed=["RUNNING"], to="CANCELLING")
     error = error_of(api("delete", f"{JOBS}{job['job_id']}/", who=tenant), 409)
     assert error["error_code"] == "invalid_state"
     assert status in error["message"]
