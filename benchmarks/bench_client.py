@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
 import sys
 import time
@@ -26,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_rpc import spawn_portal  # noqa: E402
+from _common import add_portal_arguments, portal_from_args, timed  # noqa: E402
 from qiskit import QuantumCircuit, transpile  # noqa: E402
 from qiskit.circuit.library import real_amplitudes  # noqa: E402
 from qiskit.primitives import BackendSamplerV2  # noqa: E402
@@ -86,11 +84,7 @@ def bench_conversion(backend, repeat: int) -> None:
     job = backend.run(circuits, shots=1000, memory=True)
     job.result()
     entries = job._entries()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        job._qiskit_result(entries)
-        times.append(time.perf_counter() - start)
+    times = [timed(lambda: job._qiskit_result(entries)) for _ in range(repeat)]
     print(f"(b) Result from the answer of a 20-circuit job (1000 shots, memory): {ms(times)}")
 
 
@@ -100,11 +94,7 @@ def bench_sampler(backend, repeat: int) -> None:
     circuit = transpile(ansatz, backend)
     bindings = [[0.1 * (i + j) for j in range(ansatz.num_parameters)] for i in range(10)]
     sampler = BackendSamplerV2(backend=backend, options={"default_shots": 1000})
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        sampler.run([(circuit, bindings)]).result()
-        times.append(time.perf_counter() - start)
+    times = [timed(lambda: sampler.run([(circuit, bindings)]).result()) for _ in range(repeat)]
     print(f"(c) BackendSamplerV2, 5 qubits x 10 bindings x 1000 shots: {ms(times)}")
 
 
@@ -126,19 +116,10 @@ def bench_qubo(client: PortalClient, repeat: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url")
-    parser.add_argument("--token")
-    parser.add_argument("--spawn", action="store_true", help="start a runportal of its own")
-    parser.add_argument("--workers", type=int, default=2)
+    add_portal_arguments(parser)
     parser.add_argument("--samples", type=int, default=20)
     args = parser.parse_args()
-
-    proc = None
-    if args.spawn:
-        proc, url, token = spawn_portal(args.workers)
-    else:
-        url, token = args.url, args.token or os.environ.get("PORTAL_TOKEN")
-    try:
+    with portal_from_args(args) as (url, token):
         client = PortalClient(url, token)
         backend = PortalProvider(client=client).get_backend("aer_simulator")
         # warm-up: web workers import the app, job workers boot
@@ -148,10 +129,6 @@ def main() -> None:
         bench_conversion(backend, args.samples * 5)
         bench_sampler(backend, max(3, args.samples // 4))
         bench_qubo(client, max(3, args.samples // 4))
-    finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ django.setup()
 logging.getLogger("qiskit").setLevel(logging.WARNING)
 
 import numpy as np  # noqa: E402
+from _common import timed  # noqa: E402
 from qiskit import qasm2  # noqa: E402
 from qiskit.circuit.random import random_circuit  # noqa: E402
 from qiskit.transpiler import generate_preset_pass_manager  # noqa: E402
@@ -72,12 +73,6 @@ def run_job(driver_name: str, backend: Backend, **fields) -> tuple[list[EntryRes
     if failed:
         raise SystemExit(f"{driver_name} on {backend.name}: {len(failed)} entries failed, first: {failed[0]}")
     return entries, seconds
-
-
-def timed(call: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
 
 
 # --- (a) ------------------------------------------------------------------------------------

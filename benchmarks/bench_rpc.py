@@ -10,22 +10,14 @@ Throughput: 8 client threads (one HTTP session each) submitting Bell jobs for a 
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 import requests
+from _common import add_portal_arguments, portal_from_args
 
-ROOT = Path(__file__).resolve().parent.parent
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 
 
@@ -87,55 +79,15 @@ def throughput(url: str, token: str, backend: str, clients: int, seconds: float)
     return sum(counts), time.perf_counter() - start
 
 
-def spawn_portal(workers: int) -> tuple[subprocess.Popen, str, str]:
-    tmp = tempfile.mkdtemp(prefix="portal-bench-")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3", "PYTHONUNBUFFERED": "1"}
-    env.setdefault("RATE_LIMIT", "0")  # measure the portal, not the per-token limit
-    if "REDIS_URL" in os.environ:
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "runportal", "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    token = None
-    for line in proc.stdout:
-        match = re.search(r"demo API token:\s+(\S+)", line)
-        if match:
-            token = match.group(1)
-        if "Press Ctrl-C" in line:
-            break
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/v1/job/", timeout=10).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-    return proc, url, token
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url")
-    parser.add_argument("--token")
-    parser.add_argument("--spawn", action="store_true", help="start a runportal of its own on a temp database")
-    parser.add_argument("--workers", type=int, default=2)
+    add_portal_arguments(parser)
     parser.add_argument("--backend", default="dummy")
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    proc = None
-    if args.spawn:
-        proc, url, token = spawn_portal(args.workers)
-    else:
-        url, token = args.url.rstrip("/"), args.token
-    try:
+    with portal_from_args(args) as (url, token):
         times, waits, runs = latency(url, token, args.backend, args.samples)
         ms = sorted(t * 1000 for t in times)
         print(f"submit -> COMPLETED, Bell job, idle workers ({args.samples} jobs):")
@@ -146,10 +98,6 @@ def main() -> None:
         total, elapsed = throughput(url, token, args.backend, args.clients, args.seconds)
         print(f"submits from {args.clients} concurrent clients for {elapsed:.1f} s (workers running):")
         print(f"  {total} jobs, {total / elapsed:.1f} submits/s")
-    finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import logging
 import os
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +31,7 @@ django.setup()
 # silenced unless --qiskit-logging asks to time that too.
 logging.getLogger("qiskit").setLevel(logging.WARNING)
 
+from _common import timed  # noqa: E402
 from qiskit import QuantumCircuit, transpile  # noqa: E402
 from qiskit.transpiler import generate_preset_pass_manager  # noqa: E402
 from qiskit_aer import AerSimulator  # noqa: E402
@@ -61,12 +61,7 @@ def ghz(width: int) -> QuantumCircuit:
 def median_ms(call: Callable[[], object], repeat: int) -> float:
     """Median wall time of ``call`` in milliseconds, after one untimed warm-up call."""
     call()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
+    return statistics.median(timed(call) for _ in range(repeat)) * 1000
 
 
 def measure(circuit: QuantumCircuit, sim: AerSimulator, repeat: int) -> dict[str, float]:

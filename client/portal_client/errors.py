@@ -153,20 +153,16 @@ class JobTimeout(PortalError):
     code, error_code = 0, "timeout"
 
 
-# error_code first (it tells QuotaExceeded from RateLimited, both -429), then the number.
-_BY_ERROR_CODE: dict[str, type[PortalError]] = {
-    cls.error_code: cls
-    for cls in (
-        ParseError, InvalidRequest, MethodNotFound, InvalidParams, InvalidPayload, JobTypeNotSupported,
-        Unauthenticated, PermissionDenied, NotFound, Conflict, InvalidState, QuotaExceeded, RateLimited,
-        NotImplementedByPortal, BackendUnavailable,
-    )
-}  # fmt: skip
-_BY_CODE: dict[int, type[PortalError]] = {
-    -32700: ParseError, -32600: InvalidRequest, -32601: MethodNotFound, -32602: InvalidParams,
-    -32603: InternalError, -400: InvalidPayload, -401: Unauthenticated, -403: PermissionDenied, -404: NotFound,
-    -409: Conflict, -429: QuotaExceeded, -500: ServiceError, -501: NotImplementedByPortal, -503: BackendUnavailable,
-}  # fmt: skip
+# Every class the portal answers with; each lookup below is made from the classes' own attributes.
+_ANSWERED: tuple[type[PortalError], ...] = (
+    ParseError, InvalidRequest, MethodNotFound, InvalidParams, InternalError, InvalidPayload, JobTypeNotSupported,
+    Unauthenticated, PermissionDenied, NotFound, Conflict, InvalidState, QuotaExceeded, RateLimited, ServiceError,
+    NotImplementedByPortal, BackendUnavailable,
+)  # fmt: skip
+# error_code first (it tells QuotaExceeded from RateLimited, both -429), then the number: the class
+# that declares it (a subclass that only narrows the error_code inherits its parent's number).
+_BY_ERROR_CODE: dict[str, type[PortalError]] = {cls.error_code: cls for cls in _ANSWERED}
+_BY_CODE: dict[int, type[PortalError]] = {cls.code: cls for cls in _ANSWERED if "code" in vars(cls)}
 
 
 def from_rpc_error(error: dict[str, Any]) -> PortalError:

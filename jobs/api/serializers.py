@@ -12,7 +12,7 @@ from jobs.presenters import job_full, job_results_view, job_status_view, job_sum
 # --- REST: request bodies and answers ----------------------------------------------------------
 # Answers are shaped by jobs.presenters, the functions JSON-RPC answers with, so both APIs show
 # a job the same way. These serializers declare the fields for the OpenAPI schema and hand the
-# shaping to those functions; tests/test_rest_schema.py keeps the declared fields and the shapes equal.
+# shaping to those functions; tests/portal/test_rest_schema.py keeps the declared fields and the shapes equal.
 
 
 class JobPatchSerializer(UpdateJobSerializer):

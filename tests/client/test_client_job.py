@@ -3,28 +3,43 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 
 import pytest
 from qiskit.providers import JobStatus, JobV1
+from qiskit.providers.jobstatus import JOB_FINAL_STATES
 from qiskit.result import Result
 
 from portal_client import JobError, JobTimeout, NotFound, PortalClient
-from portal_client.job import QISKIT_STATUS
+from portal_client.job import PortalJob
+from portal_client.statuses import FINAL_STATUSES
 from tests.factories import BELL, XX
 
 BROKEN = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nnot_a_gate q[0];\n'
 
 
 def test_status_words_map_onto_qiskit_job_status():
-    assert QISKIT_STATUS == {
-        "UNKNOWN": JobStatus.INITIALIZING,
-        "QUEUED": JobStatus.QUEUED,
-        "RUNNING": JobStatus.RUNNING,
-        "CANCELLING": JobStatus.RUNNING,
-        "COMPLETED": JobStatus.DONE,
-        "FAILED": JobStatus.ERROR,
-        "CANCELLED": JobStatus.CANCELLED,
-        "DELETED": JobStatus.CANCELLED,
+    """SPEC §11 through ``PortalJob.status()``, for every status the portal has: final exactly when the
+    portal's is, the qiskit status of the same name where there is one, and for the others the one
+    the spec gives."""
+    from jobs.choices import JobStatus as PortalStatus
+
+    def status_of(word: str) -> JobStatus:
+        answers = SimpleNamespace(get_job_status=lambda job_id: {"job_id": job_id, "job_status": word})
+        return PortalJob(client=answers, job_id="job").status()
+
+    mapped = {word: status_of(word) for word in PortalStatus.values}
+    for word, status in mapped.items():
+        assert (status in JOB_FINAL_STATES) == (word in FINAL_STATUSES), (word, status)
+        if word in JobStatus.__members__:
+            assert status is JobStatus[word], (word, status)
+    no_namesake = {word: status.name for word, status in mapped.items() if word not in JobStatus.__members__}
+    assert no_namesake == {
+        "UNKNOWN": "INITIALIZING",
+        "CANCELLING": "RUNNING",
+        "COMPLETED": "DONE",
+        "FAILED": "ERROR",
+        "DELETED": "CANCELLED",
     }
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from core.validation import MAX_JSON_DEPTH
 from jobs.inputs import SubmitJobSerializer
-from tests.test_jsonrpc_fuzz import (
+from tests.portal.test_jsonrpc_fuzz import (
     FUZZ,
     SUBMIT,
     TEXT_FIELDS,

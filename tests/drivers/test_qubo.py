@@ -19,7 +19,7 @@ from tests.conftest import error_of, result_of
 
 pytestmark = pytest.mark.django_db
 
-SEED_QUBO = json.loads((Path(__file__).parent / "data" / "seed_qubo_20.json").read_text())
+SEED_QUBO = json.loads((Path(__file__).parent.parent / "data" / "seed_qubo_20.json").read_text())
 SEED_OPTIMUM, SEED_OPTIMUM_CUT = -112.0, 28.0
 JOB_A = "3f2a6c1e-0b7d-4e59-9a41-6c8d2e0f1a01"
 JOB_B = "b81d4e27-5c3a-4f06-8e12-9d7a0c3b5e02"

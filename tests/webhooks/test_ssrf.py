@@ -18,24 +18,15 @@ from urllib3.util import connection as urllib3_connection
 
 from jobs.models import Job
 from tests.conftest import error_of
-from tests.test_jobs_callbacks import Receiver, deliveries, hook, run_callbacks
+from tests.webhooks.conftest import callbacks_allowed_to, deliveries, hook, run_callbacks
 from webhooks import sending, ssrf
 from webhooks.models import CallbackDelivery
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)
 def strict(settings):
     """Production defaults: DEBUG off, no allowed networks; retries at once."""
-    settings.DEBUG = False
-    settings.CALLBACK_ALLOWED_NETWORKS = []
-    settings.CALLBACK_RETRY_DELAYS = [0, 0, 0, 0, 0]
-    return settings
+    return callbacks_allowed_to(settings, [])
 
 
 @pytest.fixture(autouse=True)

@@ -240,39 +240,39 @@ def _capped_backend(name: str, driver: str, **options) -> Backend:
     )
 
 
-def _assert_memory_limit(job: Job) -> None:
+def _assert_failed_at_once(job: Job, reason: str) -> dict:
+    """The job FAILED on its first attempt, -104 with ``reason`` in the message; answers the entry's error."""
     job = Job.objects.get(pk=job.pk)
     assert job.status == "FAILED" and job.attempts == 1, (job.status, job.attempts)
     error = job.entries.get().error
-    assert error["code"] == -104 and "memory limit" in error["message"], error
+    assert error["code"] == -104 and reason in error["message"], error
+    return error
+
+
+def _run_with_one_after(backend: str, source: str, *, timeout: int = 120) -> Job:
+    """``source`` on ``backend``, then a Bell job on dummy, through one burst worker: answers the first
+    job, once the one after it is seen COMPLETED (the worker went on)."""
+    tenant = make_tenant()
+    job = _submit_on(backend, source, tenant)
+    after = _submit_on("dummy", BELL, tenant)
+    run_burst_worker(timeout=timeout)
+    assert Job.objects.get(pk=after.pk).status == "COMPLETED"
+    return job
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_job_that_grows_past_its_cap_fails_and_the_worker_goes_on():
     """Python code allocating without end: FAILED -104 'memory limit' at once; the next job completes."""
     _capped_backend("hog", "hog")
-    tenant = make_tenant()
-    hog = _submit_on("hog", BELL, tenant)
-    after = _submit_on("dummy", BELL, tenant)
-    run_burst_worker(timeout=120)
-    _assert_memory_limit(hog)
-    assert Job.objects.get(pk=after.pk).status == "COMPLETED"
+    _assert_failed_at_once(_run_with_one_after("hog", BELL), "memory limit")
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_process_aborted_by_its_job_fails_it_at_once():
     """A horse that aborts without having grown: FAILED -104 'crashed (SIGABRT)', never re-queued."""
     _capped_backend("aborting", "aborting")
-    tenant = make_tenant()
-    job = _submit_on("aborting", BELL, tenant)
-    after = _submit_on("dummy", BELL, tenant)
-    run_burst_worker(timeout=120)
-    job = Job.objects.get(pk=job.pk)
-    assert job.status == "FAILED" and job.attempts == 1
-    error = job.entries.get().error
-    assert error["code"] == -104 and "crashed (SIGABRT)" in error["message"]
+    error = _assert_failed_at_once(_run_with_one_after("aborting", BELL), "crashed (SIGABRT)")
     assert "memory limit" not in error["message"]
-    assert Job.objects.get(pk=after.pk).status == "COMPLETED"
 
 
 def test_growth_toward_the_cap_is_what_names_the_memory_limit():
@@ -293,7 +293,7 @@ def test_a_state_vector_over_the_cap_fails_with_memory_limit():
     wide = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[29];\ncreg c[29];\nh q;\nt q;\nmeasure q -> c;\n'
     job = _submit_on("aer_capped", wide, tenant)
     run_burst_worker(timeout=120)
-    _assert_memory_limit(job)
+    _assert_failed_at_once(job, "memory limit")
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -301,14 +301,9 @@ def test_a_circuit_whose_gates_expand_past_the_cap_fails_with_memory_limit():
     """Nested gates just under the unrolled-size bound, on a tight cap: they pass every check, then
     outgrow the cap when unrolled: -104."""
     _capped_backend("aer_capped", "aer")
-    tenant = make_tenant()
     levels = qasm.MAX_EXPANDED_GATES.bit_length() - 1
     assert qasm.scan("qasm2", nested_gates(levels)).expanded_gates <= qasm.MAX_EXPANDED_GATES
-    job = _submit_on("aer_capped", nested_gates(levels), tenant)
-    after = _submit_on("dummy", BELL, tenant)
-    run_burst_worker(timeout=180)
-    _assert_memory_limit(job)
-    assert Job.objects.get(pk=after.pk).status == "COMPLETED"
+    _assert_failed_at_once(_run_with_one_after("aer_capped", nested_gates(levels), timeout=180), "memory limit")
 
 
 def test_a_backend_memory_limit_must_be_a_sane_number():

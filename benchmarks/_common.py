@@ -1,0 +1,91 @@
+"""What several benchmarks share: timing a call, and the portal a benchmark over HTTP runs against.
+
+Not a benchmark itself. The scripts import it as ``_common``: run as ``python benchmarks/bench_x.py``,
+a script's own folder is on ``sys.path``. Standard library and ``requests`` only, so it may be
+imported before ``django.setup()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(call: Callable[[], object]) -> float:
+    """Wall seconds of one ``call()``."""
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+# --- a portal over HTTP ----------------------------------------------------------------------------
+
+
+def add_portal_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--url``/``--token`` of a running portal, or ``--spawn`` (with ``--workers``) for one of its own."""
+    parser.add_argument("--url")
+    parser.add_argument("--token", help="the API token (default: $PORTAL_TOKEN)")
+    parser.add_argument("--spawn", action="store_true", help="start a runportal of its own on a temp database")
+    parser.add_argument("--workers", type=int, default=2)
+
+
+@contextmanager
+def portal_from_args(args: argparse.Namespace) -> Iterator[tuple[str, str | None]]:
+    """The URL and token of the portal ``add_portal_arguments``' options name; a spawned one is stopped
+    on leaving."""
+    if not args.spawn:
+        yield args.url.rstrip("/"), args.token or os.environ.get("PORTAL_TOKEN")
+        return
+    proc, url, token = spawn_portal(args.workers)
+    try:
+        yield url, token
+    finally:
+        proc.send_signal(signal.SIGTERM)  # runportal stops the same on SIGTERM as on Ctrl-C
+        proc.wait(timeout=60)
+
+
+def spawn_portal(workers: int) -> tuple[subprocess.Popen, str, str]:
+    tmp = tempfile.mkdtemp(prefix="portal-bench-")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3", "PYTHONUNBUFFERED": "1"}
+    env.setdefault("RATE_LIMIT", "0")  # measure the portal, not the per-token limit
+    if "REDIS_URL" in os.environ:
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "runportal", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    token = None
+    for line in proc.stdout:
+        match = re.search(r"demo API token:\s+(\S+)", line)
+        if match:
+            token = match.group(1)
+        if "Press Ctrl-C" in line:
+            break
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/v1/job/", timeout=10).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.2)
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+    return proc, url, token
