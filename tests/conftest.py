@@ -44,6 +44,16 @@ def staff(db) -> Tenant:
 
 
 @pytest.fixture
+def operator(client):
+    """A staff user, signed in on the test client (admin and the ops pages)."""
+    from tests.factories import make_user
+
+    user = make_user(staff=True)  # user_create makes staff superusers
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
 def rpc(client, django_capture_on_commit_callbacks) -> Callable[..., Any]:
     """Call a JSON-RPC method as ``who``; returns the decoded response object.
 
@@ -126,3 +136,39 @@ def start_worker():
     yield start
     for proc in started:
         stop_worker_process(proc)
+
+
+@pytest.fixture
+def world(tenant, django_capture_on_commit_callbacks) -> dict[str, Any]:
+    """Some of everything, for the admin pages: jobs in several states with results, events, deliveries
+    and attempts, keyed by model label."""
+    from backends.models import Backend
+    from jobs.models import JobEvent, JobResult, Tag
+    from projects.models import Membership
+    from projects.services import token_create
+    from tests.admin_pages import HOOK
+    from tests.factories import complete, submit_bell
+    from webhooks.models import CallbackAttempt, CallbackDelivery
+
+    with django_capture_on_commit_callbacks(execute=False):
+        queued = submit_bell(tenant, job_name="bell-alpha", tags=["exp1"], callbacks=[HOOK])
+        done = complete(submit_bell(tenant, job_name="bell-done"))
+    delivery = CallbackDelivery.objects.filter(job=queued).first()
+    attempt = CallbackAttempt.objects.create(delivery=delivery, status_code=500, duration=0.2)
+    token, _ = token_create(user=tenant.user, project=tenant.project)
+    return {
+        "tenant": tenant,
+        "queued": queued,
+        "done": done,
+        "projects.user": tenant.user,
+        "projects.project": tenant.project,
+        "projects.membership": Membership.objects.get(user=tenant.user),
+        "projects.apitoken": token,
+        "backends.backend": Backend.objects.get(name="dummy"),
+        "jobs.tag": Tag.objects.get(name="exp1"),
+        "jobs.job": queued,
+        "jobs.jobresult": JobResult.objects.filter(job=done).first(),
+        "jobs.jobevent": JobEvent.objects.filter(job=done).first(),
+        "webhooks.callbackdelivery": delivery,
+        "webhooks.callbackattempt": attempt,
+    }

@@ -48,6 +48,14 @@ XX = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n\nqreg q[2];\ncreg c[2];\nx q[0];\nx
 BELL_QASM3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nh q[0];\ncx q[0], q[1];\nc = measure q;\n'
 
 
+def submit_bell(tenant, **fields):
+    """Submit a 100-shot Bell job on ``dummy`` through the service (fields overridable); the Job row."""
+    from jobs.services import JobSpec, job_submit
+
+    spec = JobSpec(**{"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "shots": 100, **fields})
+    return job_submit(user=tenant.user, project=tenant.project, spec=spec)
+
+
 def complete(job):
     """Run ``job`` through the worker's services as if every entry completed (no worker needed)."""
     from drivers.base import EntryResult

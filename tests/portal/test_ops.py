@@ -17,8 +17,8 @@ from backends.models import Backend
 from backends.services import backend_set_status
 from jobs import queues
 from jobs.models import Job
-from jobs.services import JobSpec, job_start, job_submit
-from tests.factories import BELL, complete, fail, make_tenant, make_user, messages_of
+from jobs.services import job_start
+from tests.factories import complete, fail, make_tenant, make_user, messages_of, submit_bell
 from tests.sleepy_driver import hold
 from tests.workers import wait_for
 
@@ -27,24 +27,12 @@ pytestmark = pytest.mark.django_db
 OPS = "/ops/"
 
 
-def submit(tenant, **fields) -> Job:
-    spec = JobSpec(**{"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "shots": 100, **fields})
-    return job_submit(user=tenant.user, project=tenant.project, spec=spec)
-
-
 def status_url(name: str) -> str:
     return reverse("ops:backend-status", args=[name])
 
 
 def stop_url(job: Job) -> str:
     return reverse("ops:job-force-stop", args=[job.job_id])
-
-
-@pytest.fixture
-def operator(client):
-    user = make_user(staff=True)
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture
@@ -67,7 +55,7 @@ ACTIONS = [lambda job: status_url("dummy"), lambda job: reverse("ops:jobs-requeu
 @pytest.mark.parametrize("url", PAGES)
 def test_page_renders_for_staff(client, operator, tenant, url):
     """The ops page renders for an operator, with data present."""
-    fail(submit(tenant))
+    fail(submit_bell(tenant))
     response = client.get(url)
     assert response.status_code == 200
     assert b"dummy" in response.content
@@ -94,7 +82,7 @@ def test_non_staff_is_sent_to_login(client, tenant, url):
 @pytest.mark.parametrize("action", ACTIONS)
 def test_non_staff_post_changes_nothing(client, tenant, post, action):
     """A non-staff POST to any action is redirected to login and changes nothing."""
-    job = submit(tenant)
+    job = submit_bell(tenant)
     job_start(job_id=job.job_id)
     client.force_login(tenant.user)
     response = post(action(job), {"status": "offline", "job_ids": [str(job.job_id)]})
@@ -115,7 +103,7 @@ def test_forms_require_csrf(tenant):
 
 def test_forms_carry_csrf_token(client, operator, tenant):
     """Every POST form on the page carries a CSRF token."""
-    job = submit(tenant)
+    job = submit_bell(tenant)
     job_start(job_id=job.job_id)
     content = client.get(OPS).content.decode()
     assert content.count('method="post"') == content.count('name="csrfmiddlewaretoken"') > 0
@@ -149,7 +137,7 @@ def test_resume_enqueues_held_jobs(client, operator, tenant, post, django_captur
     """Resuming a paused backend puts the jobs it held into Redis."""
     backend_set_status(backend=Backend.objects.get(name="dummy"), status="paused")
     with django_capture_on_commit_callbacks(execute=True):
-        job = submit(tenant)
+        job = submit_bell(tenant)
     assert str(job.job_id) not in queues.waiting_ids()
     post(status_url("dummy"), {"status": "online"})
     assert str(job.job_id) in queues.waiting_ids()
@@ -176,12 +164,12 @@ def test_invalid_status_is_a_message(client, operator, post):
 def test_page_lists_failed_and_stuck_jobs(client, operator, tenant, settings):
     """Failed, overdue running and queued-but-missing jobs are listed for re-queueing."""
     settings.RECONCILE_QUEUED_GRACE = 0
-    failed = fail(submit(tenant))
-    overdue = submit(tenant)
+    failed = fail(submit_bell(tenant))
+    overdue = submit_bell(tenant)
     job_start(job_id=overdue.job_id)
     Job.objects.filter(pk=overdue.pk).update(started_at=timezone.now() - timedelta(hours=1))  # a lost run
-    missing = submit(tenant)  # its enqueue-after-commit never runs here
-    on_time = submit(tenant)
+    missing = submit_bell(tenant)  # its enqueue-after-commit never runs here
+    on_time = submit_bell(tenant)
     job_start(job_id=on_time.job_id)
     problems = {p["job"].job_id: p["reason"] for p in client.get(OPS).context["problems"]}
     assert set(problems) == {failed.job_id, overdue.job_id, missing.job_id}
@@ -192,7 +180,7 @@ def test_page_lists_failed_and_stuck_jobs(client, operator, tenant, settings):
 
 def test_failed_long_ago_is_not_listed(client, operator, tenant):
     """Jobs that failed more than 7 days ago are left off."""
-    job = fail(submit(tenant))
+    job = fail(submit_bell(tenant))
     Job.objects.filter(pk=job.pk).update(ended_at=timezone.now() - timedelta(days=8))
     assert client.get(OPS).context["problems"] == []
 
@@ -201,13 +189,13 @@ def test_held_jobs_of_paused_backend_are_not_stuck(client, operator, tenant, set
     """A QUEUED job of a paused backend waits in the database on purpose: not listed."""
     settings.RECONCILE_QUEUED_GRACE = 0
     backend_set_status(backend=Backend.objects.get(name="dummy"), status="paused")
-    submit(tenant)
+    submit_bell(tenant)
     assert client.get(OPS).context["problems"] == []
 
 
 def test_requeue_several_failed_jobs(client, operator, tenant, post):
     """POST re-queues every checked job: QUEUED again and back in Redis."""
-    jobs = [fail(submit(tenant)) for _ in range(3)]
+    jobs = [fail(submit_bell(tenant)) for _ in range(3)]
     response = post(reverse("ops:jobs-requeue"), {"job_ids": [str(job.job_id) for job in jobs]})
     assert response.status_code == 302
     assert messages_of(response) == ["Re-queued 3 of 3 job(s)."]
@@ -217,7 +205,7 @@ def test_requeue_several_failed_jobs(client, operator, tenant, post):
 
 def test_requeue_restores_missing_queue_entry(client, operator, tenant, post):
     """A QUEUED job missing from Redis goes back in its queue, still QUEUED."""
-    job = submit(tenant)
+    job = submit_bell(tenant)
     post(reverse("ops:jobs-requeue"), {"job_ids": [str(job.job_id)]})
     assert str(job.job_id) in queues.waiting_ids()
     assert Job.objects.get(pk=job.pk).status == "QUEUED"
@@ -225,7 +213,7 @@ def test_requeue_restores_missing_queue_entry(client, operator, tenant, post):
 
 def test_requeue_skips_completed_jobs(client, operator, tenant, post):
     """Completed jobs are not re-queued, and the message says so."""
-    job = complete(submit(tenant))
+    job = complete(submit_bell(tenant))
     response = post(reverse("ops:jobs-requeue"), {"job_ids": [str(job.job_id)]})
     assert Job.objects.get(pk=job.pk).status == "COMPLETED"
     assert messages_of(response)[0].startswith("Re-queued 0 of 1 job(s).")
@@ -233,7 +221,7 @@ def test_requeue_skips_completed_jobs(client, operator, tenant, post):
 
 def test_get_requeue_only_confirms(client, operator, tenant):
     """GET on re-queue shows a confirmation and changes nothing."""
-    job = fail(submit(tenant))
+    job = fail(submit_bell(tenant))
     response = client.get(reverse("ops:jobs-requeue"), {"job_ids": [str(job.job_id)]})
     assert response.status_code == 200
     assert str(job.job_id) in response.content.decode()
@@ -252,7 +240,7 @@ def test_requeue_bad_ids_are_a_message(client, operator, post):
 
 def test_page_offers_force_stop_for_running_jobs(client, operator, tenant):
     """Each running job is listed with a force-stop form."""
-    job = submit(tenant)
+    job = submit_bell(tenant)
     job_start(job_id=job.job_id)
     response = client.get(OPS)
     assert [j.job_id for j in response.context["running"]] == [job.job_id]
@@ -261,7 +249,7 @@ def test_page_offers_force_stop_for_running_jobs(client, operator, tenant):
 
 def test_force_stop_running_job(client, operator, tenant, post):
     """POST force-stop ends a running job CANCELLED with -107 on its entries."""
-    job = submit(tenant)
+    job = submit_bell(tenant)
     job_start(job_id=job.job_id)
     response = post(stop_url(job))
     job.refresh_from_db()
@@ -276,7 +264,7 @@ def test_force_stop_kills_a_real_run(client, start_worker):
     Backend.objects.create(name="sleepy", driver="sleepy", code_types=["qasm2"])
     tenant = make_tenant()
     client.force_login(make_user(staff=True))
-    job = submit(tenant, backend="sleepy")
+    job = submit_bell(tenant, backend="sleepy")
     hold(str(job.job_id))
     worker = start_worker()
     wait_for(lambda: Job.objects.get(pk=job.pk).status == "RUNNING", timeout=60, what="the job to start")
@@ -288,7 +276,7 @@ def test_force_stop_kills_a_real_run(client, start_worker):
 
 def test_get_force_stop_only_confirms(client, operator, tenant):
     """GET on force-stop shows a confirmation and the job keeps running."""
-    job = submit(tenant)
+    job = submit_bell(tenant)
     job_start(job_id=job.job_id)
     response = client.get(stop_url(job))
     assert response.status_code == 200
@@ -297,7 +285,7 @@ def test_get_force_stop_only_confirms(client, operator, tenant):
 
 def test_force_stop_of_finished_job_is_a_message(client, operator, tenant, post):
     """Force-stopping a completed job changes nothing and says why."""
-    job = complete(submit(tenant))
+    job = complete(submit_bell(tenant))
     response = post(stop_url(job))
     assert response.status_code == 302
     assert "only a queued or running job can be stopped" in messages_of(response)[0]
@@ -317,9 +305,9 @@ def test_force_stop_bad_or_unknown_job_is_a_message(client, operator, post, job_
 def test_queue_depth_per_priority(client, operator, tenant, django_capture_on_commit_callbacks):
     """Depths come from Redis, per priority."""
     with django_capture_on_commit_callbacks(execute=True):
-        submit(tenant, job_priority=1)
-        submit(tenant, job_priority=3)
-        submit(tenant, job_priority=3)
+        submit_bell(tenant, job_priority=1)
+        submit_bell(tenant, job_priority=3)
+        submit_bell(tenant, job_priority=3)
     depths = dict(client.get(OPS).context["depths"])
     assert (depths[1], depths[2], depths[3]) == (1, 0, 2)
 
@@ -327,7 +315,7 @@ def test_queue_depth_per_priority(client, operator, tenant, django_capture_on_co
 def test_oldest_queued_job_per_backend(client, operator, tenant):
     """Each backend shows its queued count and the time of its oldest queued job, from the database."""
     backend_set_status(backend=Backend.objects.get(name="dummy"), status="paused")
-    first, _ = submit(tenant), submit(tenant)
+    first, _ = submit_bell(tenant), submit_bell(tenant)
     backends = {b.name: b for b in client.get(OPS).context["backends"]}
     assert (backends["dummy"].queued, backends["dummy"].oldest_queued_at) == (2, first.queued_at)
     assert backends["qubo_sa"].oldest_queued_at is None
@@ -340,7 +328,7 @@ def test_page_renders_without_redis(client, operator, tenant, monkeypatch):
         raise RedisError("connection refused")
 
     monkeypatch.setattr(queues, "waiting_ids", down)
-    fail(submit(tenant))
+    fail(submit_bell(tenant))
     response = client.get(OPS)
     assert response.status_code == 200
     assert len(response.context["problems"]) == 1
@@ -365,14 +353,14 @@ def test_workers_are_listed(client, operator):
 
 def test_usage_defaults_to_this_month(client, operator, tenant):
     """Without a range, usage covers this month."""
-    submit(tenant, shots=300)
+    submit_bell(tenant, shots=300)
     usage = client.get(OPS).context["usage"]
     assert [(row["project"], row["jobs"], row["shots"]) for row in usage] == [(tenant.project.slug, 1, 300)]
 
 
 def test_usage_range_filter(client, operator, tenant, other_tenant):
     """?since=&until= (days included) selects the jobs created in that range."""
-    inside, outside = submit(tenant, shots=10), submit(other_tenant, shots=20)
+    inside, outside = submit_bell(tenant, shots=10), submit_bell(other_tenant, shots=20)
     Job.objects.filter(pk=inside.pk).update(created_at=datetime(2025, 3, 31, 23, 59, tzinfo=UTC))
     Job.objects.filter(pk=outside.pk).update(created_at=datetime(2025, 4, 1, 0, 0, tzinfo=UTC))
     response = client.get(OPS, {"since": "2025-03-01", "until": "2025-03-31"})
@@ -404,7 +392,7 @@ OPS_PAGE_QUERIES = 12
 
 def _mess(tenant, count: int) -> None:
     for index in range(count):
-        job = submit(tenant, tags=[f"t{index}"])
+        job = submit_bell(tenant, tags=[f"t{index}"])
         if index % 3 == 0:
             fail(job)
         elif index % 3 == 1:
