@@ -44,6 +44,35 @@ def staff(db) -> Tenant:
 
 
 @pytest.fixture
+def api(django_capture_on_commit_callbacks) -> Callable[..., Any]:
+    """Call the REST API as ``who`` (its Bearer token) or with a raw ``token``; on-commit callbacks
+    (enqueueing) run as after a commit."""
+    from rest_framework.test import APIClient
+
+    def call(method, path, body=None, *, who=None, token=None, params=None, **extra):
+        client = APIClient()
+        if who is not None:
+            client.credentials(**who.auth)
+        elif token is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        with django_capture_on_commit_callbacks(execute=True):
+            if method == "get":
+                return client.get(path, params, **extra)
+            return getattr(client, method)(path, body, format="json", **extra)
+
+    return call
+
+
+def rest_error_of(response, status: int) -> dict[str, Any]:
+    """The REST error answer's ``error`` object, checked to be the one envelope with ``status``."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "error_code", "message", "data"}
+    return body["error"]
+
+
+@pytest.fixture
 def operator(client):
     """A staff user, signed in on the test client (admin and the ops pages)."""
     from tests.factories import make_user

@@ -8,35 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
 
 from backends.models import Backend
 from jobs import services as job_services
 from projects.models import ApiToken, Membership, Project, Role
 from projects.services import membership_set, token_create
+from tests.conftest import rest_error_of as error_of
 from tests.conftest import result_of
 from tests.factories import BELL, make_project, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
 PROJECTS, BACKENDS, TOKENS = "/api/v1/projects/", "/api/v1/backends/", "/api/v1/tokens/"
-
-
-@pytest.fixture
-def api():
-    """Call the REST API as ``who`` (Bearer token, or a raw ``token``)."""
-
-    def call(method, path, body=None, *, who=None, token=None, params=None):
-        client = APIClient()
-        if who is not None:
-            client.credentials(**who.auth)
-        elif token is not None:
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-        if method == "get":
-            return client.get(path, params)
-        return getattr(client, method)(path, body, format="json")
-
-    return call
 
 
 @pytest.fixture
@@ -47,13 +30,6 @@ def admin(tenant):
 
 def members_url(project: Project) -> str:
     return f"{PROJECTS}{project.project_id}/members/"
-
-
-def error_of(response, status: int) -> dict:
-    assert response.status_code == status, response.content
-    error = response.json()["error"]
-    assert set(error) == {"code", "error_code", "message", "data"}
-    return error
 
 
 def queries_of(api, who, path: str) -> int:
