@@ -11,22 +11,11 @@ import pytest
 
 from core.validation import MAX_JSON_DEPTH
 from jobs.inputs import MAX_JOB_IDS, MAX_TAGS
-from tests.portal.malformed import (
-    OUT_OF_RANGE_DATES,
-    nested,
-    rest,
-    rest_error,
-    rest_fields,
-    rpc_call,
-    rpc_fields,
-    rpc_raw,
-    strict,
-    submit_body,
-)
+from tests.portal.malformed import OUT_OF_RANGE_DATES, nested, submit_body
+from tests.portal.raw import JOBS, TOKENS, rest, rest_error, rest_fields, rpc_call, rpc_fields, rpc_raw, strict
 
 pytestmark = pytest.mark.django_db
 
-JOBS, TOKENS, PROJECTS = "/api/v1/jobs/", "/api/v1/tokens/", "/api/v1/projects/"
 # --- Depth ---------------------------------------------------------------------------------------
 
 

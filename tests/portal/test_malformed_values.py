@@ -11,9 +11,11 @@ import pytest
 from jobs.inputs import MAX_CALLBACK_HEADERS
 from projects.models import Role
 from tests.factories import BELL, make_tenant
-from tests.portal.malformed import (
-    BAD_TEXT,
-    RESERVED_HEADERS,
+from tests.portal.malformed import BAD_TEXT, RESERVED_HEADERS, submit_body
+from tests.portal.raw import (
+    JOBS,
+    PROJECTS,
+    TOKENS,
     rest,
     rest_error,
     rest_fields,
@@ -21,12 +23,10 @@ from tests.portal.malformed import (
     rpc_fields,
     rpc_raw,
     strict,
-    submit_body,
 )
 
 pytestmark = pytest.mark.django_db
 
-JOBS, TOKENS, PROJECTS = "/api/v1/jobs/", "/api/v1/tokens/", "/api/v1/projects/"
 # --- Lone surrogates and NUL ---------------------------------------------------------------------
 
 TEXT_FIELDS = [
