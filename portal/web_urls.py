@@ -3,10 +3,42 @@
 
 from django.urls import include, path
 
+from jobs import web as jobs_web
 from portal import web
+from projects import web as projects_web
+
+jobs_patterns = (
+    [
+        path("", jobs_web.job_list, name="list"),
+        path("new/", jobs_web.job_new, name="new"),
+        path("bulk/", jobs_web.job_bulk, name="bulk"),
+        path("<uuid:job_id>/", jobs_web.job_detail, name="detail"),
+        path("<uuid:job_id>/cancel/", jobs_web.job_cancel, name="cancel"),
+        path("<uuid:job_id>/delete/", jobs_web.job_delete, name="delete"),
+        path("<uuid:job_id>/edit/", jobs_web.job_edit, name="edit"),
+        path("<uuid:job_id>/results.json", jobs_web.job_results_json, name="results-json"),
+        path("<uuid:job_id>/results.csv", jobs_web.job_results_csv, name="results-csv"),
+    ],
+    "jobs",
+)
+
+projects_patterns = (
+    [
+        path("<slug:slug>/", projects_web.project_detail, name="detail"),
+        path("<slug:slug>/members/", projects_web.member_add, name="member-add"),
+        path("<slug:slug>/members/<str:username>/role/", projects_web.member_role, name="member-role"),
+        path("<slug:slug>/members/<str:username>/remove/", projects_web.member_remove, name="member-remove"),
+        path("<slug:slug>/tokens/", projects_web.token_new, name="token-new"),
+        path("<slug:slug>/tokens/created/", projects_web.token_created, name="token-created"),
+        path("<slug:slug>/tokens/<int:token_id>/revoke/", projects_web.token_revoke_view, name="token-revoke"),
+        path("<slug:slug>/secret/rotate/", projects_web.secret_rotate, name="secret-rotate"),
+        path("<slug:slug>/quotas/", projects_web.quotas_update, name="quotas"),
+    ],
+    "projects",
+)
 
 urlpatterns = [
     path("", web.dashboard, name="dashboard"),
-    path("jobs/", include("jobs.urls")),
-    path("projects/", include("projects.urls")),
+    path("jobs/", include(jobs_patterns)),
+    path("projects/", include(projects_patterns)),
 ]
