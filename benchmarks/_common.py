@@ -77,6 +77,12 @@ def spawn_portal(workers: int) -> tuple[subprocess.Popen, str, str]:
         match = re.search(r"demo API token:\s+(\S+)", line)
         if match:
             token = match.group(1)
+        credentials = ROOT / line.strip()
+        if token is None and credentials.name.startswith("first-start-credentials") and credentials.is_file():
+            # Not a terminal, so runportal wrote the first start's credentials to an owner-only file.
+            match = re.search(r"demo API token:\s+(\S+)", credentials.read_text())
+            token = match.group(1) if match else None
+            credentials.unlink()
         if "Press Ctrl-C" in line:
             break
     url = f"http://127.0.0.1:{port}"
