@@ -1,14 +1,19 @@
-"""How jobs look to clients: the field sets of seed 000, shared by every API."""
+"""How jobs look to clients: the field sets of seed 000, shared by every API. Each answer is a shape
+(core.shapes) declared once here: it renders the answers of JSON-RPC, REST, the web pages and the
+callbacks, and makes the serializer the REST schema documents them with (jobs/api/serializers.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from rest_framework import serializers as s
+
+from core.shapes import Out, Shape
 from drivers.base import DriverJob
 from jobs import queues
-from jobs.choices import JobStatus
-from jobs.models import Job, JobResult
+from jobs.choices import CallbackType, CodeType, JobStatus
+from jobs.models import Job
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -19,79 +24,172 @@ def _tags(job: Job) -> list[str]:
     return sorted(tag.name for tag in job.tags.all())
 
 
-def job_summary(job: Job) -> dict[str, Any]:
-    """An item of ``get_jobs``: the seed's field set plus owner, code type and start time."""
-    return {
-        "job_id": str(job.job_id),
-        "job_name": job.job_name,
-        "job_status": job.status,
-        "job_priority": job.job_priority,
-        "project_id": str(job.project.project_id),
-        "user_id": str(job.user.user_id),
-        "code_type": job.code_type,
-        "backend": job.backend.name,
-        "transpiler": job.transpiler,
-        "shots": job.shots,
-        "progress": job.progress,
-        "code_compress_level": job.code_compress_level,
-        "tags": _tags(job),
-        "created_at": _ts(job.created_at),
-        "started_at": _ts(job.started_at),
-        "ended_at": _ts(job.ended_at),
-    }
+def _attr(name: str):
+    return lambda obj: getattr(obj, name)
 
 
-def job_status_view(job: Job) -> dict[str, Any]:
-    """``get_job_status``: a ``get_jobs`` item and the rest of the job, without source and results (the queue
-    position is added by ``with_queue_position``)."""
-    return {
-        **job_summary(job),
-        "description": job.description,
-        "transpiler_options": job.transpiler_options,
-        "driver_options": job.driver_options,
-        "job_type": job.job_type,
-        "profiling": job.profiling,
-        "dry_run": job.dry_run,
-        "enable_circuit_aggregation": job.enable_circuit_aggregation,
-        "callbacks": job.callbacks,
-        "num_qubits": job.num_qubits,
-        "updated_at": _ts(job.updated_at),
-        "callback_deliveries": deliveries_view(job),
-    }
+def _uuid(name: str):
+    return lambda obj: str(getattr(obj, name))
+
+
+def _when(name: str):
+    return lambda obj: _ts(getattr(obj, name))
+
+
+ATTEMPT = Shape(
+    "CallbackAttemptOut",
+    "One try at sending a callback delivery.",
+    {
+        "at": Out(_when("at"), s.DateTimeField()),
+        "status_code": Out(_attr("status_code"), s.IntegerField(allow_null=True)),
+        "error": Out(lambda attempt: attempt.error or None, s.CharField(allow_null=True)),
+        "duration": Out(_attr("duration"), s.FloatField(allow_null=True)),
+    },
+)
+
+DELIVERY = Shape(
+    "CallbackDeliveryOut",
+    "A message owed to one of the job's callbacks, and its attempts.",
+    {
+        "delivery_id": Out(
+            _uuid("delivery_id"), s.UUIDField(help_text="The X-Portal-Delivery header, the same on every attempt.")
+        ),
+        "name": Out(_attr("name"), s.CharField()),
+        "type": Out(_attr("type"), s.ChoiceField(choices=CallbackType.choices)),
+        "event": Out(_attr("event"), s.CharField()),
+        "job_status": Out(_attr("job_status"), s.ChoiceField(choices=JobStatus.choices)),
+        "url": Out(_attr("url"), s.CharField()),
+        "status": Out(_attr("status"), s.CharField()),
+        "attempts": Out(_attr("attempts"), s.IntegerField()),
+        "attempt_log": Out(
+            lambda delivery: [
+                ATTEMPT.render(attempt) for attempt in sorted(delivery.attempt_log.all(), key=lambda a: (a.at, a.id))
+            ],
+            ATTEMPT.serializer(many=True),
+        ),
+        "created_at": Out(_when("created_at"), s.DateTimeField()),
+        "updated_at": Out(_when("updated_at"), s.DateTimeField()),
+    },
+)
+
+
+def deliveries_view(job: Job) -> list[dict[str, Any]]:
+    """A job's deliveries and their attempts, for whoever may read the job: two queries at most."""
+    if not job.callbacks:
+        return []
+    # Through the reverse relations: the webhooks app that owns these rows sits above this one.
+    return [DELIVERY.render(delivery) for delivery in job.callback_deliveries.all().prefetch_related("attempt_log")]
+
+
+SUMMARY = Shape(
+    "JobSummary",
+    "An item of the job list, as ``get_jobs`` answers it.",
+    {
+        "job_id": Out(_uuid("job_id"), s.UUIDField()),
+        "job_name": Out(_attr("job_name"), s.CharField(allow_null=True)),
+        "job_status": Out(_attr("status"), s.ChoiceField(choices=JobStatus.choices)),
+        "job_priority": Out(_attr("job_priority"), s.IntegerField(help_text="1 runs first.")),
+        "project_id": Out(lambda job: str(job.project.project_id), s.UUIDField()),
+        "user_id": Out(lambda job: str(job.user.user_id), s.UUIDField()),
+        "code_type": Out(_attr("code_type"), s.ChoiceField(choices=CodeType.choices)),
+        "backend": Out(lambda job: job.backend.name, s.CharField()),
+        "transpiler": Out(_attr("transpiler"), s.CharField(allow_null=True)),
+        "shots": Out(_attr("shots"), s.IntegerField()),
+        "progress": Out(_attr("progress"), s.IntegerField(help_text="Percentage of entries that ended.")),
+        "code_compress_level": Out(_attr("code_compress_level"), s.IntegerField()),
+        "tags": Out(_tags, s.ListField(child=s.CharField())),
+        "created_at": Out(_when("created_at"), s.DateTimeField()),
+        "started_at": Out(_when("started_at"), s.DateTimeField(allow_null=True)),
+        "ended_at": Out(_when("ended_at"), s.DateTimeField(allow_null=True)),
+    },
+)
+
+# get_job_status without its queue position: a get_jobs item and the rest, without source and results.
+_STATUS = Shape(
+    "JobStatusView",
+    "A job without source and results.",
+    {
+        "description": Out(_attr("description"), s.CharField(allow_null=True)),
+        "transpiler_options": Out(_attr("transpiler_options"), s.DictField(allow_null=True)),
+        "driver_options": Out(_attr("driver_options"), s.DictField(allow_null=True)),
+        "job_type": Out(_attr("job_type"), s.CharField(help_text='"" or "estimation".')),
+        "profiling": Out(_attr("profiling"), s.ListField(child=s.CharField())),
+        "dry_run": Out(_attr("dry_run"), s.BooleanField()),
+        "enable_circuit_aggregation": Out(_attr("enable_circuit_aggregation"), s.BooleanField()),
+        "callbacks": Out(_attr("callbacks"), s.ListField(child=s.DictField())),
+        "num_qubits": Out(
+            _attr("num_qubits"), s.IntegerField(allow_null=True, help_text="The largest among the entries.")
+        ),
+        "updated_at": Out(_when("updated_at"), s.DateTimeField()),
+        "callback_deliveries": Out(deliveries_view, DELIVERY.serializer(many=True)),
+    },
+    extends=SUMMARY,
+)
+
+
+def queue_position(job: Job) -> int | None:
+    """1 for the next job to start in its priority; None unless the job waits in Redis."""
+    return queues.position(job.job_id, job.job_priority) if job.status == JobStatus.QUEUED else None
+
+
+STATUS = Shape(
+    "JobStatus",
+    "A job as ``get_job_status`` answers it: no source, no results; its place in the queue.",
+    {
+        "queue_position": Out(
+            queue_position, s.IntegerField(allow_null=True, help_text="1 = next; null unless waiting.")
+        )
+    },
+    extends=_STATUS,
+)
+
+FULL = Shape(
+    "Job",
+    "The whole job, as ``submit_job`` answers it (source decompressed; null once deleted).",
+    {"source_code": Out(_attr("source_code"), s.ListField(child=s.JSONField(), allow_null=True))},
+    extends=_STATUS,
+)
+
+ENTRY = Shape(
+    "JobResultEntryOut",
+    "One result entry in the seed's shape; ``error`` only on failure, ``memory`` when asked for.",
+    {
+        "results": Out(_attr("results"), s.JSONField(help_text="Counts (circuits) or a list of solutions (QUBO).")),
+        "num_qubits": Out(_attr("num_qubits"), s.IntegerField(allow_null=True)),
+        "metadata": Out(_attr("metadata"), s.DictField()),
+        "profiling": Out(_attr("profiling"), s.DictField(help_text="Seconds per requested stage.")),
+        "error": Out(
+            _attr("error"), s.DictField(help_text="Only when the entry failed: {code, message}."), omit=lambda v: not v
+        ),
+        "memory": Out(
+            _attr("memory"),
+            s.ListField(child=s.CharField(), help_text="One bitstring per shot."),
+            omit=lambda v: v is None,
+        ),
+    },
+)
+
+RESULTS = Shape(
+    "JobResults",
+    "A job with its results, as ``get_job_results`` answers it: one entry per ``source_code`` entry.",
+    {
+        "results": Out(
+            lambda job: [ENTRY.render(entry) for entry in sorted(job.entries.all(), key=lambda e: e.index)],
+            ENTRY.serializer(many=True),
+        )
+    },
+    extends=FULL,
+)
+
+job_summary = SUMMARY.render
+job_status_view = _STATUS.render
+job_full = FULL.render
+job_results_view = RESULTS.render
+entry_view = ENTRY.render
 
 
 def with_queue_position(data: dict[str, Any], job: Job) -> dict[str, Any]:
-    position = queues.position(job.job_id, job.job_priority) if job.status == JobStatus.QUEUED else None
-    return {**data, "queue_position": position}
-
-
-def job_full(job: Job) -> dict[str, Any]:
-    """The whole job as ``submit_job`` and ``update_job`` answer it (source decompressed)."""
-    data = job_status_view(job)
-    data["source_code"] = job.source_code
-    return data
-
-
-def entry_view(entry: JobResult) -> dict[str, Any]:
-    """One result entry in the seed's shape; ``error`` only on failure, ``memory`` when asked for."""
-    data: dict[str, Any] = {
-        "results": entry.results,
-        "num_qubits": entry.num_qubits,
-        "metadata": entry.metadata,
-        "profiling": entry.profiling,
-    }
-    if entry.error:
-        data["error"] = entry.error
-    if entry.memory is not None:
-        data["memory"] = entry.memory
-    return data
-
-
-def job_results_view(job: Job) -> dict[str, Any]:
-    """``get_job_results``: the full job with ``results`` in ``source_code`` order."""
-    data = job_full(job)
-    data["results"] = [entry_view(entry) for entry in sorted(job.entries.all(), key=lambda e: e.index)]
-    return data
+    return {**data, "queue_position": queue_position(job)}
 
 
 def driver_job(job: Job) -> DriverJob:
@@ -109,35 +207,3 @@ def driver_job(job: Job) -> DriverJob:
         job_type=job.job_type,
         enable_circuit_aggregation=job.enable_circuit_aggregation,
     )
-
-
-def deliveries_view(job: Job) -> list[dict[str, Any]]:
-    """A job's deliveries and their attempts, for whoever may read the job: two queries at most."""
-    if not job.callbacks:
-        return []
-    # Through the reverse relations: the webhooks app that owns these rows sits above this one.
-    deliveries = job.callback_deliveries.all().prefetch_related("attempt_log")
-    return [
-        {
-            "delivery_id": str(delivery.delivery_id),
-            "name": delivery.name,
-            "type": delivery.type,
-            "event": delivery.event,
-            "job_status": delivery.job_status,
-            "url": delivery.url,
-            "status": delivery.status,
-            "attempts": delivery.attempts,
-            "attempt_log": [
-                {
-                    "at": attempt.at.isoformat(),
-                    "status_code": attempt.status_code,
-                    "error": attempt.error or None,
-                    "duration": attempt.duration,
-                }
-                for attempt in sorted(delivery.attempt_log.all(), key=lambda a: (a.at, a.id))
-            ],
-            "created_at": delivery.created_at.isoformat(),
-            "updated_at": delivery.updated_at.isoformat(),
-        }
-        for delivery in deliveries
-    ]

@@ -193,11 +193,11 @@ def test_rpc_answer_with_non_finite_value_is_strict_json(post_raw, tenant, submi
 
 def test_rest_answer_with_non_finite_value_is_strict_json(client, tenant, submit, monkeypatch):
     """The same on REST: the answer is strict JSON with null in place of NaN."""
-    import jobs.api.serializers
+    from jobs.presenters import STATUS
 
     job = submit(tenant)
-    real = jobs.api.serializers.job_status_view
-    monkeypatch.setattr(jobs.api.serializers, "job_status_view", lambda job: {**real(job), "x": float("-inf")})
+    real = STATUS.render
+    monkeypatch.setattr(STATUS, "render", lambda job: {**real(job), "x": float("-inf")})
     response = rest(client, tenant, "get", f"{JOBS}{job['job_id']}/")
     assert response.status_code == 200
     assert strict(response.content)["x"] is None
@@ -205,11 +205,11 @@ def test_rest_answer_with_non_finite_value_is_strict_json(client, tenant, submit
 
 def test_rest_answer_with_lone_surrogate_is_valid_utf8(client, tenant, submit, monkeypatch):
     """A lone surrogate that reaches a REST answer (a row stored before the checks) is escaped, not a 500."""
-    import jobs.api.serializers
+    from jobs.presenters import STATUS
 
     job = submit(tenant)
-    real = jobs.api.serializers.job_status_view
-    monkeypatch.setattr(jobs.api.serializers, "job_status_view", lambda job: {**real(job), "job_name": "a\ud800"})
+    real = STATUS.render
+    monkeypatch.setattr(STATUS, "render", lambda job: {**real(job), "job_name": "a\ud800"})
     response = rest(client, tenant, "get", f"{JOBS}{job['job_id']}/")
     assert response.status_code == 200
     assert strict(response.content)["job_name"].startswith("a")
