@@ -1,27 +1,44 @@
-"""The one output shape of a backend: JSON-RPC ``get_backends``, the REST API, the web pages."""
+"""The one output shape of a backend: JSON-RPC ``get_backends``, the REST API (and its schema), the web
+pages. A backend is read with its ``queued`` annotation (``backends.selectors.with_queue_length``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from rest_framework import serializers as s
 
-from backends.models import Backend
+from backends.models import BackendStatus
+from core.shapes import Out, Shape
 
 
-def backend_view(backend: Backend, queue_length: int) -> dict[str, Any]:
-    """A backend as ``get_backends`` and the REST API show it."""
-    return {
-        "name": backend.name,
-        "status": backend.status,
-        "description": backend.description,
-        "driver": backend.driver,
-        "code_types": backend.code_types,
-        "max_qubits": backend.max_qubits,
-        "max_shots": backend.max_shots,
-        "max_circuits": backend.max_circuits,
-        "max_variables": backend.max_variables,
-        "time_limit": backend.time_limit,
-        "basis_gates": backend.basis_gates,
-        "coupling_map": backend.coupling_map,
-        "results_fetch_mode": backend.results_fetch_mode,
-        "queue_length": queue_length,
-    }
+def _attr(name: str):
+    return lambda backend: getattr(backend, name)
+
+
+BACKEND = Shape(
+    "Backend",
+    "A backend: its status, the code types it accepts, its limits and its queue length.",
+    {
+        "name": Out(_attr("name"), s.CharField()),
+        "status": Out(_attr("status"), s.ChoiceField(choices=BackendStatus.choices)),
+        "description": Out(_attr("description"), s.CharField()),
+        "driver": Out(_attr("driver"), s.CharField()),
+        "code_types": Out(_attr("code_types"), s.ListField(child=s.CharField())),
+        "max_qubits": Out(_attr("max_qubits"), s.IntegerField(allow_null=True)),
+        "max_shots": Out(_attr("max_shots"), s.IntegerField()),
+        "max_circuits": Out(_attr("max_circuits"), s.IntegerField()),
+        "max_variables": Out(
+            _attr("max_variables"), s.IntegerField(allow_null=True, help_text="Largest QUBO matrix accepted.")
+        ),
+        "time_limit": Out(
+            _attr("time_limit"), s.IntegerField(help_text="Seconds a job may run before it fails (-105).")
+        ),
+        "basis_gates": Out(_attr("basis_gates"), s.ListField(child=s.CharField(), allow_null=True)),
+        "coupling_map": Out(
+            _attr("coupling_map"),
+            s.ListField(child=s.ListField(child=s.IntegerField()), allow_null=True, help_text="Null: all-to-all."),
+        ),
+        "results_fetch_mode": Out(_attr("results_fetch_mode"), s.ChoiceField(choices=["sync", "async"])),
+        "queue_length": Out(_attr("queued"), s.IntegerField(help_text="Jobs QUEUED on the backend.")),
+    },
+)
+
+backend_view = BACKEND.render

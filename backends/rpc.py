@@ -16,4 +16,4 @@ class NoParams(StrictSerializer):
 
 def get_backends(caller: Caller, params: dict[str, Any]) -> list[dict[str, Any]]:
     validate(NoParams, params)
-    return [backend_view(backend, backend.queued) for backend in backends_with_queue_length()]
+    return [backend_view(backend) for backend in backends_with_queue_length()]

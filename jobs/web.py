@@ -384,7 +384,7 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
 def job_new(request: HttpRequest) -> HttpResponse:
     """The submit page; a successful submit lands on the new job's page."""
     projects = list(projects_member_of(request.user).order_by("slug"))
-    backends = [backend_view(b, b.queued) for b in backends_with_queue_length()]
+    backends = [backend_view(b) for b in backends_with_queue_length()]
     if request.method == "POST":
         form = SubmitJobForm(request.POST, request.FILES, projects=projects, backends=backends)
         if form.is_valid():

@@ -49,7 +49,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     memberships = list(Membership.objects.filter(user=request.user).select_related("project").order_by("project__slug"))
     slugs = {m.project.slug for m in memberships}
     recent = jobs_visible_to(request.user).filter(user=request.user).select_related("backend", "project")[:10]
-    backends = [backend_view(b, b.queued) for b in backends_with_queue_length()]
+    backends = [backend_view(b) for b in backends_with_queue_length()]
     now = timezone.now()
     usage = [row for row in project_usage(since=month_start(now), until=now) if row["project"] in slugs]
     return render(

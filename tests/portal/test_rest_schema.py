@@ -130,7 +130,8 @@ def test_job_serializer_fields_match_representation(job, serializer, shape):
 def test_backend_serializer_fields_match_representation(db):
     """The backend serializer declares exactly the fields of get_backends' entries."""
     backend = backends_with_queue_length().get(name="dummy")
-    assert list(BackendSerializer().fields) == list(backend_view(backend, 0))
+    assert list(BackendSerializer().fields) == list(backend_view(backend))
+    assert BackendSerializer(backend).data == backend_view(backend)
 
 
 def test_schema_served_to_anonymous_callers(db):
