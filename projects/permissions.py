@@ -35,6 +35,11 @@ def can_submit(user: User, project: Project) -> bool:
     return within_reach(user, project) and (user.is_staff or role_in(user, project) is not None)
 
 
+def can_issue_driver_tokens(user: User) -> bool:
+    """Driver-scope tokens store results for any job they reach: only operators hand them out."""
+    return user.is_staff
+
+
 def can_set_results(user: User, token: ApiToken | None) -> bool:
     """Only operators and drivers (tokens with the ``driver`` scope) may store results."""
     return user.is_staff or (token is not None and token.scope == TokenScope.DRIVER)

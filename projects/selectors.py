@@ -10,7 +10,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Quer
 
 from core.exceptions import InvalidParams, NotFound
 from projects.models import ApiToken, Project, User
-from projects.permissions import is_project_admin, projects_member_of, projects_readable_by
+from projects.permissions import bound_project_id, is_project_admin, projects_member_of, projects_readable_by
 
 
 def projects_for_user(user: User) -> QuerySet[Project]:
@@ -54,6 +54,15 @@ def project_get_by_slug(slug: str) -> Project:
         return Project.objects.get(slug=slug)
     except Project.DoesNotExist as exc:
         raise NotFound(f"Project {slug!r} not found.") from exc
+
+
+def tokens_for_user(user: User) -> QuerySet[ApiToken]:
+    """The caller's own tokens; a project-bound token sees (and revokes) only its project's."""
+    tokens = ApiToken.objects.filter(user=user)
+    bound = bound_project_id(user)
+    if bound is not None:
+        tokens = tokens.filter(project_id=bound)
+    return tokens.select_related("project").order_by("-created_at", "-id")
 
 
 def project_tokens_for_user(user: User, project: Project) -> QuerySet[ApiToken]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.exceptions import InvalidParams, PermissionDenied, Unauthenticated
 from projects.models import ApiToken, Membership, Project, Role, TokenScope, User, new_callback_secret
-from projects.permissions import bound_project_id
+from projects.permissions import bound_project_id, can_issue_driver_tokens
 
 TOKEN_PREFIX = "qp_"
 # last_used_at is written at most this often per token, so a busy client does not turn every
@@ -118,10 +118,16 @@ def token_create(
     scope: str = TokenScope.DEFAULT,
     expires_at: datetime | None = None,
     name: str = "",
+    requested_by: User | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create an API token; returns the row and the token itself, which is never stored."""
+    """Create an API token; returns the row and the token itself, which is never stored.
+
+    ``requested_by`` is who asks over the API or the web; None for an operator at the command line,
+    who may issue any scope to anyone."""
     if scope not in TokenScope.values:
         raise InvalidParams.field("scope", f"must be one of: {', '.join(v or '(empty)' for v in TokenScope.values)}")
+    if scope == TokenScope.DRIVER and requested_by is not None and not can_issue_driver_tokens(requested_by):
+        raise PermissionDenied("Only operators may create tokens with the driver scope.")
     if project is not None and not (user.is_staff or Membership.objects.filter(user=user, project=project).exists()):
         raise InvalidParams.field("project", f"{user.username} is not a member of {project.slug}")
     bound = bound_project_id(user)

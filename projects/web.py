@@ -174,6 +174,7 @@ def token_new(request: HttpRequest, slug: str) -> HttpResponse:
             project=project,
             name=form.cleaned_data.get("name") or "",
             expires_at=timezone.now() + timedelta(days=days) if days else None,
+            requested_by=request.user,
         )
     except (NotFound, PermissionDenied):
         raise  # their own pages (portal.web.DomainErrorPageMiddleware)

@@ -21,9 +21,9 @@ from projects.api.serializers import (
     TokenCreateSerializer,
     TokenSerializer,
 )
-from projects.models import ApiToken, Membership, Project, TokenScope
+from projects.models import ApiToken, Membership, Project
 from projects.permissions import annotate_caller_role, bound_project_id, is_project_admin
-from projects.selectors import project_get_for_user, projects_for_user, user_get_by_username
+from projects.selectors import project_get_for_user, projects_for_user, tokens_for_user, user_get_by_username
 
 _NOT_FOUND = OpenApiResponse(description="No such project, or not one of the caller's.")
 _FORBIDDEN = OpenApiResponse(description="permission_denied: the caller is a member but not an admin.")
@@ -162,16 +162,10 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return TokenCreateSerializer if self.action == "create" else TokenSerializer
 
     def get_queryset(self):
-        tokens = ApiToken.objects.filter(user=self.request.user)
-        bound = bound_project_id(self.request.user)
-        if bound is not None:  # a project-bound token sees and revokes only its project's tokens
-            tokens = tokens.filter(project_id=bound)
-        return tokens.select_related("project").order_by("-created_at", "-id")
+        return tokens_for_user(self.request.user)
 
     def create(self, request):
         data = validate(TokenCreateSerializer, request.data)
-        if data["scope"] == TokenScope.DRIVER and not request.user.is_staff:
-            raise PermissionDenied("Only operators may create tokens with the driver scope.")
         if data.get("project_id"):
             project = project_get_for_user(request.user, data["project_id"])
         else:  # a project-bound token makes tokens of its own project (SPEC §7); others, unbound ones
@@ -182,6 +176,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             scope=data["scope"],
             expires_at=data.get("expires_at"),
             name=data["name"],
+            requested_by=request.user,
         )
         token.token = raw
         return Response(TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
