@@ -10,6 +10,7 @@ than the ~200 lines of protocol itself.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from core import ratelimit
 from core.exceptions import InvalidParams, PermissionDenied, PortalError
@@ -138,7 +140,9 @@ def _request_error(item: dict[str, Any], path_method: str | None) -> InvalidRequ
     return None
 
 
-def call(ctx: RpcContext, item: Any, path_method: str | None) -> dict[str, Any] | None:
+def call(
+    ctx: RpcContext, item: Any, path_method: str | None, table: Mapping[str, Any] = METHODS
+) -> dict[str, Any] | None:
     """Handle one request object; None for a notification. An invalid Request object is always
     answered (with id null unless its id was usable), since it cannot be a notification."""
     if not isinstance(item, dict):
@@ -155,7 +159,7 @@ def call(ctx: RpcContext, item: Any, path_method: str | None) -> dict[str, Any] 
             raise InvalidParams.field("params", "must be an object of named parameters (by-name)")
         if not isinstance(params, dict):
             raise InvalidParams.field("params", "must be an object of named parameters")
-        method = METHODS.get(name)
+        method = table.get(name)
         if method is None:
             raise MethodNotFound(f"Method not found: {name!r}.")
         if method.auth:
@@ -178,11 +182,11 @@ def _json(data: Any, status: int = 200) -> HttpResponse:
 
 
 @csrf_exempt
-def endpoint(request: HttpRequest, method: str | None = None) -> HttpResponse:
-    """``POST /v1/job/`` (any method) and ``POST /v1/job/<method>`` (that method only)."""
+def endpoint(request: HttpRequest, method: str | None = None, table: Mapping[str, Any] = METHODS) -> HttpResponse:
+    """``POST /v1/job`` or ``/v1/job/`` (any method of ``table``), ``POST /v1/job/<method>`` (that method
+    only); likewise the other tables' URLs (portal/urls.py). Any other HTTP method is 405: a POST that a
+    redirect turned into a GET must never read as a result (the OpenRPC document is at /openrpc.json)."""
     if request.method != "POST":
-        if request.method in ("GET", "HEAD") and method is None:
-            return _json(openrpc.document(METHODS))
         response = _json(_response(None, error=InvalidRequest("Use POST for JSON-RPC calls.")), status=405)
         response["Allow"] = "POST"
         return response
@@ -210,7 +214,13 @@ def endpoint(request: HttpRequest, method: str | None = None) -> HttpResponse:
                 limit=settings.JSONRPC_MAX_BATCH,
             )
             return _json(_response(None, error=error))
-        responses = [r for r in (call(ctx, item, method) for item in payload) if r is not None]
+        responses = [r for r in (call(ctx, item, method, table) for item in payload) if r is not None]
         return _json(responses) if responses else HttpResponse(status=204)
-    response = call(ctx, payload, method)
+    response = call(ctx, payload, method, table)
     return _json(response) if response is not None else HttpResponse(status=204)
+
+
+@require_GET
+def openrpc_document(request: HttpRequest) -> HttpResponse:
+    """``GET /openrpc.json``: the job API as an OpenRPC document (also the method ``rpc.discover``)."""
+    return _json(openrpc.document(METHODS))

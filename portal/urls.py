@@ -6,8 +6,11 @@ from portal.sse import job_events
 
 urlpatterns = [
     path("v1/job/<uuid:job_id>/events", job_events, name="job-events"),
+    # QCOS's client posts to /v1/job, the seed's examples to /v1/job/ and /v1/job/<method>.
+    path("v1/job", jsonrpc.endpoint),
     path("v1/job/", jsonrpc.endpoint, name="jsonrpc"),
     path("v1/job/<str:method>", jsonrpc.endpoint, name="jsonrpc-method"),
+    path("openrpc.json", jsonrpc.openrpc_document, name="openrpc"),
     path("api/", include("portal.api_urls")),
     path("ops/", include("portal.ops_urls")),
     path("admin/", admin.site.urls),

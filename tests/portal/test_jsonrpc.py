@@ -137,17 +137,25 @@ def test_positional_params_are_invalid_params(rpc, tenant):
     assert error["data"]["errors"][0]["field"] == "params"
 
 
-def test_get_is_405_on_a_method_uri(client):
-    """Only POST carries calls."""
-    response = client.get("/v1/job/submit_job")
+@pytest.mark.parametrize("url", ["/v1/job", "/v1/job/", "/v1/job/submit_job"])
+@pytest.mark.parametrize("method", ["get", "head", "put", "delete"])
+def test_only_post_carries_calls(client, url, method):
+    """Any other HTTP method is 405 on every JSON-RPC URL: a POST redirected into a GET never reads as a result."""
+    response = getattr(client, method)(url)
     assert response.status_code == 405
     assert response["Allow"] == "POST"
-    assert response.json()["error"]["code"] == -32600
+    if method != "head":
+        assert response.json()["error"]["code"] == -32600
 
 
-def test_get_root_serves_openrpc(client):
-    """GET /v1/job/ serves the OpenRPC document."""
-    document = client.get("/v1/job/").json()
+def test_post_without_slash_dispatches_on_the_body(rpc, tenant):
+    """POST /v1/job (QCOS's client) is /v1/job/: the method is the body's, no redirect."""
+    assert result_of(rpc("get_jobs", {}, who=tenant, url="/v1/job")) == []
+
+
+def test_openrpc_document_has_its_own_url(client):
+    """GET /openrpc.json serves the OpenRPC document, outside every JSON-RPC URL."""
+    document = client.get("/openrpc.json").json()
     assert document["openrpc"].startswith("1.")
     assert {m["name"] for m in document["methods"]} == METHODS
 
