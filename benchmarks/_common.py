@@ -89,7 +89,7 @@ def spawn_portal(workers: int) -> tuple[subprocess.Popen, str, str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{url}/v1/job/", timeout=10).ok:
+            if requests.get(f"{url}/openrpc.json", timeout=10).ok:
                 break
         except requests.RequestException:
             time.sleep(0.2)

@@ -29,14 +29,26 @@ class PortalError(Exception):
         return {"error_code": self.error_code, "details": self.details, **self.extra}
 
 
+def field_path(field: str) -> list[str]:
+    """A field's path as its parts: ``callbacks[0].headers.X`` -> ``["callbacks", "0", "headers", "X"]``."""
+    return [part for part in field.replace("[", ".").replace("]", "").split(".") if part] if field else []
+
+
+def with_qcos_keys(error: dict[str, Any]) -> dict[str, Any]:
+    """A field error as QCOS's client reads it too: ``msg`` and ``loc`` (the path's parts, as strings,
+    which its CLI joins) beside ``field`` and ``message``."""
+    return {**error, "msg": error.get("message", ""), "loc": field_path(error.get("field", ""))}
+
+
 class InvalidParams(PortalError):
-    """``errors`` is a list of ``{"field": ..., "message": ...}``, one per offending field."""
+    """``errors`` is a list of ``{"field": ..., "message": ...}``, one per offending field (with QCOS's
+    ``msg`` and ``loc`` added)."""
 
     error_code = "invalid_params"
     default_message = "Invalid params."
 
-    def __init__(self, message: str | None = None, *, errors: list[dict[str, str]] | None = None, **kwargs: Any):
-        errors = errors or []
+    def __init__(self, message: str | None = None, *, errors: list[dict[str, Any]] | None = None, **kwargs: Any):
+        errors = [with_qcos_keys(error) for error in errors or []]
         if message is None and errors:
             message = "Invalid params: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         super().__init__(message, errors=errors, **kwargs)

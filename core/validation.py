@@ -305,7 +305,8 @@ def parse_uuid(value: str, what: str) -> uuid.UUID:
 
 
 class StrictSerializer(serializers.Serializer):
-    """Rejects fields it does not know; ``aliases`` maps accepted alternative names to fields."""
+    """Rejects fields it does not know; ``aliases`` maps accepted alternative names to fields; null for an
+    optional field that takes no null is the field not given (its default)."""
 
     aliases: dict[str, str] = {}
 
@@ -320,6 +321,11 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
+            # Clients that send every field (QCOS's sends null for each unset one) mean "not given".
+            for name in [name for name, value in data.items() if value is None]:
+                field = self.fields[name]
+                if not field.required and not field.allow_null:
+                    del data[name]
         return super().to_internal_value(data)
 
 

@@ -102,7 +102,7 @@ def test_runportal_first_start_and_clean_stop(tmp_path):
         curl = next(line.strip() for line in text.splitlines() if line.strip().startswith("curl "))
         token = re.search(r"Bearer (qp_[\w-]+)", curl).group(1)
         assert "password:" in text and not any("password:" in line or token in line for line in lines)
-        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/v1/job/"), timeout=60, what="the web server")
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/openrpc.json"), timeout=60, what="the web server")
         pasted = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=60)
         job = json.loads(pasted.stdout)["result"]
         assert job["job_status"] == "QUEUED"

@@ -102,7 +102,7 @@ def portal_server(**env: str) -> Iterator[str]:
 
     def up() -> bool:
         try:
-            return requests.get(f"{url}/v1/job/", timeout=5).ok
+            return requests.get(f"{url}/openrpc.json", timeout=5).ok
         except requests.RequestException:
             return False
 

@@ -271,7 +271,14 @@ def test_unknown_driver_option_is_named(rpc, tenant):
     """An option the annealer does not know is -32602 naming driver_options.<name>."""
     error = error_of(submit_qubo(rpc, tenant, [SEED_QUBO], driver_options={"temperature": 2}))
     assert error["code"] == -32602
-    assert error["data"]["errors"] == [{"field": "driver_options.temperature", "message": "unknown option"}]
+    assert error["data"]["errors"] == [
+        {
+            "field": "driver_options.temperature",
+            "message": "unknown option",
+            "msg": "unknown option",
+            "loc": ["driver_options", "temperature"],
+        }
+    ]
 
 
 @pytest.mark.parametrize("top_k", [0, "3", True, 1001])

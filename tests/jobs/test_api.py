@@ -64,7 +64,9 @@ def test_create_unknown_field_is_named(api, tenant):
     error = error_of(api("post", JOBS, body, who=tenant), 400)
     assert error["error_code"] == "invalid_params"
     assert error["code"] == -32602
-    assert error["data"]["errors"] == [{"field": "shotz", "message": "unknown field"}]
+    assert error["data"]["errors"] == [
+        {"field": "shotz", "message": "unknown field", "msg": "unknown field", "loc": ["shotz"]}
+    ]
 
 
 def test_create_bad_fields_each_named(api, tenant):

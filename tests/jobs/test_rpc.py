@@ -113,7 +113,9 @@ def test_submit_unknown_field_is_named(rpc, tenant):
     body = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "shot": 10}
     error = error_of(rpc("submit_job", {"body": body}, who=tenant))
     assert error["code"] == -32602
-    assert error["data"]["errors"] == [{"field": "shot", "message": "unknown field"}]
+    assert error["data"]["errors"] == [
+        {"field": "shot", "message": "unknown field", "msg": "unknown field", "loc": ["shot"]}
+    ]
 
 
 def test_submit_missing_fields_each_named(rpc, tenant):

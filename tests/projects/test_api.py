@@ -165,7 +165,9 @@ def test_admin_add_unknown_user_names_field(api, tenant, admin):
     error = error_of(api("post", members_url(tenant.project), body, who=admin), 400)
     assert [e["field"] for e in error["data"]["errors"]] == ["role"]
     error = error_of(api("post", members_url(tenant.project), {"username": "nobody-here"}, who=admin), 400)
-    assert error["data"]["errors"] == [{"field": "username", "message": "no user of that name"}]
+    assert error["data"]["errors"] == [
+        {"field": "username", "message": "no user of that name", "msg": "no user of that name", "loc": ["username"]}
+    ]
 
 
 def test_admin_changes_role(api, tenant, admin):
