@@ -30,3 +30,19 @@ def backends_with_queue_length() -> QuerySet[Backend]:
     """Every backend by name, with ``queued``. (The model's ordering does not apply to an aggregate
     query, hence order_by.)"""
     return with_queue_length(Backend.objects.all()).order_by("name")
+
+
+# The job statuses QCOS's device answers count (in its order, lower-case); jobs sit above this app.
+JOB_COUNT_STATUSES = ("queued", "running", "failed", "completed", "cancelling", "cancelled", "deleted", "unknown")
+
+
+def job_counts(backends: QuerySet[Backend]) -> dict[str, dict[str, int]]:
+    """Per backend name, its jobs by status (and their total), in one grouped query."""
+    counts = {b.name: {"total": 0, **dict.fromkeys(JOB_COUNT_STATUSES, 0)} for b in backends}
+    rows = backends.filter(jobs__isnull=False).values_list("name", "jobs__status").annotate(n=Count("jobs"))
+    for name, status, n in rows.order_by():
+        counts[name]["total"] += n
+        key = status.lower()
+        if key in counts[name]:
+            counts[name][key] += n
+    return counts

@@ -6,11 +6,15 @@ from typing import Any, Protocol
 
 
 class Caller(Protocol):
-    """The authenticated caller of one request: its user, and the API token it came with (None for a
-    web session). The JSON-RPC protocol in ``portal/`` resolves it once per HTTP request."""
+    """The authenticated caller of one request: its user, the API token it came with (None for a web
+    session), and the HTTP request itself (a sign-in needs it for its lockout). The JSON-RPC protocol
+    in ``portal/`` resolves it once per HTTP request."""
 
     @property
     def user(self) -> Any: ...
 
     @property
     def token(self) -> Any: ...
+
+    @property
+    def request(self) -> Any: ...

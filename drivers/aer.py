@@ -30,6 +30,7 @@ from drivers.errors import (
     entry_error,
 )
 from drivers.registry import register
+from drivers.transpilers import TRANSPILERS as TRANSPILER_NAMES
 
 METHODS = ("automatic", "statevector", "density_matrix", "stabilizer", "matrix_product_state", "extended_stabilizer")
 OPTION_NAMES = ("method", "seed_simulator", "memory")
@@ -103,6 +104,10 @@ def _bytes_text(size: float) -> str:
 @register("aer")
 class AerDriver(Driver):
     """Runs circuits on qiskit-aer's AerSimulator, one simulator per (method, noise) per process."""
+
+    code_types = ("qasm", "qasm2", "qasm3")
+    transpilers = TRANSPILER_NAMES
+    option_names = OPTION_NAMES
 
     def __init__(self) -> None:
         self._simulators: dict[tuple, AerSimulator] = {}

@@ -13,13 +13,18 @@ import django_rq
 
 from drivers.base import Driver, DriverJob, Report
 from drivers.registry import get_driver, register
+from drivers.transpilers import TRANSPILERS
 
 SUBMITTED_KEY = "portal:async_example:submitted"
 
 
 @register("async_example")
 class AsyncExampleDriver(Driver):
+    """A device that answers later, through set_job_results (a Redis list stands in for it)."""
+
     results_fetch_mode = "async"
+    code_types = ("qasm", "qasm2", "qasm3")
+    transpilers = TRANSPILERS
 
     def run(self, backend, job: DriverJob, report: Report) -> None:
         if job.dry_run or job.job_type == "estimation":

@@ -91,6 +91,10 @@ class Driver:
 
     name: str = ""
     results_fetch_mode: str = "sync"
+    code_types: tuple[str, ...] = ()  # the code types it runs
+    transpilers: tuple[str, ...] = ()  # the transpilers its jobs may ask for
+    option_names: tuple[str, ...] = ()  # the driver_options it takes
+    tech_type: str = "generic_simulator"  # in QCOS's vocabulary (neutral_atom, superconducting, ...)
 
     def validate(self, backend: Backend, job: DriverJob) -> None:
         """Submit-time checks beyond the generic ones; raise ``core.exceptions.InvalidPayload``."""

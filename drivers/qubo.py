@@ -91,6 +91,8 @@ def _int_option(options: dict, name: str, low: int, high: int, default: int | No
 class QuboDriver(Driver):
     """Shared stages of the QUBO drivers; subclasses provide candidate solutions."""
 
+    code_types = ("qubo",)
+    transpilers = ("none",)
     option_names: tuple[str, ...] = ("top_k", "seed")
 
     def validate(self, backend, job: DriverJob) -> None:

@@ -16,6 +16,15 @@ from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.transpiler import CouplingMap, PassManager, generate_preset_pass_manager
 
 TRANSPILERS = ("qiskit", "cmss", "none")
+# What each is, for the clients that list them (QCOS's get_transpilers and version capabilities).
+TRANSPILER_INFO = {
+    "qiskit": {"alias_name": "Qiskit preset pass manager", "supported_code_types": ["qasm", "qasm2", "qasm3"]},
+    "cmss": {
+        "alias_name": "CMSS (seed 000's name for the same qiskit pipeline, for the backend's target)",
+        "supported_code_types": ["qasm", "qasm2", "qasm3"],
+    },
+    "none": {"alias_name": "No transpilation", "supported_code_types": ["qasm", "qasm2", "qasm3", "qubo"]},
+}
 DEFAULT_TRANSPILER = "qiskit"
 DEFAULT_OPTIMIZATION_LEVEL = 1
 TRANSPILER_OPTION_NAMES = ("optimization_level", "seed_transpiler", "basis_gates", "coupling_map")

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from rest_framework import serializers
 
+from core.exceptions import NotImplementedYet
 from core.validation import (
     JSONValueField,
     StrictBooleanField,
@@ -46,10 +47,14 @@ MAX_TAGS = 32
 MAX_TAG_LENGTH = 64
 MAX_JOB_IDS = 1000  # cancel_jobs, delete_jobs, and the job_ids / job_id filters
 MAX_FILTER_VALUES = 100  # any other repeatable filter (job_status)
+# QCOS's circuit_aggregation: "None" (a string) or null is off; "internal" is the portal's aggregation;
+# "external" (across jobs) it does not do.
+CIRCUIT_AGGREGATION = ("None", "internal", "external")
+UNSUPPORTED_OPTIONS = ("qec_options", "qem_options", "flavor_id", "extra_specs")
 MAX_CALLBACKS = 20  # each is a delivery per status change
 MAX_CALLBACK_HEADERS = 20
 MAX_HEADER_NAME_LENGTH = 100
-JOB_TYPES = ("", "estimation")
+JOB_TYPES = ("", "sampling", "estimation")  # "" and QCOS's "sampling": a normal run
 
 # RFC 7230: a header name is a token; a value is visible ASCII, spaces and tabs (no CR, LF or NUL,
 # which would split the request; nothing beyond ASCII, which http.client sends as Latin-1 or refuses).
@@ -181,18 +186,42 @@ class SubmitJobSerializer(StrictSerializer):
     job_type = serializers.ChoiceField(choices=JOB_TYPES, required=False, allow_blank=True, allow_null=True)
     job_priority = StrictIntegerField(min_value=1, max_value=10, default=5)
     shots = StrictIntegerField(min_value=1, default=1024)
-    profiling = serializers.ListField(child=serializers.ChoiceField(choices=PROFILING_STAGES), default=list)
+    profiling = serializers.ListField(child=serializers.ChoiceField(choices=(*PROFILING_STAGES, "all")), default=list)
     dry_run = StrictBooleanField(default=False)
     code_compress_level = StrictIntegerField(min_value=0, max_value=9, default=0)
     tags = StrictListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, default=list)
     callbacks = StrictListField(child=CallbackSerializer(), max_length=MAX_CALLBACKS, default=list, allow_null=True)
     enable_circuit_aggregation = StrictBooleanField(default=False)
+    # QCOS's other submit fields (SPEC §12): its name for circuit aggregation, and options the portal
+    # takes only empty (-501 naming the field otherwise, rather than silently ignoring them).
+    circuit_aggregation = serializers.ChoiceField(choices=CIRCUIT_AGGREGATION, required=False, allow_null=True)
+    qec_options = JSONValueField(required=False, allow_null=True)
+    qem_options = JSONValueField(required=False, allow_null=True)
+    flavor_id = JSONValueField(required=False, allow_null=True)
+    extra_specs = JSONValueField(required=False, allow_null=True)
 
     def validate(self, attrs):
+        for name in UNSUPPORTED_OPTIONS:
+            if attrs.pop(name, None) not in (None, {}, [], ""):
+                raise NotImplementedYet(
+                    f"{name} is not supported by this portal; send it null or leave it out.", field=name
+                )
+        mode = attrs.pop("circuit_aggregation", None)
+        if mode == "external":
+            raise NotImplementedYet(
+                "circuit_aggregation 'external' is not supported by this portal.", field="circuit_aggregation"
+            )
+        if mode not in (None, "None"):
+            if "enable_circuit_aggregation" in self.initial_data and not attrs["enable_circuit_aggregation"]:
+                raise serializers.ValidationError(
+                    {"circuit_aggregation": ["conflicts with enable_circuit_aggregation"]}
+                )
+            attrs["enable_circuit_aggregation"] = True
         validate_source_code(attrs["code_type"], attrs["source_code"])
         attrs["job_type"] = attrs.get("job_type") or ""
         attrs["callbacks"] = attrs.get("callbacks") or []
-        attrs["profiling"] = list(dict.fromkeys(attrs["profiling"]))
+        stages = PROFILING_STAGES if "all" in attrs["profiling"] else attrs["profiling"]  # QCOS's "all"
+        attrs["profiling"] = list(dict.fromkeys(stages))
         attrs["tags"] = list(dict.fromkeys(attrs["tags"]))
         return attrs
 
@@ -203,6 +232,11 @@ class JobIdSerializer(StrictSerializer):
 
 class JobIdsSerializer(StrictSerializer):
     job_ids = StrictListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_JOB_IDS)
+
+
+class DeleteJobsSerializer(JobIdsSerializer):
+    # QCOS's client always sends it: false is the seed's delete; true (operators) stops RUNNING ones first.
+    force = StrictBooleanField(default=False)
 
 
 class UpdateJobSerializer(StrictSerializer):

@@ -12,6 +12,7 @@ from core.validation import validate
 from jobs import services
 from jobs.choices import JobStatus
 from jobs.inputs import (
+    DeleteJobsSerializer,
     GetJobsSerializer,
     JobFiltersSerializer,
     JobIdSerializer,
@@ -94,8 +95,9 @@ def cancel_jobs(caller: Caller, params: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def delete_jobs(caller: Caller, params: dict[str, Any]) -> list[dict[str, str]]:
-    data = validate(JobIdsSerializer, params)
-    jobs = services.jobs_delete(user=caller.user, job_ids=data["job_ids"])
+    data = validate(DeleteJobsSerializer, params)
+    delete = services.jobs_force_delete if data["force"] else services.jobs_delete
+    jobs = delete(user=caller.user, job_ids=data["job_ids"])
     return [{"job_id": str(job.job_id), "job_status": JobStatus.DELETED} for job in jobs]
 
 

@@ -1,4 +1,5 @@
-"""The JSON-RPC method table of ``/v1/job/`` (seed 000): every method the portal answers, in one place.
+"""The JSON-RPC method tables: every method the portal answers, in one place. ``METHODS`` is seed 000's
+``/v1/job``; the others are the rest of the surface QCOS's client calls (SPEC §12), one table per URL.
 
 A method is ``func(caller, params) -> result``: ``caller`` has ``user`` and ``token`` (core.calls.Caller),
 ``params`` is the request's named params with seed 000's ``params.body`` wrapper already unwrapped.
@@ -15,7 +16,8 @@ from typing import Any
 from backends import rpc as backend_rpc
 from jobs import inputs as job_params
 from jobs import rpc as job_rpc
-from portal import openrpc
+from portal import about, openrpc
+from projects import rpc as project_rpc
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,8 @@ METHODS: dict[str, RpcMethod] = {
         RpcMethod(
             "delete_jobs",
             job_rpc.delete_jobs,
-            "Delete jobs not RUNNING; answers those deleted.",
-            job_params.JobIdsSerializer,
+            "Delete jobs not RUNNING (with force, operators: running ones too); answers those deleted.",
+            job_params.DeleteJobsSerializer,
         ),
         RpcMethod(
             "set_job_results",
@@ -88,3 +90,45 @@ METHODS: dict[str, RpcMethod] = {
         RpcMethod("rpc.discover", discover, "This API as an OpenRPC document.", auth=False),
     )
 }
+
+
+def table(*methods: RpcMethod) -> dict[str, RpcMethod]:
+    return {method.name: method for method in methods}
+
+
+VERSION_METHODS = table(RpcMethod("version", about.version, "This portal's versions and capabilities.", auth=False))
+
+AUTH_METHODS = table(
+    RpcMethod(
+        "login",
+        project_rpc.login,
+        "Sign in with a username and password: an access and a refresh token.",
+        project_rpc.LoginParams,
+        auth=False,
+    ),
+    RpcMethod(
+        "refresh_token",
+        project_rpc.refresh_token,
+        "Spend a refresh token for a new pair.",
+        project_rpc.RefreshParams,
+        auth=False,
+    ),
+    RpcMethod("logout", project_rpc.logout, "Revoke the access token the call came with."),
+    RpcMethod("me", project_rpc.me, "The caller's account."),
+)
+
+DEVICE_METHODS = table(
+    RpcMethod(
+        "get_devices", backend_rpc.get_devices, "The backends, as QCOS devices, by name.", backend_rpc.DevicesParams
+    ),
+    RpcMethod("get_device", backend_rpc.get_device, "One backend, as a QCOS device.", backend_rpc.DeviceParams),
+)
+
+TRANSPILER_METHODS = table(
+    RpcMethod("get_transpilers", backend_rpc.get_transpilers, "The transpilers, by name."),
+    RpcMethod("get_transpiler", backend_rpc.get_transpiler, "One transpiler.", backend_rpc.NameParams),
+)
+
+PROJECT_METHODS = table(
+    RpcMethod("get_projects", project_rpc.get_projects, "The caller's projects, by id.", project_rpc.GetProjectsParams),
+)

@@ -155,6 +155,11 @@ AXES_FAILURE_LIMIT = max(env_int("LOGIN_FAILURE_LIMIT", 5), 1)
 # A cool-off, never a permanent lock that only an operator could lift (None would mean that).
 AXES_COOLOFF_TIME = timedelta(minutes=max(env_int("LOGIN_COOLOFF_MINUTES", 15), 1))
 AXES_RESET_ON_SUCCESS = True
+
+# Password logins over JSON-RPC (QCOS's /v1/auth): an access token for this long, and a refresh token,
+# spent by its first use, for this long (QCOS's own defaults).
+LOGIN_ACCESS_SECONDS = max(env_int("LOGIN_ACCESS_SECONDS", 1800), 60)
+LOGIN_REFRESH_SECONDS = max(env_int("LOGIN_REFRESH_SECONDS", 7 * 24 * 3600), LOGIN_ACCESS_SECONDS)
 AXES_LOCKOUT_CALLABLE = "portal.web.login_locked_out"  # the sign-in page with the reason, 429
 AXES_USERNAME_CALLABLE = "portal.web.sign_in_username"  # an overlong username must not fail its insert
 # Not verbose: its start-up banner would be logged by every process (workers, each manage.py command).

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import jsonrpc
+from portal import jsonrpc, methods
 from portal.sse import job_events
 
 urlpatterns = [
@@ -11,6 +11,12 @@ urlpatterns = [
     path("v1/job/", jsonrpc.endpoint, name="jsonrpc"),
     path("v1/job/<str:method>", jsonrpc.endpoint, name="jsonrpc-method"),
     path("openrpc.json", jsonrpc.openrpc_document, name="openrpc"),
+    # The rest of the surface QCOS's client calls (SPEC §12), each URL with its own method table.
+    path("version", jsonrpc.endpoint, {"table": methods.VERSION_METHODS}),
+    path("v1/auth", jsonrpc.endpoint, {"table": methods.AUTH_METHODS}),
+    path("v1/device", jsonrpc.endpoint, {"table": methods.DEVICE_METHODS}),
+    path("v1/transpiler", jsonrpc.endpoint, {"table": methods.TRANSPILER_METHODS}),
+    path("v1/project", jsonrpc.endpoint, {"table": methods.PROJECT_METHODS}),
     path("api/", include("portal.api_urls")),
     path("ops/", include("portal.ops_urls")),
     path("admin/", admin.site.urls),

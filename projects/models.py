@@ -106,3 +106,19 @@ class ApiToken(models.Model):
     def is_active(self, now=None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class RefreshToken(models.Model):
+    """The refresh half of a password login (QCOS's ``/v1/auth``), paired with the short-lived access
+    token it was issued with. It is spent by its first use, which revokes that access token and issues a
+    new pair, so a stolen refresh token works at most once. Only its SHA-256 is stored."""
+
+    access_token = models.OneToOneField(ApiToken, on_delete=models.CASCADE, related_name="refresh_token")
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… (refresh of {self.access_token})"

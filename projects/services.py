@@ -5,16 +5,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import InvalidParams, PermissionDenied, Unauthenticated
-from projects.models import ApiToken, Membership, Project, Role, TokenScope, User, new_callback_secret
+from projects.models import ApiToken, Membership, Project, RefreshToken, Role, TokenScope, User, new_callback_secret
 from projects.permissions import bound_project_id, can_issue_driver_tokens
 
 TOKEN_PREFIX = "qp_"
+REFRESH_PREFIX = "qr_"
+LOGIN_TOKEN_NAME = "login"
 # last_used_at is written at most this often per token, so a busy client does not turn every
 # read into a write on the token row.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -184,3 +190,81 @@ def project_rotate_secret(*, project: Project) -> str:
     project.callback_secret = new_callback_secret()
     project.save(update_fields=["callback_secret"])
     return project.callback_secret
+
+
+# --- Password logins (QCOS's /v1/auth) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Login:
+    """What a login or a refresh hands out: both tokens (shown this once) and their lifetimes."""
+
+    user: User
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int
+
+
+def _login_issue(user: User) -> Login:
+    now = timezone.now()
+    access, raw_access = token_create(
+        user=user, name=LOGIN_TOKEN_NAME, expires_at=now + timedelta(seconds=settings.LOGIN_ACCESS_SECONDS)
+    )
+    raw_refresh = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    RefreshToken.objects.create(
+        access_token=access,
+        prefix=raw_refresh[:10],
+        key_hash=_hash_token(raw_refresh),
+        expires_at=now + timedelta(seconds=settings.LOGIN_REFRESH_SECONDS),
+    )
+    return Login(user, raw_access, raw_refresh, settings.LOGIN_ACCESS_SECONDS, settings.LOGIN_REFRESH_SECONDS)
+
+
+def login_with_password(*, request, username: str, password: str) -> Login:
+    """Sign in with a username and password: a short-lived access token (an API token with an expiry,
+    good on every face) and its refresh token. Failures count toward the sign-in lockout (django-axes)."""
+    try:
+        user = authenticate(request=request, username=username, password=password)
+    except DjangoPermissionDenied as exc:  # django-axes: too many failures for this name and address
+        raise PermissionDenied("Too many failed sign-ins; try again later.") from exc
+    if user is None or not user.is_active:
+        raise Unauthenticated("Invalid username or password.")
+    with transaction.atomic():
+        return _login_issue(user)
+
+
+def login_refresh(*, raw: str) -> Login:
+    """Spend a refresh token for a new pair. The old access token is revoked, and the refresh token stops
+    working, whoever presents it next."""
+    if not raw or not raw.startswith(REFRESH_PREFIX) or len(raw) > 200:
+        raise Unauthenticated("Invalid refresh token.")
+    now = timezone.now()
+    with transaction.atomic():
+        refresh = (
+            RefreshToken.objects.select_for_update()
+            .select_related("access_token__user")
+            .filter(key_hash=_hash_token(raw))
+            .first()
+        )
+        if refresh is None:
+            raise Unauthenticated("Invalid refresh token.")
+        if refresh.used_at is not None:
+            raise Unauthenticated("This refresh token has been used.")
+        if refresh.expires_at <= now:
+            raise Unauthenticated("This refresh token has expired.")
+        user = refresh.access_token.user
+        if not user.is_active:
+            raise Unauthenticated("This account is disabled.")
+        RefreshToken.objects.filter(pk=refresh.pk).update(used_at=now)
+        token_revoke(token=refresh.access_token)
+        return _login_issue(user)
+
+
+def login_end(*, token: ApiToken | None) -> None:
+    """Sign out: the access token the call came with is revoked, and its refresh token spent."""
+    if token is None:
+        raise Unauthenticated("Sign out with the access token to end.")
+    with transaction.atomic():
+        token_revoke(token=token)
+        RefreshToken.objects.filter(access_token=token, used_at__isnull=True).update(used_at=timezone.now())

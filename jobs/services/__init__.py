@@ -18,7 +18,7 @@ from jobs.services.lifecycle import (
     jobs_delete,
     jobs_enqueue_held,
 )
-from jobs.services.operators import REQUEUEABLE, job_force_stop, jobs_operator_requeue, jobs_requeue
+from jobs.services.operators import REQUEUEABLE, job_force_stop, jobs_force_delete, jobs_operator_requeue, jobs_requeue
 from jobs.services.recovery import MAX_ATTEMPTS, job_recover_lost, jobs_reconcile
 from jobs.services.submit import JobSpec, job_submit
 
@@ -39,6 +39,7 @@ __all__ = [
     "jobs_cancel",
     "jobs_delete",
     "jobs_enqueue_held",
+    "jobs_force_delete",
     "jobs_operator_requeue",
     "jobs_reconcile",
     "jobs_requeue",

@@ -17,7 +17,8 @@ from drivers.errors import CANCELLED_WHILE_RUNNING, error_dict
 from jobs import queues
 from jobs.choices import JobStatus
 from jobs.models import Job, JobResult
-from jobs.services.lifecycle import jobs_cancel
+from jobs.selectors import jobs_visible_to
+from jobs.services.lifecycle import jobs_cancel, jobs_delete
 from jobs.services.state import enqueue_if_allowed, enqueue_missing, fill_missing_entries, transition
 from projects.models import User
 
@@ -87,3 +88,17 @@ def jobs_requeue(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
         if won:
             requeued.append(job)
     return requeued
+
+
+def jobs_force_delete(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
+    """Operators delete jobs whatever they are doing (QCOS's ``delete_jobs`` with ``force``): a running
+    job is force-stopped first, then everything deletable is deleted. Returns the jobs deleted."""
+    _require_staff(user)
+    ids = list(job_ids)
+    running = jobs_visible_to(user).filter(pk__in=ids, status__in=[JobStatus.RUNNING, JobStatus.CANCELLING])
+    for job in running.only("pk"):
+        try:
+            job_force_stop(user=user, job_id=job.pk)
+        except InvalidState:
+            pass  # it ended meanwhile: deletable now
+    return jobs_delete(user=user, job_ids=ids)
