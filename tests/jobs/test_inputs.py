@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from core.exceptions import InvalidParams, NotFound
+from core.exceptions import InvalidParams, NotFound, NotImplementedYet
 from jobs.inputs import submit_from_input
 from jobs.models import Job
 from jobs.services import JobSpec
@@ -94,3 +94,49 @@ def test_a_bound_token_cannot_name_another_project(tenant):
     token = token_authenticate(token_create(user=tenant.user, project=tenant.project)[1])
     with pytest.raises(NotFound):
         submit_from_input(user=token.user, token=token, data=body(project_id=str(second.project_id)))
+
+
+# --- QCOS's submit fields (SPEC §12) -------------------------------------------------------------
+
+QCOS_NULLS = {
+    "circuit_aggregation": None, "job_name": None, "job_type": "sampling", "description": None,
+    "driver_options": None, "transpiler": None, "transpiler_options": None, "profiling": None, "callbacks": None,
+    "qec_options": None, "qem_options": None,
+}  # fmt: skip
+
+
+def test_qcos_body_with_nulls_is_a_normal_run(tenant):
+    """QCOS's client sends every field, null when unset, and job_type "sampling": a normal run."""
+    job = submit_from_input(user=tenant.user, token=None, data=body(**QCOS_NULLS))
+    assert (job.job_type, job.profiling, job.callbacks, job.enable_circuit_aggregation) == ("sampling", [], [], False)
+
+
+@pytest.mark.parametrize(("mode", "enabled"), [(None, False), ("None", False), ("internal", True)])
+def test_circuit_aggregation_is_the_portals_aggregation(tenant, mode, enabled):
+    """circuit_aggregation "internal" turns on enable_circuit_aggregation; null and "None" leave it off."""
+    job = submit_from_input(user=tenant.user, token=None, data=body(circuit_aggregation=mode))
+    assert job.enable_circuit_aggregation is enabled
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("qec_options", {"qec_code": "surface"}),
+        ("qem_options", {"zne": {"enabled": True}}),
+        ("flavor_id", str(uuid.uuid4())),
+        ("extra_specs", {"qc:min_qubits": 2}),
+        ("circuit_aggregation", "external"),
+    ],
+)
+def test_what_the_portal_cannot_honour_is_501_naming_it(tenant, field, value):
+    """A non-empty option the portal cannot honour is -501 (not_implemented) naming the field; nothing is stored."""
+    with pytest.raises(NotImplementedYet) as refused:
+        submit_from_input(user=tenant.user, token=None, data=body(**{field: value}))
+    assert refused.value.data["field"] == field
+    assert not Job.objects.exists()
+
+
+def test_qcos_all_profiling_means_every_stage(tenant):
+    """QCOS's profiling "all" asks for every stage the drivers time."""
+    job = submit_from_input(user=tenant.user, token=None, data=body(profiling=["all"]))
+    assert job.profiling == ["driver:parse", "driver:transpile", "driver:run"]
