@@ -224,3 +224,16 @@ def endpoint(request: HttpRequest, method: str | None = None, table: Mapping[str
 def openrpc_document(request: HttpRequest) -> HttpResponse:
     """``GET /openrpc.json``: the job API as an OpenRPC document (also the method ``rpc.discover``)."""
     return _json(openrpc.document(METHODS))
+
+
+def locked_out(request: HttpRequest) -> HttpResponse:
+    """django-axes refused a sign-in made over JSON-RPC (``/v1/auth``): the call answers -403 with the
+    cool-off in ``data.retry_after``, as JSON-RPC, never the HTML sign-in page."""
+    try:
+        item = loads(request.body)
+    except ValueError:
+        item = None
+    req_id = item.get("id") if isinstance(item, dict) and _valid_id(item.get("id")) else None
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    error = PermissionDenied("Too many failed sign-ins; try again later.", retry_after=seconds)
+    return _json(_response(req_id, error=error))

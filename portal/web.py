@@ -20,6 +20,7 @@ from backends.presenters import backend_view
 from backends.selectors import backends_with_queue_length
 from core.exceptions import NotFound, PermissionDenied
 from jobs.selectors import jobs_visible_to
+from portal import jsonrpc
 from projects.models import Membership
 from projects.selectors import month_start, project_usage
 
@@ -96,6 +97,8 @@ def login_locked_out(request: HttpRequest, *args) -> HttpResponse:
     ``*args``: axes passes (original_response, credentials) from its sync middleware but only
     (credentials,) from its async one; neither is needed.
     """
+    if request.path.startswith("/v1/"):  # a sign-in over JSON-RPC answers as JSON-RPC
+        return jsonrpc.locked_out(request)
     cool_off = settings.AXES_COOLOFF_TIME
     minutes = max(round(cool_off.total_seconds() / 60), 1)
     username = request.POST.get("username", "")

@@ -151,6 +151,15 @@ def test_wrong_password_is_refused(qcos):
     assert done.returncode == 1 and "(-401)" in done.stderr
 
 
+def test_guessing_passwords_ends_in_a_clean_lockout(qcos):
+    """Under the ASGI server too, the sign-in lockout answers the CLI as JSON-RPC (-403), never HTML."""
+    user = make_user(password=PASSWORD)
+    for _ in range(5):  # LOGIN_FAILURE_LIMIT's default
+        qcos("login", user.username, "wrong-guess", token="", check=False)
+    done = qcos("login", user.username, PASSWORD, token="", check=False)
+    assert done.returncode == 1 and "(-403)" in done.stderr and "Too many failed sign-ins" in done.stderr
+
+
 def test_a_stale_token_does_not_stop_login(qcos):
     """The CLI sends whatever QCOS_ACCESS_TOKEN holds with login and version; they ignore it."""
     user = make_user(password=PASSWORD)
