@@ -195,14 +195,14 @@ class SubmitJobSerializer(StrictSerializer):
     # QCOS's other submit fields (SPEC §12): its name for circuit aggregation, and options the portal
     # takes only empty (-501 naming the field otherwise, rather than silently ignoring them).
     circuit_aggregation = serializers.ChoiceField(choices=CIRCUIT_AGGREGATION, required=False, allow_null=True)
-    qec_options = JSONValueField(required=False, allow_null=True)
-    qem_options = JSONValueField(required=False, allow_null=True)
-    flavor_id = JSONValueField(required=False, allow_null=True)
-    extra_specs = JSONValueField(required=False, allow_null=True)
+    qec_options = StrictDictField(required=False, allow_null=True)
+    qem_options = StrictDictField(required=False, allow_null=True)
+    flavor_id = serializers.UUIDField(required=False, allow_null=True)
+    extra_specs = StrictDictField(required=False, allow_null=True)
 
     def validate(self, attrs):
         for name in UNSUPPORTED_OPTIONS:
-            if attrs.pop(name, None) not in (None, {}, [], ""):
+            if attrs.pop(name, None) not in (None, {}):
                 raise NotImplementedYet(
                     f"{name} is not supported by this portal; send it null or leave it out.", field=name
                 )

@@ -92,7 +92,8 @@ STATUS: dict[type[PortalError], tuple[int, int]] = {
     Conflict: (-409, 409),
     QuotaExceeded: (-429, 429),
     ServiceError: (-500, 500),
-    NotImplementedYet: (-501, 501),
+    # A known option this portal does not honour is the request's problem, not a server failure: 422.
+    NotImplementedYet: (-501, 422),
     BackendUnavailable: (-503, 503),
 }
 
