@@ -11,11 +11,11 @@ import logging
 import math
 import time
 
-import django_rq
 from django.conf import settings
 from redis import RedisError
 
 from core.exceptions import RateLimited
+from core.redis import client as redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def hit(caller: str, cost: int = 1) -> None:
     now = time.time()
     key = f"portal:rate:{caller}:{int(now // window)}"
     try:
-        pipe = django_rq.get_connection("default").pipeline()
+        pipe = redis_client().pipeline()
         pipe.incrby(key, cost)
         pipe.expire(key, window + 1)
         count, _ = pipe.execute()

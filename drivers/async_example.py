@@ -9,8 +9,7 @@ pops job ids from; a real driver would POST the circuits to the device's API ins
 
 from __future__ import annotations
 
-import django_rq
-
+from core.redis import client as redis_client
 from drivers.base import Driver, DriverJob, Report
 from drivers.registry import get_driver, register
 from drivers.transpilers import TRANSPILERS
@@ -31,4 +30,4 @@ class AsyncExampleDriver(Driver):
             # Neither occupies the device: parse, transpile and sample or estimate locally.
             get_driver("aer").run(backend, job, report)
             return
-        django_rq.get_connection("default").rpush(SUBMITTED_KEY, job.job_id)
+        redis_client().rpush(SUBMITTED_KEY, job.job_id)

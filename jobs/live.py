@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from redis import RedisError
 
+from core.redis import client as redis_client
 from jobs.choices import FINAL
 
 logger = logging.getLogger(__name__)
@@ -33,15 +34,9 @@ def channel(job_id: uuid.UUID | str) -> str:
     return CHANNEL.format(job_id)
 
 
-def _redis_client():
-    import django_rq
-
-    return django_rq.get_connection("default")
-
-
 def _publish(job_id: str, event: dict[str, Any]) -> None:
     try:
-        _redis_client().publish(channel(job_id), json.dumps(event))
+        redis_client().publish(channel(job_id), json.dumps(event))
     except RedisError:
         logger.warning("could not publish an event of job %s", job_id, exc_info=True)
 

@@ -20,6 +20,8 @@ from redis import Redis, RedisError
 from rq import Queue
 from rq.job import Job as RQJob
 
+from core.redis import client as redis_client
+
 logger = logging.getLogger(__name__)
 
 RUN_JOB = "jobs.tasks.run_job"
@@ -35,7 +37,8 @@ def queue_name(priority: int) -> str:
 
 def get_queue(priority: int) -> Queue:
     # commit_mode "auto": this module decides when to push (after commit, see enqueue).
-    return django_rq.get_queue(queue_name(priority), commit_mode="auto")
+    name = queue_name(priority)
+    return django_rq.get_queue(name, connection=redis_client(name), commit_mode="auto")
 
 
 def job_queues() -> list[Queue]:
@@ -43,7 +46,7 @@ def job_queues() -> list[Queue]:
 
 
 def connection() -> Redis:
-    return django_rq.get_connection(settings.JOB_QUEUE_NAMES[0])
+    return redis_client(settings.JOB_QUEUE_NAMES[0])
 
 
 def _push(job_id: str, priority: int, timeout: int) -> None:

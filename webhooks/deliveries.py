@@ -23,6 +23,7 @@ from django.utils import timezone
 from redis import RedisError
 from rq import Retry
 
+from core.redis import client as redis_client
 from core.validation import dumps
 from jobs import queues
 from jobs.choices import CallbackType, JobStatus
@@ -113,7 +114,8 @@ def on_status_change(sender: Any = None, *, job_id: uuid.UUID, status: str, at: 
 def _push(items: list[tuple[str, float, int]]) -> None:
     """Enqueue deliveries (after commit) by id, the delivery id as RQ job id, with RQ's retry policy."""
     # commit_mode "auto": on_status_change already waits for the commit (as jobs.queues does).
-    queue = django_rq.get_queue(settings.CALLBACK_QUEUE_NAME, commit_mode="auto")
+    name = settings.CALLBACK_QUEUE_NAME
+    queue = django_rq.get_queue(name, connection=redis_client(name), commit_mode="auto")
     for delivery_id, timeout, retries in items:
         try:
             queue.enqueue(
@@ -145,7 +147,7 @@ def deliveries_reconcile(sender: Any = None, *, grace: float, **kwargs: Any) -> 
 
     cutoff = timezone.now() - timedelta(seconds=grace)
     stranded = []
-    connection = django_rq.get_connection(settings.CALLBACK_QUEUE_NAME)
+    connection = redis_client(settings.CALLBACK_QUEUE_NAME)
     pending = CallbackDelivery.objects.filter(status=DeliveryStatus.PENDING, updated_at__lte=cutoff).select_related(
         "job"
     )
