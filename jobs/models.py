@@ -67,6 +67,8 @@ class Job(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="job_user_created"),
+            # A user's jobs of one status, newest first (get_jobs' status filter, however deep the page).
+            models.Index(fields=["user", "status", "-created_at"], name="job_user_status_created"),
             models.Index(fields=["project", "-created_at"], name="job_project_created"),
             models.Index(fields=["project", "status"], name="job_project_status"),
         ]
