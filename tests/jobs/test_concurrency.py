@@ -35,3 +35,28 @@ def test_200_concurrent_submits_none_lost(live_server):
     assert sorted(a["result"]["job_id"] for a in answers) == sorted(ids)
     assert Job.objects.filter(job_id__in=ids, status="QUEUED").count() == 200
     assert set(ids) - queues.waiting_ids() == set()
+
+
+def test_concurrent_submits_never_overrun_the_quota(live_server):
+    """40 submissions at once into a project that may hold 5 active jobs: exactly 5 are stored, and every
+    other one answers -429 quota_exceeded."""
+    from projects.models import Project
+
+    tenant = make_tenant()
+    Project.objects.filter(pk=tenant.project.pk).update(max_queued_jobs=5)
+
+    def submit(index: int) -> dict:
+        body = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "shots": 10}
+        payload = {"jsonrpc": "2.0", "id": index, "method": "submit_job", "params": {"body": body}}
+        response = requests.post(
+            f"{live_server.url}/v1/job/submit_job", json=payload, timeout=60,
+            headers={"Authorization": f"Bearer {tenant.token}"},
+        )  # fmt: skip
+        return response.json()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(submit, range(40)))
+    stored = [a for a in answers if "result" in a]
+    refused = [a["error"]["data"]["error_code"] for a in answers if "error" in a]
+    assert len(stored) == 5 and refused == ["quota_exceeded"] * 35
+    assert Job.objects.filter(project=tenant.project).count() == 5
