@@ -37,10 +37,19 @@ def env_int(name: str, default: int) -> int:
 def _embedded_secret_key() -> str:
     path = VAR_DIR / "secret_key"
     if not path.exists():
+        # Written whole under a name of its own, then linked into place: processes starting together (the
+        # two test runs of CI, a web server and its workers) all end up with the one key, never half of it.
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = VAR_DIR / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process won; its key is the key
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
