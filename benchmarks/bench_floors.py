@@ -58,7 +58,10 @@ def job_workers(count: int, *, burst: bool) -> list[subprocess.Popen]:
                *settings.JOB_QUEUE_NAMES]  # fmt: skip
     if burst:
         command.append("--burst")
-    return [subprocess.Popen(command, cwd=ROOT, env=ENV, stderr=subprocess.DEVNULL) for _ in range(count)]
+    return [
+        subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(count)
+    ]
 
 
 def rq_workers(count: int, *, worker_class: str, burst: bool) -> list[subprocess.Popen]:
@@ -66,7 +69,10 @@ def rq_workers(count: int, *, worker_class: str, burst: bool) -> list[subprocess
     if burst:
         command.append("--burst")
     command.append(FLOOR_QUEUE)
-    return [subprocess.Popen(command, cwd=ROOT, env=ENV, stderr=subprocess.DEVNULL) for _ in range(count)]
+    return [
+        subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(count)
+    ]
 
 
 def stop(procs: list[subprocess.Popen]) -> None:
