@@ -15,22 +15,23 @@ from tests.factories import BELL, make_tenant
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
+def submit_over_http(url: str, token: str, **fields) -> dict:
+    """One Bell submit_job over real HTTP; the decoded JSON-RPC answer."""
+    body = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "shots": 10, **fields}
+    payload = {"jsonrpc": "2.0", "id": 1, "method": "submit_job", "params": {"body": body}}
+    response = requests.post(
+        f"{url}/v1/job/submit_job", json=payload, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    )
+    return response.json()
+
+
 def test_200_concurrent_submits_none_lost(live_server):
     """200 submissions from 16 concurrent clients: 200 answers QUEUED, 200 rows, 200 queue entries."""
     tenant = make_tenant()
     ids = [str(uuid.uuid4()) for _ in range(200)]
 
-    def submit(job_id: str) -> dict:
-        body = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "job_id": job_id, "shots": 10}
-        payload = {"jsonrpc": "2.0", "id": job_id, "method": "submit_job", "params": {"body": body}}
-        response = requests.post(
-            f"{live_server.url}/v1/job/submit_job", json=payload, timeout=60,
-            headers={"Authorization": f"Bearer {tenant.token}"},
-        )  # fmt: skip
-        return response.json()
-
     with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(submit, ids))
+        answers = list(pool.map(lambda job_id: submit_over_http(live_server.url, tenant.token, job_id=job_id), ids))
     assert [a.get("error") for a in answers if "error" in a] == []
     assert sorted(a["result"]["job_id"] for a in answers) == sorted(ids)
     assert Job.objects.filter(job_id__in=ids, status="QUEUED").count() == 200
@@ -45,17 +46,8 @@ def test_concurrent_submits_never_overrun_the_quota(live_server):
     tenant = make_tenant()
     Project.objects.filter(pk=tenant.project.pk).update(max_queued_jobs=5)
 
-    def submit(index: int) -> dict:
-        body = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "shots": 10}
-        payload = {"jsonrpc": "2.0", "id": index, "method": "submit_job", "params": {"body": body}}
-        response = requests.post(
-            f"{live_server.url}/v1/job/submit_job", json=payload, timeout=60,
-            headers={"Authorization": f"Bearer {tenant.token}"},
-        )  # fmt: skip
-        return response.json()
-
     with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(submit, range(40)))
+        answers = list(pool.map(lambda _: submit_over_http(live_server.url, tenant.token), range(40)))
     stored = [a for a in answers if "result" in a]
     refused = [a["error"]["data"]["error_code"] for a in answers if "error" in a]
     assert len(stored) == 5 and refused == ["quota_exceeded"] * 35
