@@ -12,8 +12,10 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from core import ratelimit
 from core.exceptions import InvalidParams, PermissionDenied, Unauthenticated
 from projects.models import ApiToken, Membership, Project, RefreshToken, Role, TokenScope, User, new_callback_secret
 from projects.permissions import bound_project_id, can_issue_driver_tokens
@@ -208,6 +210,12 @@ class Login:
 
 def _login_issue(user: User) -> Login:
     now = timezone.now()
+    # Logins and refreshes count against the user's request rate, and the user's spent ones go: logging
+    # in again and again neither outruns the API's limit nor piles up token rows.
+    ratelimit.hit(ratelimit.caller_key(user, None))
+    dead_access = Q(expires_at__lte=now) | Q(revoked_at__isnull=False)
+    dead_refresh = Q(refresh_token__used_at__isnull=False) | Q(refresh_token__expires_at__lte=now)
+    ApiToken.objects.filter(dead_access, dead_refresh, user=user, name=LOGIN_TOKEN_NAME).delete()
     access, raw_access = token_create(
         user=user, name=LOGIN_TOKEN_NAME, expires_at=now + timedelta(seconds=settings.LOGIN_ACCESS_SECONDS)
     )

@@ -51,3 +51,33 @@ def test_guessing_passwords_locks_the_name_out(rpc):
     refused = error_of(login(rpc, user.username, PASSWORD))
     assert refused["code"] == -403 and "Too many failed sign-ins" in refused["message"]
     assert refused["data"]["retry_after"] == int(settings.AXES_COOLOFF_TIME.total_seconds())
+
+
+def test_spent_logins_do_not_pile_up(rpc):
+    """Logging in again removes the user's logins that can no longer do anything (access revoked or
+    expired, refresh used or expired); live ones stay."""
+    user = make_user(password=PASSWORD)
+    first = result_of(login(rpc, user.username, PASSWORD))
+    result_of(rpc("refresh_token", {"body": {"refresh_token": first["refresh_token"]}}, url="/v1/auth"))
+    assert ApiToken.objects.filter(user=user).count() == 1  # the spent pair went as the new one came
+    second = result_of(login(rpc, user.username, PASSWORD))
+    assert ApiToken.objects.filter(user=user).count() == 2  # two live logins
+    rpc(
+        "logout",
+        {},
+        url="/v1/auth",
+        who=SimpleNamespace(auth={"HTTP_AUTHORIZATION": f"Bearer {second['access_token']}"}),
+    )
+    result_of(login(rpc, user.username, PASSWORD))
+    assert ApiToken.objects.filter(user=user).count() == 2  # the signed-out one went
+    assert not ApiToken.objects.filter(user=user, revoked_at__isnull=False).exists()
+
+
+def test_logins_count_against_the_rate_limit(rpc, settings):
+    """A user with a right password cannot mint tokens faster than the API's request rate."""
+    settings.RATE_LIMIT_REQUESTS, settings.RATE_LIMIT_WINDOW = 2, 60
+    user = make_user(password=PASSWORD)
+    for _ in range(2):
+        result_of(login(rpc, user.username, PASSWORD))
+    assert error_of(login(rpc, user.username, PASSWORD))["data"]["error_code"] == "rate_limited"
+    assert ApiToken.objects.filter(user=user).count() == 2
