@@ -32,17 +32,22 @@ def backends_with_queue_length() -> QuerySet[Backend]:
     return with_queue_length(Backend.objects.all()).order_by("name")
 
 
-# The job statuses QCOS's device answers count (in its order, lower-case); jobs sit above this app.
-JOB_COUNT_STATUSES = ("queued", "running", "failed", "completed", "cancelling", "cancelled", "deleted", "unknown")
+# The jobs a QCOS device answer counts: those still waiting or running (lower-case, QCOS's keys), read
+# through the status index. Counting every status would aggregate the whole jobs table on each listing.
+JOB_COUNT_STATUSES = ("queued", "running", "cancelling")
 
 
 def job_counts(backends: QuerySet[Backend]) -> dict[str, dict[str, int]]:
-    """Per backend name, its jobs by status (and their total), in one grouped query."""
+    """Per backend name, its active jobs by status (and their total), in one grouped query."""
     counts = {b.name: {"total": 0, **dict.fromkeys(JOB_COUNT_STATUSES, 0)} for b in backends}
-    rows = backends.filter(jobs__isnull=False).values_list("name", "jobs__status").annotate(n=Count("jobs"))
+    active = [status.upper() for status in JOB_COUNT_STATUSES]
+    # From the bare table: ``backends`` may carry annotations whose joins would multiply these counts.
+    rows = (
+        Backend.objects.filter(name__in=counts, jobs__status__in=active)
+        .values_list("name", "jobs__status")
+        .annotate(n=Count("jobs"))
+    )
     for name, status, n in rows.order_by():
         counts[name]["total"] += n
-        key = status.lower()
-        if key in counts[name]:
-            counts[name][key] += n
+        counts[name][status.lower()] += n
     return counts

@@ -46,3 +46,15 @@ def test_submit_nan_in_qubo_refused(post_raw, tenant):
     answer = post_raw(body, who=tenant, url="/v1/job/submit_job").json()
     assert answer["error"]["code"] == -32700 and answer["id"] is None
     assert "NaN" in answer["error"]["data"]["details"]
+
+
+def test_a_device_counts_the_jobs_still_to_run(rpc, tenant):
+    """QCOS's get_device: a backend's queued and running jobs, by status, with their total."""
+    from jobs.services import job_start
+    from tests.factories import submit_bell
+
+    first, _ = submit_bell(tenant), submit_bell(tenant)  # no worker runs in this test: they stay queued
+    job_start(job_id=first.job_id)
+    device = result_of(rpc("get_device", {"body": {"name": "dummy", "details": False}}, who=tenant, url="/v1/device"))
+    assert device["job_count"] == {"total": 2, "queued": 1, "running": 1, "cancelling": 0}
+    assert device["status"] == "online" and device["details"] is None
