@@ -13,16 +13,34 @@ from __future__ import annotations
 import resource
 
 NEAR_CAP_SHARE = 0.25
-_start_peak: int | None = None
+_start: tuple[int, int] | None = None  # (size, peak) when the cap was applied
+
+
+def vm_bytes() -> tuple[int, int]:
+    """This process's virtual size now and its peak so far (the kernel's VmSize and VmPeak), in
+    bytes; zeros where unknown."""
+    fields = {}
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(("VmSize:", "VmPeak:")):
+                    fields[line[:6]] = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return fields.get("VmSize", 0), fields.get("VmPeak", 0)
 
 
 def vm_peak_bytes() -> int:
     """This process's peak virtual size so far (the kernel's own VmPeak), 0 where unknown."""
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmPeak:"))
-    except (OSError, StopIteration, ValueError):
-        return 0
+    return vm_bytes()[1]
+
+
+def peak_since(start_peak: int) -> int:
+    """The largest this process has been since its peak was ``start_peak``. A long-lived work
+    process (jobs/horse.py) may have been larger for an earlier job: then VmPeak has not moved and
+    the current size is the best lower bound there is."""
+    size, peak = vm_bytes()
+    return peak if peak > start_peak else size
 
 
 def cap_bytes() -> int | None:
@@ -33,11 +51,11 @@ def cap_bytes() -> int | None:
 def apply_cap(limit_bytes: int) -> None:
     """Cap this process's address space (never above a hard limit already set) and note where it
     started, the baseline of ``near_cap``."""
-    global _start_peak
+    global _start
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit_bytes = min(limit_bytes, hard)
-    _start_peak = vm_peak_bytes()
+    _start = vm_bytes()
     resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
 
 
@@ -50,6 +68,7 @@ def grew_near_cap(start: int, peak: int, cap: int) -> bool:
 def near_cap() -> bool:
     """Whether this process, capped by ``apply_cap``, has grown close to its cap."""
     cap = cap_bytes()
-    if cap is None or _start_peak is None:
+    if cap is None or _start is None:
         return False
-    return grew_near_cap(_start_peak, vm_peak_bytes(), cap)
+    start_size, start_peak = _start
+    return grew_near_cap(start_size, peak_since(start_peak), cap)

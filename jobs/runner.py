@@ -14,6 +14,7 @@ import uuid
 from rq.timeouts import JobTimeoutException
 
 from drivers import memory
+from drivers.base import EntryResult
 from drivers.errors import EXECUTION_ERROR, PASS_ON, TIMEOUT, error_dict
 from drivers.registry import get_driver
 from jobs import horse, services
@@ -39,16 +40,34 @@ def run_job(job_id: str) -> str:
     driver = get_driver(backend.driver)
     attempt = job.attempts  # every write below loses if the job was recovered meanwhile
     horse.limit_memory(backend.memory_limit_bytes)
+    reported: set[int] = set()
+    last: list[tuple[int, EntryResult]] = []  # the final entry, stored with the job's end (one commit)
 
     def report(index, entry) -> None:
-        services.job_record_entry(job_id=job_uuid, index=index, entry=entry, attempt=attempt)
+        if index in reported:
+            return  # a driver's duplicate: the first outcome stands
+        reported.add(index)
+        if len(reported) == job.num_entries:
+            last.append((index, entry))
+        else:
+            services.job_record_entry(job_id=job_uuid, index=index, entry=entry, attempt=attempt)
+
+    def store_last() -> None:
+        """The run broke off after its final entry: that entry keeps its outcome."""
+        for index, entry in last:
+            services.job_record_entry(job_id=job_uuid, index=index, entry=entry, attempt=attempt)
+        last.clear()
 
     try:
         driver.run(backend, driver_job(job), report)
     except (JobTimeoutException, horse.JobTimeLimit):
+        horse.spend("time limit")  # interrupted anywhere, a library may have been mid-update
+        store_last()
         services.job_fail(job_id=job_uuid, error=timeout_error(backend.time_limit), detail="timeout", attempt=attempt)
         return "FAILED"
     except MemoryError:
+        horse.spend("memory limit")
+        store_last()
         error = memory_limit_error(backend.memory_limit_bytes)
         services.job_fail(job_id=job_uuid, error=error, detail="memory limit", attempt=attempt)
         return "FAILED"
@@ -57,8 +76,10 @@ def run_job(job_id: str) -> str:
     except BaseException:  # native panics (pyo3's PanicException) included: they end the job at once
         # A bug, not a bad circuit (drivers report those per entry): log it with a reference the
         # user can quote, and fail the job without showing internals.
+        horse.spend("internal error")
         ref = uuid.uuid4().hex[:12]
         logger.exception("job %s failed with an internal error (ref %s)", job_id, ref)
+        store_last()
         services.job_fail(
             job_id=job_uuid,
             error=error_dict(EXECUTION_ERROR, f"internal error (ref {ref})"),
@@ -67,8 +88,9 @@ def run_job(job_id: str) -> str:
         )
         return "FAILED"
     if handed_to_device(job, driver.results_fetch_mode):
+        store_last()
         return "RUNNING: the device answers through set_job_results"
-    return services.job_finish(job_id=job_uuid, attempt=attempt) or "already ended"
+    return services.job_finish(job_id=job_uuid, attempt=attempt, last=last[0] if last else None) or "already ended"
 
 
 def timeout_error(limit: int) -> dict:

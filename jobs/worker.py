@@ -1,36 +1,42 @@
 """The RQ worker class of the portal (``manage.py rqworker --worker-class jobs.worker.JobWorker``).
 
-RQ forks a work horse per job: a crash in native code takes down only the horse, and the horse
-can be killed. On top of RQ's worker:
+RQ would fork a work horse per job. This worker forks one long-lived work process instead and hands
+it job after job over a pipe (jobs/horse.py says when it is replaced); it keeps what the fork gave:
+a crash in native code takes down only the work process and its one job, and the process can be
+killed. On top of RQ's worker:
 
 - What is expensive to build (simulators, pass managers) is built in the worker's main process
-  before it forks, so every horse inherits it instead of paying 65-83 ms per pass manager.
-- A job's time limit holds on native code. The horse's own alarm interrupts Python code at the
-  limit, but Aer and neal run in C++/C and ignore signals until they return; so the main process
-  kills a horse that outlives the limit by KILL_GRACE seconds, and the job ends FAILED -105.
+  before it forks, so the work process inherits it instead of paying 65-83 ms per pass manager.
+- A job's time limit holds on native code. The work process's own alarm interrupts Python code at
+  the limit, but Aer and neal run in C++/C and ignore signals until they return; so the main process
+  kills a work process that outlives the limit by KILL_GRACE seconds, and the job ends FAILED -105.
   (RQ itself would wait 60 s past the limit.)
-- While a horse runs, the main process keeps the job's liveness key fresh (every
+- While a job runs, the main process keeps the job's liveness key fresh (every
   job_monitoring_interval); a RUNNING job whose key expired has lost its worker.
 - Every RECONCILE_INTERVAL seconds, busy or idle, one worker of the pool runs jobs_reconcile.
-- Each horse runs under its backend's memory cap, and its time limit is raised into the driver as
-  ``StopJob``, which no ``except Exception`` can swallow (``jobs/horse.py``). A horse that dies of
-  its job (aborted past its cap, crashed in native code) fails that job at once (``runner.horse_died``).
+- Each job runs under its backend's memory cap, and its time limit is raised into the driver as
+  ``StopJob``, which no ``except Exception`` can swallow (``jobs/horse.py``). A work process that dies
+  of its job (aborted past its cap, crashed in native code) fails that job at once
+  (``runner.horse_died``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import threading
+import time
 
 from django.conf import settings
 from django.db import connections
 from redis import RedisError
+from rq.executions import Execution
 from rq.worker import Worker
 
 from jobs import horse, runner
-from jobs.horse import PeakRecorder, TimeLimitDeathPenalty
+from jobs.horse import PeakRecorder, TimeLimitDeathPenalty, WorkProcess
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +96,8 @@ class JobWorker(Worker):
         self._watchdog: threading.Timer | None = None
         self._overdue_job_id: str | None = None
         self._peaks = PeakRecorder()
+        self._work_process: WorkProcess | None = None
+        self._running_job_id: str | None = None
         prewarm()
 
     @property
@@ -101,20 +109,104 @@ class JobWorker(Worker):
         super().run_maintenance_tasks()
         reconcile_once()
 
-    def main_work_horse(self, job, queue):
-        horse.enter()
-        self._peaks.start_in_horse()
-        super().main_work_horse(job, queue)
+    # --- The work process: forked once, fed job after job ----------------------------------------
 
     def fork_work_horse(self, job, queue):
+        """Hand the job to the work process, forking one first when there is none (or it died idle)."""
         from jobs import queues
 
         queues.mark_running(job.id, self.running_ttl)
-        super().fork_work_horse(job, queue)  # returns in the parent only; the horse exits inside
+        os.environ["RQ_JOB_ID"] = job.id
+        if self._work_process is not None and not self._work_process.alive():
+            self._work_process.reap()  # it died between jobs (killed from outside): no job is lost
+            self._work_process = None
+        if self._work_process is None:
+            self._work_process = self._fork_work_process()
+        process = self._work_process
+        process.send(job.id, queue.name, self.execution.id)
+        self._horse_pid = process.pid
+        self._running_job_id = job.id
+        self.procline(f"Sent {job.id} to {process.pid} at {time.time()}")
         if job.timeout and job.timeout > 0:
-            self._watchdog = threading.Timer(job.timeout + KILL_GRACE, self._kill_overdue, (self.horse_pid, job.id))
+            self._watchdog = threading.Timer(job.timeout + KILL_GRACE, self._kill_overdue, (process.pid, job.id))
             self._watchdog.daemon = True
             self._watchdog.start()
+
+    def _fork_work_process(self) -> WorkProcess:
+        connections.close_all()  # the work process must never share this process's database connection
+        os.environ["RQ_WORKER_ID"] = self.name
+        commands_read, commands_write = os.pipe()
+        replies_read, replies_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.setpgrp()
+            os.close(commands_write)
+            os.close(replies_read)
+            self._work_process_main(commands_read, replies_write)
+        os.close(commands_read)
+        os.close(replies_write)
+        self.procline(f"Forked {pid} at {time.time()}")
+        return WorkProcess(pid, commands_write, replies_read)
+
+    def _work_process_main(self, commands: int, replies: int) -> None:
+        """The work process: run each job the worker sends until told to stop (end of the command
+        pipe, the worker gone) or spent. Never returns."""
+        random.seed()
+        self.setup_work_horse_signals()
+        self._is_horse = True
+        self.log = logger
+        horse.enter()
+        self._peaks.start_in_horse()
+        status = 0
+        try:
+            with os.fdopen(commands, "r") as lines:
+                for line in lines:
+                    job_id, queue_name, execution_id = line.split()
+                    self._perform_in_work_process(job_id, queue_name, execution_id)
+                    reply = horse.finish_job()
+                    os.write(replies, reply)
+                    if reply == horse.RETIRE:
+                        break
+        except BaseException:
+            logger.exception("work process failed")
+            status = 1
+        os._exit(status)
+
+    def _perform_in_work_process(self, job_id: str, queue_name: str, execution_id: str) -> None:
+        os.environ["RQ_JOB_ID"] = job_id
+        job = self.job_class.fetch(job_id, connection=self.connection, serializer=self.serializer)
+        queue = self.queue_class(
+            queue_name,
+            connection=self.connection,
+            job_class=self.job_class,
+            serializer=self.serializer,
+            death_penalty_class=self.death_penalty_class,
+        )
+        execution = Execution.fetch(execution_id, job.id, connection=self.connection)
+        execution._job = job
+        self.executions = {execution.id: execution}
+        horse.begin_job()
+        self._peaks.begin_job()
+        self.perform_job(job, queue, execution)
+
+    def wait_for_horse(self):
+        """Until the work process has ended the job it was sent: (pid, status, rusage) as RQ's
+        ``os.wait4`` of a forked horse would give them, an exit status of 0 when it ended normally."""
+        process = self._work_process
+        if process is None:
+            return None, None, None
+        reply = process.reply()  # RQ's monitor interrupts this every job_monitoring_interval
+        if reply == horse.KEEP:
+            return process.pid, os.EX_OK, None
+        self._work_process = None
+        pid, status, rusage = process.reap()
+        return pid, (os.EX_OK if reply == horse.RETIRE else status), rusage
+
+    def teardown(self):
+        super().teardown()
+        if not self.is_horse and self._work_process is not None:
+            self._work_process.retire()
+            self._work_process = None
 
     def maintain_heartbeats(self, job, execution):
         from jobs import queues
@@ -128,16 +220,17 @@ class JobWorker(Worker):
         try:
             super().monitor_work_horse(job, queue, execution)
         finally:
+            self._running_job_id = None
             if self._watchdog is not None:
                 self._watchdog.cancel()
                 self._watchdog = None
             queues.clear_running(job.id)
 
     def _kill_overdue(self, horse_pid: int, job_id: str) -> None:
-        if self.horse_pid != horse_pid:
-            return  # that horse has finished already
+        if self._running_job_id != job_id or self.horse_pid != horse_pid:
+            return  # that job has ended already (the process may be running the next one)
         self._overdue_job_id = job_id
-        logger.warning("job %s outlived its time limit; killing its work horse %s", job_id, horse_pid)
+        logger.warning("job %s outlived its time limit; killing its work process %s", job_id, horse_pid)
         try:
             os.killpg(os.getpgid(horse_pid), signal.SIGKILL)
         except ProcessLookupError:

@@ -222,6 +222,10 @@ RECONCILE_QUEUED_GRACE = env_int("RECONCILE_QUEUED_GRACE", 10)
 # The address space a work horse may use (RLIMIT_AS), unless its backend's options say
 # memory_limit_mb: a prewarmed horse starts near 1.6 GiB, and Aer's largest default state is 4 GiB.
 JOB_MEMORY_LIMIT_MB = env_int("JOB_MEMORY_LIMIT_MB", 6144)
+# Each worker runs its jobs in one long-lived work process (jobs/horse.py), replaced after this many
+# jobs or once it has grown this much past its start (a library's caches, a large job's leftovers).
+WORK_PROCESS_MAX_JOBS = env_int("WORK_PROCESS_MAX_JOBS", 1000)
+WORK_PROCESS_MAX_GROWTH_MB = env_int("WORK_PROCESS_MAX_GROWTH_MB", 512)
 
 # Modules that register drivers (drivers/registry.py); a backend row names one of their drivers.
 DRIVER_MODULES = ["drivers.aer", "drivers.qubo", "drivers.async_example"]

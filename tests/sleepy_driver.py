@@ -1,8 +1,10 @@
 """A driver for the recovery tests: it holds a job "running" while a Redis key says so, then
-completes it -- so a test can kill the worker mid-job and later let the re-run finish at once."""
+completes it -- so a test can kill the worker mid-job and later let the re-run finish at once. Each
+entry's metadata names the process that ran it (``pid``)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import django_rq
@@ -30,5 +32,6 @@ class SleepyDriver(Driver):
         while conn.exists(HOLD_KEY.format(job.job_id)) and time.monotonic() < deadline:
             time.sleep(0.02)
         for index in range(len(job.source_code)):
-            metadata = {"results_fetch_mode": "sync", "status": "COMPLETED", "ended_at": timezone.now().isoformat()}
+            metadata = {"results_fetch_mode": "sync", "status": "COMPLETED", "ended_at": timezone.now().isoformat(),
+                        "pid": os.getpid()}  # fmt: skip
             report(index, EntryResult(status="COMPLETED", results={"0": job.shots}, num_qubits=1, metadata=metadata))

@@ -1,0 +1,98 @@
+"""One long-lived work process per worker (jobs/horse.py): jobs run one after another in it, and it
+is replaced when it dies, when a job broke off in it, and after its share of jobs -- so a tiny job
+pays no fork, and a crash still costs only its own job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import psutil
+import pytest
+
+from backends.models import Backend
+from jobs.models import Job
+from jobs.services import JobSpec, job_submit
+from tests.factories import BELL, make_tenant
+from tests.workers import ROOT, run_burst_worker, start_worker_process, wait_for, worker_command, worker_env
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def backends():
+    Backend.objects.create(name="sleepy", driver="sleepy", code_types=["qasm2"], time_limit=600)
+    Backend.objects.create(name="aborting", driver="aborting", code_types=["qasm2"])
+
+
+def submit_on(tenant, backend: str) -> Job:
+    spec = JobSpec(code_type="qasm2", source_code=[BELL], backend=backend)
+    return job_submit(user=tenant.user, project=tenant.project, spec=spec)
+
+
+def pid_of(job: Job) -> int:
+    job = Job.objects.get(pk=job.pk)
+    assert job.status == "COMPLETED", job.status
+    return job.entries.get().metadata["pid"]
+
+
+def test_jobs_run_one_after_another_in_one_work_process(backends):
+    tenant = make_tenant()
+    jobs = [submit_on(tenant, "sleepy") for _ in range(4)]
+    run_burst_worker(timeout=120)
+    assert len({pid_of(job) for job in jobs}) == 1
+
+
+def test_a_work_process_that_crashed_is_replaced_and_only_its_job_fails(backends):
+    tenant = make_tenant()
+    before = submit_on(tenant, "sleepy")
+    crash = submit_on(tenant, "aborting")
+    after = submit_on(tenant, "sleepy")
+    run_burst_worker(timeout=120)
+    crashed = Job.objects.get(pk=crash.pk)
+    assert crashed.status == "FAILED" and crashed.attempts == 1
+    assert "crashed (SIGABRT)" in crashed.entries.get().error["message"]
+    assert pid_of(before) != pid_of(after)
+
+
+def test_a_work_process_is_replaced_after_its_share_of_jobs(backends):
+    tenant = make_tenant()
+    jobs = [submit_on(tenant, "sleepy") for _ in range(5)]
+    result = subprocess.run(
+        worker_command(), cwd=ROOT, env={**worker_env(), "WORK_PROCESS_MAX_JOBS": "2"}, capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0
+    pids = [pid_of(job) for job in jobs]
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+
+
+def test_a_work_process_killed_between_jobs_costs_no_job(backends):
+    """Killed while idle (an operator, the OOM killer): the next job gets a new process and completes."""
+    tenant = make_tenant()
+    worker = start_worker_process()
+    try:
+        first = submit_on(tenant, "sleepy")
+        wait_for(lambda: Job.objects.get(pk=first.pk).status == "COMPLETED", timeout=60, what="the first job")
+        os.kill(pid_of(first), signal.SIGKILL)
+        second = submit_on(tenant, "sleepy")
+        wait_for(lambda: Job.objects.get(pk=second.pk).status == "COMPLETED", timeout=60, what="the second job")
+        assert pid_of(second) != pid_of(first)
+        assert Job.objects.get(pk=second.pk).attempts == 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
+def test_a_stopped_worker_leaves_no_work_process(backends):
+    tenant = make_tenant()
+    worker = start_worker_process()
+    job = submit_on(tenant, "sleepy")
+    wait_for(lambda: Job.objects.get(pk=job.pk).status == "COMPLETED", timeout=60, what="the job")
+    process = psutil.Process(pid_of(job))
+    assert process.ppid() == worker.pid
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    process.wait(timeout=10)  # raises TimeoutExpired while it lives on
+    assert not process.is_running()
