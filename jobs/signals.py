@@ -4,7 +4,8 @@ importing them."""
 from django.dispatch import Signal
 
 # Sent with ``job_id``, ``status`` and ``at`` inside the transaction of every status change, once the
-# change has won; a receiver that records something records it in that transaction.
+# change has won; a receiver that records something records it in that transaction. ``callbacks`` is
+# the job's callbacks when the sender has the row at hand, None when a receiver must read them.
 job_status_changed = Signal()
 
 # Sent with ``grace`` (seconds) by jobs_reconcile; each receiver repairs what it owns and answers a

@@ -35,6 +35,9 @@ class Project(models.Model):
     max_queued_jobs = models.PositiveIntegerField(
         default=1000, help_text="Maximum number of QUEUED + RUNNING jobs of the project at once."
     )
+    # The project's jobs in an active status, kept by the job state machine in the same transaction
+    # as each change (jobs/services/state.py), so the quota check counts no rows.
+    active_jobs = models.PositiveIntegerField(default=0, editable=False)
     max_shots_per_job = models.PositiveIntegerField(
         null=True, blank=True, help_text="Most shots one job may ask for (empty: the backend's limit only)."
     )

@@ -66,8 +66,18 @@ def callback_timeout(callback: dict[str, Any]) -> float:
     return DEFAULT_TIMEOUT if timeout is None else float(timeout)
 
 
-def on_status_change(sender: Any = None, *, job_id: uuid.UUID, status: str, at: datetime, **kwargs: Any) -> None:
+def on_status_change(
+    sender: Any = None,
+    *,
+    job_id: uuid.UUID,
+    status: str,
+    at: datetime,
+    callbacks: list[dict[str, Any]] | None = None,
+    **kwargs: Any,
+) -> None:
     """Record the deliveries this status change owes (enqueued once the transaction commits)."""
+    if callbacks is not None and not any(_wants(callback, status) for callback in callbacks):
+        return  # the common case, a job without callbacks, costs no query
     row = Job.objects.filter(pk=job_id).values_list("callbacks", "backend__name").first()
     if row is None:
         return

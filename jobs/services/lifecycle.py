@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from backends.models import Backend
@@ -112,56 +111,87 @@ def job_start(*, job_id: uuid.UUID, worker_name: str = "") -> Job | None:
         return None
     if not may_be_enqueued(job):
         return None
+    now = timezone.now()
+    attempts = job.attempts + 1
+    # On the attempt read above: the row then changes exactly as written here, so it needs no re-read.
     won = transition(
         job_id,
         allowed=[JobStatus.QUEUED],
         to=JobStatus.RUNNING,
-        started_at=timezone.now(),
-        attempts=F("attempts") + 1,
+        attempt=job.attempts,
+        callbacks=job.callbacks,
+        started_at=now,
+        attempts=attempts,
         worker_name=worker_name[:200],
     )
     if not won:
         return None
-    job.refresh_from_db()
+    job.status, job.started_at, job.updated_at, job.attempts = JobStatus.RUNNING, now, now, attempts
+    job.worker_name = worker_name[:200]
     return job
+
+
+def _store_entry(job: Job, index: int, entry: EntryResult, done: int) -> dict[str, Any]:
+    """Insert one entry's outcome of a locked RUNNING ``job`` that has ``done`` other entries stored,
+    and its progress event after commit; answers the job fields it moves (progress, num_qubits)."""
+    result_row(job.job_id, index, entry, ended_at=timezone.now()).save(force_insert=True)
+    fields: dict[str, Any] = {"progress": min(100, (done + 1) * 100 // max(job.num_entries, 1))}
+    if entry.num_qubits is not None and (job.num_qubits or 0) < entry.num_qubits:
+        fields["num_qubits"] = entry.num_qubits
+    live.publish_on_commit(
+        job.job_id,
+        {"event": "progress", "job_status": JobStatus.RUNNING, "progress": fields["progress"], "index": index,
+         "entry_status": entry.status},
+    )  # fmt: skip
+    return fields
+
+
+def _running(job_id: uuid.UUID, attempt: int | None) -> Job | None:
+    """The job, locked, while it is RUNNING on ``attempt``; None when a late or duplicate writer lost."""
+    where: dict[str, Any] = {"pk": job_id, "status": JobStatus.RUNNING}
+    if attempt is not None:
+        where["attempts"] = attempt
+    return Job.objects.select_for_update().filter(**where).first()
 
 
 def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult, attempt: int | None = None) -> bool:
     """Store one entry's outcome and move progress; False when the job is no longer RUNNING on
     this ``attempt`` (a late or duplicate writer loses and writes nothing)."""
-    where: dict[str, Any] = {"pk": job_id, "status": JobStatus.RUNNING}
-    if attempt is not None:
-        where["attempts"] = attempt
     with transaction.atomic():
-        job = Job.objects.select_for_update().filter(**where).first()
-        if job is None or JobResult.objects.filter(job_id=job_id, index=index).exists():
+        job = _running(job_id, attempt)
+        if job is None:
             return False
-        result_row(job_id, index, entry, ended_at=timezone.now()).save(force_insert=True)
-        ended = JobResult.objects.filter(job_id=job_id).count()
-        fields: dict[str, Any] = {"progress": min(100, ended * 100 // max(job.num_entries, 1))}
-        if entry.num_qubits is not None and (job.num_qubits or 0) < entry.num_qubits:
-            fields["num_qubits"] = entry.num_qubits
+        stored = set(JobResult.objects.filter(job_id=job_id).values_list("index", flat=True))
+        if index in stored:
+            return False
+        fields = _store_entry(job, index, entry, len(stored))
         Job.objects.filter(pk=job_id).update(**fields)
-        live.publish_on_commit(
-            job_id,
-            {"event": "progress", "job_status": JobStatus.RUNNING, "progress": fields["progress"], "index": index,
-             "entry_status": entry.status},
-        )  # fmt: skip
     return True
 
 
-def job_finish(*, job_id: uuid.UUID, attempt: int | None = None) -> str | None:
-    """RUNNING -> COMPLETED when every entry completed, else FAILED. Returns the final status, or
-    None when the job had already left RUNNING (or this attempt)."""
-    statuses = list(JobResult.objects.filter(job_id=job_id).values_list("status", flat=True))
-    job = Job.objects.filter(pk=job_id).only("num_entries").first()
-    if job is None:
-        return None
-    complete = len(statuses) == job.num_entries and all(s == JobStatus.COMPLETED for s in statuses)
-    final = JobStatus.COMPLETED if complete else JobStatus.FAILED
-    won = transition(
-        job_id, allowed=[JobStatus.RUNNING], to=final, attempt=attempt, ended_at=timezone.now(), progress=100
-    )
+def job_finish(
+    *, job_id: uuid.UUID, attempt: int | None = None, last: tuple[int, EntryResult] | None = None
+) -> str | None:
+    """RUNNING -> COMPLETED when every entry completed, else FAILED. ``last``: the final entry's
+    (index, outcome), stored in the same transaction (a one-entry job then commits once for its
+    outcome and its end). Returns the final status, or None when the job had already left RUNNING
+    (or this attempt)."""
+    with transaction.atomic():
+        job = _running(job_id, attempt)
+        if job is None:
+            return None
+        statuses = dict(JobResult.objects.filter(job_id=job_id).values_list("index", "status"))
+        fields: dict[str, Any] = {}
+        if last is not None and last[0] not in statuses:
+            fields = _store_entry(job, last[0], last[1], len(statuses))
+            statuses[last[0]] = last[1].status
+        complete = len(statuses) == job.num_entries and all(s == JobStatus.COMPLETED for s in statuses.values())
+        final = JobStatus.COMPLETED if complete else JobStatus.FAILED
+        fields["progress"] = 100
+        won = transition(
+            job_id, allowed=[JobStatus.RUNNING], to=final, attempt=job.attempts, callbacks=job.callbacks,
+            ended_at=timezone.now(), **fields,
+        )  # fmt: skip
     return final if won else None
 
 

@@ -7,17 +7,19 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from drivers.errors import WORKER_LOST, error_dict
 from drivers.registry import get_driver
 from jobs import queues
-from jobs.choices import JobStatus
+from jobs.choices import ACTIVE, JobStatus
 from jobs.models import Job, JobResult
 from jobs.rules import handed_to_device
 from jobs.services.lifecycle import job_fail
 from jobs.services.state import enqueue_if_allowed, enqueue_missing, transition
 from jobs.signals import jobs_reconciling
+from projects.models import Project
 
 # A job is started at most this many times: a lost run is re-queued once, then the job fails -106.
 MAX_ATTEMPTS = 2
@@ -55,13 +57,18 @@ def jobs_reconcile(*, lost_after: float | None = None, queued_grace: float | Non
       re-queued once, then FAILED -106. Jobs handed to an async device are left alone.
     - QUEUED jobs that should be waiting in Redis but are not (Redis restarted empty, flushed, or a
       crash between commit and enqueue) are enqueued again.
+    - A project whose count of active jobs differs from its jobs (rows written around the state
+      machine) is recounted, ``active_counts_repaired``.
     - What the apps above repair on ``jobs_reconciling`` (webhooks: callback deliveries still pending
       that nothing in Redis will run any more are enqueued again, ``callbacks_requeued``).
     """
     lost_after = settings.RECONCILE_LOST_AFTER if lost_after is None else lost_after
     queued_grace = settings.RECONCILE_QUEUED_GRACE if queued_grace is None else queued_grace
     now = timezone.now()
-    summary = {"requeued_lost": 0, "failed_lost": 0, "enqueued_missing": 0, "callbacks_requeued": 0}
+    summary = {
+        "requeued_lost": 0, "failed_lost": 0, "enqueued_missing": 0, "active_counts_repaired": 0,
+        "callbacks_requeued": 0,
+    }  # fmt: skip
 
     running = list(
         Job.objects.filter(status=JobStatus.RUNNING, started_at__lte=now - timedelta(seconds=lost_after))
@@ -84,6 +91,29 @@ def jobs_reconcile(*, lost_after: float | None = None, queued_grace: float | Non
 
     stale = Job.objects.filter(queued_at__lte=now - timedelta(seconds=queued_grace))
     summary["enqueued_missing"] = len(enqueue_missing(stale))
+    summary["active_counts_repaired"] = active_counts_repair()
     for _receiver, counts in jobs_reconciling.send(sender=Job, grace=queued_grace):
         summary.update(counts)
     return summary
+
+
+def active_counts_repair() -> int:
+    """Recount the active jobs of each project whose stored count differs; answers how many were off.
+    The first comparison takes no lock; each recount holds its project's row, which every submit and
+    status change of that project also takes, so the recount cannot miss one in flight."""
+    counted = dict(
+        Job.objects.filter(status__in=ACTIVE)
+        .order_by()
+        .values("project_id")
+        .annotate(n=Count("pk"))
+        .values_list("project_id", "n")
+    )
+    repaired = 0
+    for project_id, stored in Project.objects.values_list("pk", "active_jobs"):
+        if stored == counted.get(project_id, 0):
+            continue
+        with transaction.atomic():
+            Project.objects.select_for_update().filter(pk=project_id).first()
+            actual = Job.objects.filter(project_id=project_id, status__in=ACTIVE).count()
+            repaired += Project.objects.filter(pk=project_id).exclude(active_jobs=actual).update(active_jobs=actual)
+    return repaired

@@ -14,15 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Subquery
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from drivers.base import EntryResult
 from jobs import live, queues
-from jobs.choices import JobStatus
+from jobs.choices import ACTIVE, JobStatus
 from jobs.models import Job, JobEvent, JobResult, Tag
 from jobs.rules import may_be_enqueued
 from jobs.signals import job_status_changed
+from projects.models import Project
 
 
 def transition(
@@ -32,26 +34,49 @@ def transition(
     to: str,
     detail: str = "",
     attempt: int | None = None,
+    callbacks: list[dict[str, Any]] | None = None,
     **fields: Any,
 ) -> bool:
     """Move the job to ``to`` if its status is in ``allowed`` (and, for a worker's write, the job is
-    still on that worker's ``attempt``); True when this call won."""
+    still on that worker's ``attempt``); True when this call won. ``callbacks``: the job's, when the
+    caller has read the row already (saves the webhooks a query).
+
+    A change into or out of an active status moves the project's ``active_jobs`` in the same
+    transaction. When ``allowed`` mixes active and ended statuses, the active ones are tried first,
+    so the winner knows which side the job came from."""
     now = timezone.now()
-    where: dict[str, Any] = {"pk": job_id, "status__in": list(allowed)}
+    allowed = set(allowed)
+    where: dict[str, Any] = {"pk": job_id}
     if attempt is not None:
         where["attempts"] = attempt
     with transaction.atomic():
-        won = Job.objects.filter(**where).update(status=to, updated_at=now, **fields)
-        if won:
-            JobEvent.objects.create(job_id=job_id, status=to, at=now, detail=detail[:500])
-            status_changed(job_id, to, now, progress=fields.get("progress"))
-    return bool(won)
+        for group in (allowed & ACTIVE, allowed - ACTIVE):
+            if group and Job.objects.filter(status__in=list(group), **where).update(
+                status=to, updated_at=now, **fields
+            ):
+                JobEvent.objects.create(job_id=job_id, status=to, at=now, detail=detail[:500])
+                status_changed(job_id, to, now, progress=fields.get("progress"), callbacks=callbacks)
+                was_active = bool(group & ACTIVE)
+                if was_active != (to in ACTIVE):
+                    count_active(job_id, 1 if to in ACTIVE else -1)
+                return True
+    return False
 
 
-def status_changed(job_id: uuid.UUID, status: str, at, *, progress: int | None = None) -> None:
+def count_active(job_id: uuid.UUID, delta: int) -> None:
+    """Move the job's project's count of active jobs. Last in its transaction: the project's row
+    stays locked only until the commit that follows."""
+    project = Job.objects.filter(pk=job_id).values("project_id")[:1]
+    # Never below zero, even for rows written around the state machine; jobs_reconcile recounts.
+    Project.objects.filter(pk=Subquery(project)).update(active_jobs=Greatest(F("active_jobs") + delta, 0))
+
+
+def status_changed(
+    job_id: uuid.UUID, status: str, at, *, progress: int | None = None, callbacks: list | None = None
+) -> None:
     """What every status change owes, inside its transaction: its announcement (callbacks hear it), and a
     live event after commit."""
-    job_status_changed.send(sender=Job, job_id=job_id, status=status, at=at)
+    job_status_changed.send(sender=Job, job_id=job_id, status=status, at=at, callbacks=callbacks)
     event = {"event": "status", "job_status": status, "updated_at": at.isoformat()}
     if isinstance(progress, int):
         event["progress"] = progress

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from backends.models import Backend, BackendStatus
@@ -20,7 +21,7 @@ from core.exceptions import (
     QuotaExceeded,
 )
 from drivers.registry import get_driver
-from jobs.choices import ACTIVE, JobStatus
+from jobs.choices import JobStatus
 from jobs.models import Job, JobEvent
 from jobs.presenters import driver_job
 from jobs.services.state import enqueue_if_allowed, status_changed, tags_named
@@ -81,6 +82,12 @@ def _check_project_quotas(project: Project, spec: JobSpec) -> None:
         )  # fmt: skip
 
 
+def _over_quota(project: Project, active: int, limit: int) -> None:
+    raise QuotaExceeded(
+        f"Project {project.slug} already has {active} queued or running jobs (its limit is {limit}).", limit=limit
+    )
+
+
 def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
     """Validate a submission against its backend and project, store it QUEUED and enqueue it after commit."""
     if not can_submit(user, project):
@@ -112,18 +119,11 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
         callbacks=spec.callbacks,
     )
     get_driver(backend.driver).validate(backend, driver_job(job))
+    if project.active_jobs >= project.max_queued_jobs:
+        # The row as the caller read it: a fast refusal, decided for real below.
+        _over_quota(project, project.active_jobs, project.max_queued_jobs)
     try:
         with transaction.atomic():
-            # Counted inside the transaction (IMMEDIATE on SQLite, the project row locked on
-            # PostgreSQL) so concurrent submissions cannot all slip under the quota.
-            Project.objects.select_for_update().filter(pk=project.pk).first()
-            active = Job.objects.filter(project=project, status__in=ACTIVE).count()
-            if active >= project.max_queued_jobs:
-                raise QuotaExceeded(
-                    f"Project {project.slug} already has {active} queued or running jobs "
-                    f"(its limit is {project.max_queued_jobs}).",
-                    limit=project.max_queued_jobs,
-                )
             if spec.job_id is not None and Job.objects.filter(pk=spec.job_id).exists():
                 raise Conflict(f"job_id {spec.job_id} is already used.", error_code="conflict")
             now = timezone.now()
@@ -132,8 +132,16 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
             if spec.tags:
                 job.tags.set(tags_named(spec.tags))
             JobEvent.objects.create(job=job, status=JobStatus.QUEUED, at=now)
-            status_changed(job.job_id, JobStatus.QUEUED, now, progress=0)
+            status_changed(job.job_id, JobStatus.QUEUED, now, progress=0, callbacks=job.callbacks)
             enqueue_if_allowed(job)
+            # The quota, as one conditional increment: concurrent submits cannot all slip under it,
+            # and, last in the transaction, it locks the project's row only until the commit.
+            taken = Project.objects.filter(pk=project.pk, active_jobs__lt=F("max_queued_jobs")).update(
+                active_jobs=F("active_jobs") + 1
+            )
+            if not taken:
+                counts = Project.objects.filter(pk=project.pk).values_list("active_jobs", "max_queued_jobs")
+                _over_quota(project, *counts.get())  # rolls the job back
     except IntegrityError as exc:
         raise Conflict(f"job_id {job.job_id} is already used.", error_code="conflict") from exc
     return job

@@ -24,7 +24,9 @@ from tests.workers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-NOTHING_TO_DO = {"requeued_lost": 0, "failed_lost": 0, "enqueued_missing": 0, "callbacks_requeued": 0}
+NOTHING_TO_DO = {
+    "requeued_lost": 0, "failed_lost": 0, "enqueued_missing": 0, "active_counts_repaired": 0, "callbacks_requeued": 0,
+}  # fmt: skip
 
 
 def status_of(job_id) -> str:
@@ -123,6 +125,7 @@ def test_reconcile_leaves_healthy_jobs_alone(submit, tenant):
         "requeued_lost": 0,
         "failed_lost": 0,
         "enqueued_missing": 0,
+        "active_counts_repaired": 0,
         "callbacks_requeued": 0,
     }
     assert queues.waiting_ids() == {waiting["job_id"]}
@@ -158,5 +161,6 @@ def test_reconcile_command_prints_summary(submit, tenant):
         "requeued_lost": 0,
         "failed_lost": 0,
         "enqueued_missing": 0,
+        "active_counts_repaired": 0,
         "callbacks_requeued": 0,
     }
