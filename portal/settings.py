@@ -124,9 +124,13 @@ TEMPLATES = [
 # (busy timeout) instead of failing with "database is locked" on lock upgrade. Measured here:
 # Django's default journal made single-row creates ~9x slower.
 _default_db = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-# conn_max_age 0: the web server is ASGI, where each request runs in a thread of its own, so
-# persistent connections would pile up (Django's advice for ASGI); workers hold theirs anyway.
-DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or _default_db, conn_max_age=0)}
+# Persistent connections (PostgreSQL): each web thread (portal/asgi.py, a fixed pool of WEB_THREADS
+# per process) and each worker keeps its own, checked before reuse, instead of a new one per request.
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or _default_db, conn_max_age=env_int("DB_CONN_MAX_AGE", 300)
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -137,6 +141,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Threads per web process for every request but the event streams (portal/asgi.py).
+WEB_THREADS = env_int("WEB_THREADS", 8)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "projects.User"

@@ -46,7 +46,6 @@ RESTART_BACKOFF_MAX = 30.0
 # A worker that ran at least this long before dying crashed "for real", not on start-up.
 HEALTHY_UPTIME = 30.0
 DEFAULT_WORKER_CLASS = "jobs.worker.JobWorker"
-WEB_PROCESSES = 2
 
 # var/first-start-credentials.txt, or -2, -3, ... when an earlier one is still there.
 CREDENTIALS_FILE_STEM = "first-start-credentials"
@@ -75,10 +74,16 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000, help="port of the web server")
         parser.add_argument("--workers", type=int, default=2, help="job workers to run (0: web only)")
         parser.add_argument("--no-web", action="store_true", help="run the workers only, no web server")
+        parser.add_argument(
+            "--web-workers", type=int, default=os.cpu_count() or 1,
+            help="web server processes (default: one per CPU), each with WEB_THREADS threads",
+        )  # fmt: skip
 
-    def handle(self, *args, host: str, port: int, workers: int, no_web: bool, **options) -> None:
+    def handle(self, *args, host: str, port: int, workers: int, no_web: bool, web_workers: int, **options) -> None:
         if workers < 0:
             raise CommandError("--workers must be 0 or more")
+        if web_workers < 1:
+            raise CommandError("--web-workers must be 1 or more")
         if no_web and workers == 0:
             raise CommandError("--no-web with --workers 0 leaves nothing to run")
 
@@ -90,7 +95,7 @@ class Command(BaseCommand):
                 # STATIC_ROOT, so the admin would be unstyled without this.
                 call_command("collectstatic", interactive=False, verbosity=0)
             self._print_banner(host, port, no_web)
-            children = _build_children(host, port, workers, no_web)
+            children = _build_children(host, port, workers, no_web, web_workers)
             exit_code = Supervisor(children).run()
         finally:
             if started_redis:
@@ -237,7 +242,7 @@ def _url_host(host: str) -> str:
     return host
 
 
-def _build_children(host: str, port: int, workers: int, no_web: bool) -> list[Child]:
+def _build_children(host: str, port: int, workers: int, no_web: bool, web_workers: int = 1) -> list[Child]:
     python = sys.executable
     manage = str(Path(settings.BASE_DIR) / "manage.py")
     # Overridable so the command can run before (or without) the portal's own worker class.
@@ -251,9 +256,9 @@ def _build_children(host: str, port: int, workers: int, no_web: bool) -> list[Ch
             "--bind", bind,
             "--chdir", str(settings.BASE_DIR),
             # ASGI (uvicorn) workers: an open event stream (/v1/job/<id>/events) is a coroutine, not
-            # a thread, so hundreds of them never starve ordinary requests, which Django runs in
-            # threads of their own.
-            "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", str(WEB_PROCESSES),
+            # a thread, so hundreds of them never starve ordinary requests, which run on a pool of
+            # WEB_THREADS threads per process (portal/asgi.py).
+            "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", str(web_workers),
             "--timeout", "120",  # large job uploads (MAX_REQUEST_BYTES) on slow links
             "--graceful-timeout", str(GUNICORN_GRACEFUL_TIMEOUT),
             "--keep-alive", "5",

@@ -1,0 +1,30 @@
+"""How the web server is put together (portal/asgi.py, runportal): event streams on the event loop,
+everything else on a thread pool, and as many processes as asked."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from portal.asgi import _is_async_view
+from portal.management.commands.runportal import _build_children
+
+
+def test_only_the_event_streams_run_on_the_event_loop():
+    assert _is_async_view(f"/v1/job/{uuid.uuid4()}/events")
+    assert not _is_async_view("/v1/job/submit_job")
+    assert not _is_async_view("/api/v1/jobs/")
+    assert not _is_async_view("/no/such/page")
+
+
+def test_runportal_starts_as_many_web_processes_as_asked():
+    web = next(child for child in _build_children("127.0.0.1", 8000, 1, False, 3) if child.name == "web")
+    assert web.argv[web.argv.index("--workers") + 1] == "3"
+    assert "portal.asgi:application" in web.argv
+
+
+def test_runportal_refuses_no_web_process():
+    with pytest.raises(CommandError, match="--web-workers must be 1 or more"):
+        call_command("runportal", web_workers=0)
