@@ -59,19 +59,28 @@ def portal_from_args(args: argparse.Namespace) -> Iterator[tuple[str, str | None
         proc.wait(timeout=60)
 
 
-def spawn_portal(workers: int) -> tuple[subprocess.Popen, str, str]:
-    tmp = tempfile.mkdtemp(prefix="portal-bench-")
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3", "PYTHONUNBUFFERED": "1"}
+        return sock.getsockname()[1]
+
+
+def spawn_portal(
+    workers: int, *, database_url: str | None = None, extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, str, str]:
+    """A ``runportal`` on a new database (a temporary SQLite file unless ``database_url``), with
+    ``extra`` arguments; (its process, its URL, the demo project's token)."""
+    tmp = tempfile.mkdtemp(prefix="portal-bench-")
+    port = free_port()
+    database_url = database_url or f"sqlite:///{tmp}/bench.sqlite3"
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
     env.setdefault("RATE_LIMIT", "0")  # measure the portal, not the per-token limit
     if "REDIS_URL" in os.environ:
         env["REDIS_URL"] = os.environ["REDIS_URL"]
+    command = [sys.executable, str(ROOT / "manage.py"), "runportal", "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "runportal", "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        [*command, *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     token = None
     for line in proc.stdout:
         match = re.search(r"demo API token:\s+(\S+)", line)
