@@ -150,13 +150,15 @@ class PeakRecorder:
     """The work process's virtual size at the job's start and its peak during the job, kept where the
     worker can read them after the process died: a process that crashes in native code leaves no word
     of why, and whether it had grown toward its cap tells a job that met the memory limit from one
-    that crashed on its own."""
+    that crashed on its own. Sampled only while a job runs, from INTERVAL into it: a job that ends
+    sooner has had no time to grow, and an idle process reads nothing."""
 
     INTERVAL = 0.02
 
     def __init__(self) -> None:
         self._shared = mmap.mmap(-1, 16)  # anonymous and shared: survives the fork, both ways
         self._start_peak = 0
+        self._running = threading.Event()
         self._lock = threading.Lock()  # a sample of the last job never lands on the next one
 
     def start_in_horse(self) -> None:
@@ -167,14 +169,20 @@ class PeakRecorder:
             size, self._start_peak = memory.vm_bytes()
             self._shared[0:8] = size.to_bytes(8, "little")
             self._shared[8:16] = size.to_bytes(8, "little")
+            self._running.set()
+
+    def end_job(self) -> None:
+        with self._lock:
+            self._running.clear()
 
     def _sample(self) -> None:
         while True:
+            self._running.wait()
+            time.sleep(self.INTERVAL)
             with self._lock:
-                if self._start_peak:
+                if self._running.is_set():
                     peak = max(memory.peak_since(self._start_peak), int.from_bytes(self._shared[8:16], "little"))
                     self._shared[8:16] = peak.to_bytes(8, "little")
-            time.sleep(self.INTERVAL)
 
     def read(self) -> tuple[int, int]:
         """(virtual size at the job's start, its last recorded peak) in bytes."""

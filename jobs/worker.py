@@ -187,7 +187,10 @@ class JobWorker(Worker):
         self.executions = {execution.id: execution}
         horse.begin_job()
         self._peaks.begin_job()
-        self.perform_job(job, queue, execution)
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            self._peaks.end_job()
 
     def wait_for_horse(self):
         """Until the work process has ended the job it was sent: (pid, status, rusage) as RQ's
