@@ -66,9 +66,11 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["user", "-created_at"], name="job_user_created"),
-            # A user's jobs of one status, newest first (get_jobs' status filter, however deep the page).
-            models.Index(fields=["user", "status", "-created_at"], name="job_user_status_created"),
+            # A user's jobs newest first, in get_jobs' exact order (job_id breaks ties), so a page is
+            # read off the index: the planner otherwise walks created_at past other users' rows.
+            models.Index(fields=["user", "-created_at", "-job_id"], name="job_user_created_id"),
+            # The same within one status (get_jobs' status filter, however deep the page).
+            models.Index(fields=["user", "status", "-created_at", "-job_id"], name="job_user_status_created_id"),
             models.Index(fields=["project", "-created_at"], name="job_project_created"),
             models.Index(fields=["project", "status"], name="job_project_status"),
         ]
