@@ -108,8 +108,8 @@ class WorkProcess:
             return False
         return pid == 0
 
-    def send(self, job_id: str, queue_name: str, execution_id: str) -> None:
-        os.write(self.commands, f"{job_id} {queue_name} {execution_id}\n".encode())
+    def send(self, job_id: str, queue_name: str, execution_id: str, execution_created: float) -> None:
+        os.write(self.commands, f"{job_id} {queue_name} {execution_id} {execution_created!r}\n".encode())
 
     def reply(self) -> bytes:
         """Block until the job sent last has ended: KEEP, RETIRE, or b"" when the process died."""

@@ -28,6 +28,7 @@ import random
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connections
@@ -123,7 +124,7 @@ class JobWorker(Worker):
         if self._work_process is None:
             self._work_process = self._fork_work_process()
         process = self._work_process
-        process.send(job.id, queue.name, self.execution.id)
+        process.send(job.id, queue.name, self.execution.id, self.execution.created_at.timestamp())
         self._horse_pid = process.pid
         self._running_job_id = job.id
         self.procline(f"Sent {job.id} to {process.pid} at {time.time()}")
@@ -161,8 +162,8 @@ class JobWorker(Worker):
         try:
             with os.fdopen(commands, "r") as lines:
                 for line in lines:
-                    job_id, queue_name, execution_id = line.split()
-                    self._perform_in_work_process(job_id, queue_name, execution_id)
+                    job_id, queue_name, execution_id, created = line.split()
+                    self._perform_in_work_process(job_id, queue_name, execution_id, float(created))
                     reply = horse.finish_job()
                     os.write(replies, reply)
                     if reply == horse.RETIRE:
@@ -172,7 +173,7 @@ class JobWorker(Worker):
             status = 1
         os._exit(status)
 
-    def _perform_in_work_process(self, job_id: str, queue_name: str, execution_id: str) -> None:
+    def _perform_in_work_process(self, job_id: str, queue_name: str, execution_id: str, created: float) -> None:
         os.environ["RQ_JOB_ID"] = job_id
         job = self.job_class.fetch(job_id, connection=self.connection, serializer=self.serializer)
         queue = self.queue_class(
@@ -182,7 +183,9 @@ class JobWorker(Worker):
             serializer=self.serializer,
             death_penalty_class=self.death_penalty_class,
         )
-        execution = Execution.fetch(execution_id, job.id, connection=self.connection)
+        # The execution as the worker created it a moment ago: no need to read it back from Redis.
+        execution = Execution(id=execution_id, job_id=job.id, connection=self.connection, worker_name=self.name)
+        execution.created_at = execution.last_heartbeat = datetime.fromtimestamp(created, tz=UTC)
         execution._job = job
         self.executions = {execution.id: execution}
         horse.begin_job()
