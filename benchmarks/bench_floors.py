@@ -10,6 +10,7 @@ with RQ and Aer alone, and the ratio.
 
     .venv/bin/python benchmarks/bench_floors.py
     .venv/bin/python benchmarks/bench_floors.py --jobs 1000 --samples 50
+    .venv/bin/python benchmarks/bench_floors.py --memory-jobs 10000   # and a worker's memory over 10k jobs
 
 On a temporary SQLite database and Redis database 10 (``REDIS_URL`` to use another); run it on an
 otherwise idle machine, and compare ratios within one run.
@@ -96,7 +97,9 @@ def submit(tenant) -> Job:
     return job_submit(user=tenant.user, project=tenant.project, spec=spec)
 
 
-def drain_portal(tenant, count: int) -> float:
+def drain_portal(tenant, count: int) -> tuple[float, float, float]:
+    """Jobs per second, and per job the median of its own start -> end and of the gap before it on
+    its worker (dequeue, RQ's bookkeeping, the hand-over to the work process), in seconds."""
     jobs = [submit(tenant) for _ in range(count)]
     ids = [job.job_id for job in jobs]
     workers = job_workers(2, burst=True)
@@ -105,7 +108,45 @@ def drain_portal(tenant, count: int) -> float:
     span = Job.objects.filter(pk__in=ids).aggregate(first=Min("started_at"), last=Max("ended_at"))
     done = Job.objects.filter(pk__in=ids, status="COMPLETED").count()
     assert done == count, f"{done} of {count} completed"
-    return count / (span["last"] - span["first"]).total_seconds()
+    runs, gaps = [], []
+    by_worker: dict[str, list] = {}
+    for name, started, ended in Job.objects.filter(pk__in=ids).values_list("worker_name", "started_at", "ended_at"):
+        by_worker.setdefault(name, []).append((started, ended))
+    for spans in by_worker.values():
+        spans.sort()
+        runs += [(end - start).total_seconds() for start, end in spans]
+        gaps += [(b[0] - a[1]).total_seconds() for a, b in zip(spans, spans[1:], strict=False)]
+    rate = count / (span["last"] - span["first"]).total_seconds()
+    return rate, statistics.median(runs), statistics.median(gaps)
+
+
+def memory_over(tenant, count: int, every: int) -> list[tuple[int, float, float]]:
+    """One JobWorker draining ``count`` tiny jobs in one work process (never replaced for its share):
+    (jobs done, worker RSS MiB, work process RSS MiB) every ``every`` jobs."""
+    import psutil
+
+    for _ in range(count):
+        submit(tenant)
+    completed = Job.objects.filter(status="COMPLETED")
+    before = completed.count()
+    env = {**ENV, "WORK_PROCESS_MAX_JOBS": str(count + 1)}
+    command = [sys.executable, str(ROOT / "manage.py"), "rqworker", "--worker-class", "jobs.worker.JobWorker",
+               "--burst", *settings.JOB_QUEUE_NAMES]  # fmt: skip
+    worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples, mark = [], every
+    main = psutil.Process(worker.pid)
+    while worker.poll() is None:
+        done = completed.count() - before
+        if done >= mark:
+            try:
+                children = main.children()
+                work_rss = children[0].memory_info().rss / 2**20 if children else float("nan")
+                samples.append((done, main.memory_info().rss / 2**20, work_rss))
+            except psutil.Error:
+                break
+            mark += every
+        time.sleep(0.5)
+    return samples
 
 
 def drain_rq(count: int) -> float:
@@ -171,6 +212,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=400)
     parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--memory-jobs", type=int, default=0, help="then the memory of one worker over this many jobs")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     redis_client().flushdb()
@@ -178,7 +220,7 @@ def main() -> None:
     tenant.project.max_queued_jobs = 10**9
     tenant.project.save()
 
-    portal_rate = drain_portal(tenant, args.jobs)
+    portal_rate, run_p50, gap_p50 = drain_portal(tenant, args.jobs)
     rq_rate = drain_rq(args.jobs)
     portal_latency = latency_portal(tenant, args.samples)
     aer = latency_aer(args.samples)
@@ -194,6 +236,13 @@ def main() -> None:
         f"  the floor: in-process Aer run {aer * 1000:.1f} ms + RQ no-op round trip, forking {round_trip * 1000:.1f} ms"
     )
     print("  (drain floor: 2 RQ SimpleWorkers on no-op jobs; goals: drain >= 0.5x, latency <= 2x)")
+    print(f"  per drained job, p50: its own start -> end {run_p50 * 1000:.1f} ms; the gap before it on its "
+          f"worker {gap_p50 * 1000:.1f} ms")  # fmt: skip
+    if args.memory_jobs:
+        print(f"\nOne worker draining {args.memory_jobs} tiny jobs in one work process: resident memory, MiB")
+        print(f"{'jobs done':>10} {'worker':>8} {'work process':>13}")
+        for done, main_rss, work_rss in memory_over(tenant, args.memory_jobs, max(args.memory_jobs // 10, 1)):
+            print(f"{done:10d} {main_rss:8.1f} {work_rss:13.1f}")
 
 
 if __name__ == "__main__":
