@@ -144,9 +144,12 @@ else:
     # PostgreSQL's default random_page_cost (4) prices an index read as a spinning disk's seek; on an
     # SSD or a cached table it made the planner walk the created_at index past other tenants' newest
     # rows instead of reading a user's page off job_user_status_created_id (48 ms against 19 ms at 1M
-    # jobs, benchmarks/bench_scale.py). 1.1 is the usual figure for SSDs; PG_RANDOM_PAGE_COST overrides.
+    # jobs, benchmarks/bench_scale.py). 1.1 is the usual figure for SSDs; PG_RANDOM_PAGE_COST overrides,
+    # and 0 sends nothing (a pooler such as PgBouncer refuses startup options unless told to ignore them:
+    # then set it on the server).
     _page_cost = float(os.environ.get("PG_RANDOM_PAGE_COST") or 1.1)
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c random_page_cost={_page_cost}"
+    if _page_cost > 0:
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c random_page_cost={_page_cost}"
 
 # Threads per web process for every request but the event streams (portal/asgi.py).
 WEB_THREADS = env_int("WEB_THREADS", 8)
