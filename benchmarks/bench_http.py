@@ -18,6 +18,7 @@ what is measured is the portal, not its limit. Run it on an otherwise idle machi
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -83,7 +84,7 @@ def run_floor(pg: str, args) -> dict[str, float]:
            "FLOOR_DATABASE_URL": fresh_database(pg, "portal_floor")}  # fmt: skip
     subprocess.run([sys.executable, "-m", "django", "migrate", "--run-syncdb", "-v", "0"], env=env, check=True)
     with psycopg.connect(env["FLOOR_DATABASE_URL"], autocommit=True) as conn:
-        digest = __import__("hashlib").sha256(FLOOR_TOKEN.encode()).hexdigest()
+        digest = hashlib.sha256(FLOOR_TOKEN.encode()).hexdigest()
         conn.execute("INSERT INTO floor_http_token (key_hash) VALUES (%s)", (digest,))
     port = free_port()
     server = subprocess.Popen(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import signal
 import threading
 import time
 
@@ -140,7 +141,7 @@ class WorkProcess:
                 return
             time.sleep(0.02)
         try:
-            os.killpg(self.pid, 9)
+            os.killpg(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.reap()

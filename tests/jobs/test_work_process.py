@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def backends():
     Backend.objects.create(name="sleepy", driver="sleepy", code_types=["qasm2"], time_limit=600)
     Backend.objects.create(name="aborting", driver="aborting", code_types=["qasm2"])
+    Backend.objects.create(name="hog", driver="hog", code_types=["qasm2"], options={"memory_limit_mb": 2048})
 
 
 def submit_on(tenant, backend: str) -> Job:
@@ -53,6 +54,18 @@ def test_a_work_process_that_crashed_is_replaced_and_only_its_job_fails(backends
     crashed = Job.objects.get(pk=crash.pk)
     assert crashed.status == "FAILED" and crashed.attempts == 1
     assert "crashed (SIGABRT)" in crashed.entries.get().error["message"]
+    assert pid_of(before) != pid_of(after)
+
+
+def test_a_work_process_whose_job_broke_off_is_not_given_another(backends):
+    """A job that ran out of memory in Python code leaves the process alive but suspect: the next job
+    runs in a new one."""
+    tenant = make_tenant()
+    before = submit_on(tenant, "sleepy")
+    hog = submit_on(tenant, "hog")
+    after = submit_on(tenant, "sleepy")
+    run_burst_worker(timeout=120)
+    assert Job.objects.get(pk=hog.pk).status == "FAILED"
     assert pid_of(before) != pid_of(after)
 
 

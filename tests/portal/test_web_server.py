@@ -28,3 +28,16 @@ def test_runportal_starts_as_many_web_processes_as_asked():
 def test_runportal_refuses_no_web_process():
     with pytest.raises(CommandError, match="--web-workers must be 1 or more"):
         call_command("runportal", web_workers=0)
+
+
+@pytest.mark.django_db
+def test_postgresql_connections_price_index_reads_as_an_ssd_does():
+    """random_page_cost 1.1 on every connection (settings.PG_RANDOM_PAGE_COST): at PostgreSQL's 4 the
+    planner walked the global created_at index past other tenants' rows (benchmarks/bench_scale.py)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL planner setting")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        assert float(cursor.fetchone()[0]) == 1.1
