@@ -106,6 +106,20 @@ class JobWorker(Worker):
         """A job's liveness key outlives two missed refreshes, then lapses."""
         return 3 * self.job_monitoring_interval
 
+    def heartbeat(self, timeout=None, pipeline=None):
+        """RQ's heartbeat, in one round trip instead of three when it is not in a pipeline already."""
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline=pipeline)
+        with self.connection.pipeline() as pipe:
+            super().heartbeat(timeout, pipeline=pipe)
+            pipe.execute()
+
+    def set_state(self, state, pipeline=None):
+        """RQ sets IDLE after each job and again before each dequeue: the second write is skipped."""
+        if pipeline is None and state == self.get_state():
+            return
+        super().set_state(state, pipeline=pipeline)
+
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
         reconcile_once()

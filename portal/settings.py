@@ -365,4 +365,4 @@ LOGGING = {
 }
 
 # on_db_commit: an enqueue inside a transaction waits for its commit (STYLE: enqueue after commit).
-RQ = {"WORKER_CLASS": "jobs.worker.JobWorker", "COMMIT_MODE": "on_db_commit"}
+RQ = {"WORKER_CLASS": "jobs.worker.JobWorker", "QUEUE_CLASS": "jobs.queues.JobQueue", "COMMIT_MODE": "on_db_commit"}

@@ -118,10 +118,11 @@ def post_raw(client, django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def run_worker() -> Callable[[], int]:
-    """Run a real RQ worker in this process (SimpleWorker, burst) until the job queues are empty."""
+    """Run a real RQ worker in this process (SimpleWorker, burst) until the job queues are empty; it
+    dequeues as the portal's workers do (``queues.JobQueue``)."""
 
     def work() -> int:
-        worker = SimpleWorker(queues.job_queues(), connection=queues.connection())
+        worker = SimpleWorker(queues.job_queues(), connection=queues.connection(), queue_class=queues.JobQueue)
         worker.work(burst=True)
         return worker.successful_job_count
 

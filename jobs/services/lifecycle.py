@@ -40,8 +40,9 @@ def jobs_cancel(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
     cancelled = []
     for job in _visible_jobs(user, job_ids):
         if job.status in CANCELLABLE and transition(
-            job.job_id, allowed=CANCELLABLE, to=JobStatus.CANCELLED, ended_at=timezone.now(), detail="cancelled"
-        ):
+            job.job_id, allowed=CANCELLABLE, to=JobStatus.CANCELLED, project_id=job.project_id,
+            ended_at=timezone.now(), detail="cancelled",
+        ):  # fmt: skip
             queues.remove(job.job_id, job.job_priority)
             job.status = JobStatus.CANCELLED
             cancelled.append(job)
@@ -55,7 +56,9 @@ def jobs_delete(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
         if job.status not in DELETABLE:
             continue
         with transaction.atomic():
-            won = transition(job.job_id, allowed=DELETABLE, to=JobStatus.DELETED, source_blob=None)
+            won = transition(
+                job.job_id, allowed=DELETABLE, to=JobStatus.DELETED, project_id=job.project_id, source_blob=None
+            )
             if won:
                 JobResult.objects.filter(job_id=job.job_id).delete()
         if won:
@@ -151,7 +154,9 @@ def _running(job_id: uuid.UUID, attempt: int | None) -> Job | None:
     where: dict[str, Any] = {"pk": job_id, "status": JobStatus.RUNNING}
     if attempt is not None:
         where["attempts"] = attempt
-    return Job.objects.select_for_update().filter(**where).first()
+    # What the writers need, not the job's source (read once, at its start).
+    fields = ("job_id", "project_id", "num_entries", "num_qubits", "attempts", "callbacks")
+    return Job.objects.select_for_update().only(*fields).filter(**where).first()
 
 
 def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult, attempt: int | None = None) -> bool:
@@ -190,21 +195,21 @@ def job_finish(
         fields["progress"] = 100
         won = transition(
             job_id, allowed=[JobStatus.RUNNING], to=final, attempt=job.attempts, callbacks=job.callbacks,
-            ended_at=timezone.now(), **fields,
+            project_id=job.project_id, ended_at=timezone.now(), **fields,
         )  # fmt: skip
     return final if won else None
 
 
 def job_fail(*, job_id: uuid.UUID, error: dict[str, Any], detail: str = "", attempt: int | None = None) -> bool:
     """Fail a running job whose run broke off: entries without an outcome get ``error``."""
-    job = Job.objects.filter(pk=job_id).only("num_entries").first()
+    job = Job.objects.filter(pk=job_id).only("num_entries", "project_id").first()
     if job is None:
         return False
     now = timezone.now()
     with transaction.atomic():
         won = transition(
-            job_id, allowed=[JobStatus.RUNNING], to=JobStatus.FAILED, attempt=attempt, ended_at=now, progress=100,
-            detail=detail,
+            job_id, allowed=[JobStatus.RUNNING], to=JobStatus.FAILED, attempt=attempt, project_id=job.project_id,
+            ended_at=now, progress=100, detail=detail,
         )  # fmt: skip
         if won:
             fill_missing_entries(job_id, job.num_entries, status=JobStatus.FAILED, error=error, now=now)

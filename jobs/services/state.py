@@ -35,11 +35,12 @@ def transition(
     detail: str = "",
     attempt: int | None = None,
     callbacks: list[dict[str, Any]] | None = None,
+    project_id: int | None = None,
     **fields: Any,
 ) -> bool:
     """Move the job to ``to`` if its status is in ``allowed`` (and, for a worker's write, the job is
-    still on that worker's ``attempt``); True when this call won. ``callbacks``: the job's, when the
-    caller has read the row already (saves the webhooks a query).
+    still on that worker's ``attempt``); True when this call won. ``callbacks`` and ``project_id``: the
+    job's, when the caller has read the row already (saves the webhooks a query, the counter a subquery).
 
     A change into or out of an active status moves the project's ``active_jobs`` in the same
     transaction. When ``allowed`` mixes active and ended statuses, the active ones are tried first,
@@ -58,17 +59,17 @@ def transition(
                 status_changed(job_id, to, now, progress=fields.get("progress"), callbacks=callbacks)
                 was_active = bool(group & ACTIVE)
                 if was_active != (to in ACTIVE):
-                    count_active(job_id, 1 if to in ACTIVE else -1)
+                    count_active(job_id, 1 if to in ACTIVE else -1, project_id=project_id)
                 return True
     return False
 
 
-def count_active(job_id: uuid.UUID, delta: int) -> None:
+def count_active(job_id: uuid.UUID, delta: int, *, project_id: int | None = None) -> None:
     """Move the job's project's count of active jobs. Last in its transaction: the project's row
     stays locked only until the commit that follows."""
-    project = Job.objects.filter(pk=job_id).values("project_id")[:1]
+    project = project_id if project_id is not None else Subquery(Job.objects.filter(pk=job_id).values("project_id")[:1])
     # Never below zero, even for rows written around the state machine; jobs_reconcile recounts.
-    Project.objects.filter(pk=Subquery(project)).update(active_jobs=Greatest(F("active_jobs") + delta, 0))
+    Project.objects.filter(pk=project).update(active_jobs=Greatest(F("active_jobs") + delta, 0))
 
 
 def status_changed(
