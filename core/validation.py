@@ -12,6 +12,7 @@ stores and no page or UTF-8 answer can show; integers are bounded by what a colu
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -309,6 +310,17 @@ class StrictSerializer(serializers.Serializer):
     optional field that takes no null is the field not given (its default)."""
 
     aliases: dict[str, str] = {}
+
+    def get_fields(self):
+        # DRF deep-copies every declared field (nested ones too) for each instance, a fifth of the CPU
+        # a submit's validation takes. These input serializers keep no per-request state in their fields
+        # and read no context, so each instance takes shallow copies of one deep copy made per class.
+        cls = type(self)
+        template = cls.__dict__.get("_field_template")
+        if template is None:
+            template = copy.deepcopy(self._declared_fields)
+            cls._field_template = template
+        return {name: copy.copy(field) for name, field in template.items()}
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

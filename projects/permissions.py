@@ -24,6 +24,8 @@ def within_reach(user: User, project: Project) -> bool:
 def role_in(user: User, project: Project) -> str | None:
     if not within_reach(user, project):
         return None
+    if getattr(project, "caller_role_for", None) == user.pk:  # read with the project (annotate_caller_role)
+        return project.caller_role
     return Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
 
 
@@ -78,7 +80,8 @@ def projects_administered_by(user: User, *, within_token: bool = True) -> QueryS
 
 def annotate_caller_role(projects: QuerySet[Project], user: User) -> QuerySet[Project]:
     """``role_in`` and ``is_project_admin`` as ``caller_role`` and ``caller_is_admin`` of each project,
-    so that a page of projects costs one query."""
+    so that a page of projects costs one query; ``role_in`` then reads the role from the row
+    (``caller_role_for`` says for whom it was read)."""
     mine = Membership.objects.filter(project=OuterRef("pk"), user=user)
     bound = bound_project_id(user)
     if bound is not None:  # out of the token's reach the caller has no role (within_reach)
@@ -89,4 +92,6 @@ def annotate_caller_role(projects: QuerySet[Project], user: User) -> QuerySet[Pr
         is_admin = Value(True)
     else:
         is_admin = ExpressionWrapper(Q(pk=bound), output_field=BooleanField())
-    return projects.annotate(caller_role=Subquery(mine.values("role")[:1]), caller_is_admin=is_admin)
+    return projects.annotate(
+        caller_role=Subquery(mine.values("role")[:1]), caller_is_admin=is_admin, caller_role_for=Value(user.pk)
+    )

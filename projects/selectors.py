@@ -10,7 +10,13 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Quer
 
 from core.exceptions import InvalidParams, NotFound
 from projects.models import ApiToken, Project, User
-from projects.permissions import bound_project_id, is_project_admin, projects_member_of, projects_readable_by
+from projects.permissions import (
+    annotate_caller_role,
+    bound_project_id,
+    is_project_admin,
+    projects_member_of,
+    projects_readable_by,
+)
 
 
 def projects_for_user(user: User) -> QuerySet[Project]:
@@ -19,9 +25,10 @@ def projects_for_user(user: User) -> QuerySet[Project]:
 
 
 def project_get_for_user(user: User, project_id: uuid.UUID | str) -> Project:
-    """A project the user belongs to (any project for staff); anything else is not found."""
+    """A project the user belongs to (any project for staff); anything else is not found. Read with
+    the caller's role, which a permission check then needs no query for."""
     try:
-        return projects_for_user(user).get(project_id=project_id)
+        return annotate_caller_role(projects_for_user(user), user).get(project_id=project_id)
     except (Project.DoesNotExist, ValueError) as exc:
         raise NotFound(f"Project {project_id} not found.") from exc
 
@@ -34,7 +41,7 @@ def project_for_submission(*, user: User, token: ApiToken | None, project_id: uu
         return token.project
     if project_id is not None:
         return project_get_for_user(user, project_id)
-    projects = list(projects_member_of(user)[:2])
+    projects = list(annotate_caller_role(projects_member_of(user), user)[:2])
     if len(projects) == 1:
         return projects[0]
     if not projects:

@@ -22,7 +22,7 @@ from core.exceptions import (
 )
 from drivers.registry import get_driver
 from jobs.choices import JobStatus
-from jobs.models import Job, JobEvent
+from jobs.models import Job, JobEvent, Tag
 from jobs.presenters import driver_job
 from jobs.services.state import enqueue_if_allowed, status_changed, tags_named
 from projects.models import Project, User
@@ -88,6 +88,14 @@ def _over_quota(project: Project, active: int, limit: int) -> None:
     )
 
 
+def _known_tags(job: Job, tags: list[Tag]) -> None:
+    """Hold the job's tags as just stored, the way prefetch_related would, so the answer built from the
+    job reads none back."""
+    stored = Tag.objects.filter(pk__in=[tag.pk for tag in tags])
+    stored._result_cache, stored._prefetch_done = list(tags), True
+    job._prefetched_objects_cache = {"tags": stored}
+
+
 def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
     """Validate a submission against its backend and project, store it QUEUED and enqueue it after commit."""
     if not can_submit(user, project):
@@ -129,8 +137,10 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
             now = timezone.now()
             job.created_at = job.updated_at = job.queued_at = now
             job.save(force_insert=True)
-            if spec.tags:
-                job.tags.set(tags_named(spec.tags))
+            tags = tags_named(spec.tags) if spec.tags else []
+            if tags:
+                job.tags.set(tags)
+            _known_tags(job, tags)
             JobEvent.objects.create(job=job, status=JobStatus.QUEUED, at=now)
             status_changed(job.job_id, JobStatus.QUEUED, now, progress=0, callbacks=job.callbacks)
             enqueue_if_allowed(job)

@@ -146,3 +146,16 @@ def test_set_results_is_for_operators_and_driver_tokens_only(tenant):
     with pytest.raises(PermissionDenied):
         services.job_set_results(user=tenant.user, token=None, job_id=job.job_id, results=[{"results": {"0": 1}}])
     assert Job.objects.get(pk=job.pk).status == "QUEUED"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tags", [[], ["b", "a"]])
+def test_a_submitted_job_answers_its_tags_without_reading_them_back(tenant, tags, django_assert_num_queries):
+    """The submit's answer is built from what was just stored: its tags cost no query."""
+    from jobs.presenters import job_full
+
+    job = new_job(tenant, tags=tags)
+    with django_assert_num_queries(0):
+        answer = job_full(job)
+    assert answer["tags"] == sorted(tags)
+    assert sorted(Job.objects.get(pk=job.pk).tags.values_list("name", flat=True)) == sorted(tags)

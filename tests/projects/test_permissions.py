@@ -90,3 +90,16 @@ def test_annotation_names_the_callers_role(s):
     """caller_role is the membership's role, None where there is none."""
     roles = {p.slug: (p.caller_role, p.caller_is_admin) for p in annotate_caller_role(Project.objects.all(), s.user)}
     assert roles == {"p1": (Role.ADMIN, True), "p2": (Role.MEMBER, False), "p3": (None, False)}
+
+
+def test_role_in_reads_the_annotated_role_for_its_own_caller_only(s, django_assert_num_queries):
+    """A project read with annotate_caller_role answers role_in for that caller without a query; asked
+    about someone else, role_in reads that person's own membership."""
+    p1 = annotate_caller_role(Project.objects.filter(slug="p1"), s.user).get()
+    with django_assert_num_queries(0):
+        assert role_in(s.user, p1) == Role.ADMIN
+    stranger = make_user("stranger")
+    with django_assert_num_queries(1):
+        assert role_in(stranger, p1) is None
+    # A bound token's binding still holds over the annotation: p1 is out of its reach.
+    assert role_in(s.bound(s.user), p1) is None
