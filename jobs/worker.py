@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import connections
 from redis import RedisError
 from rq.executions import Execution
+from rq.utils import now as utcnow
 from rq.worker import Worker
 
 from jobs import horse, runner
@@ -107,9 +108,13 @@ class JobWorker(Worker):
         return 3 * self.job_monitoring_interval
 
     def heartbeat(self, timeout=None, pipeline=None):
-        """RQ's heartbeat, in one round trip instead of three when it is not in a pipeline already."""
+        """RQ's heartbeat, in one round trip instead of three when it is not in a pipeline already, and
+        at most once a second on its own: RQ sends three a job (its suspension check sends one more),
+        while the worker's registration lasts worker_ttl + 60 seconds."""
         if pipeline is not None:
             return super().heartbeat(timeout, pipeline=pipeline)
+        if timeout is None and self.last_heartbeat is not None and (utcnow() - self.last_heartbeat).total_seconds() < 1:
+            return
         with self.connection.pipeline() as pipe:
             super().heartbeat(timeout, pipeline=pipe)
             pipe.execute()
