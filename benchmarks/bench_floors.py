@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -92,6 +93,25 @@ def wait_for(predicate, timeout: float = 600, interval: float = 0.002) -> float:
     return time.perf_counter() - start
 
 
+def cpu_seconds() -> float:
+    """CPU used so far by this run's reaped worker processes (their work processes included) and by
+    Redis: the machine's load changes wall-clock rates from run to run, much less what a job costs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    info = redis_client().info("cpu")
+    return usage.ru_utime + usage.ru_stime + info["used_cpu_user"] + info["used_cpu_sys"]
+
+
+def cpu_per_job(drain, count: int) -> float:
+    """CPU seconds a job costs, over everything that ran it: ``drain(count)`` less ``drain(0)`` (the
+    workers' start and stop), divided by ``count``. ``drain`` keeps its own figures of the last call."""
+    before = cpu_seconds()
+    drain(0)
+    idle = cpu_seconds() - before
+    before = cpu_seconds()
+    drain(count)
+    return (cpu_seconds() - before - idle) / count
+
+
 def submit(tenant) -> Job:
     spec = JobSpec(code_type="qasm2", source_code=[BELL], backend="dummy", shots=100)
     return job_submit(user=tenant.user, project=tenant.project, spec=spec)
@@ -105,6 +125,8 @@ def drain_portal(tenant, count: int) -> tuple[float, float, float]:
     workers = job_workers(2, burst=True)
     for worker in workers:
         worker.wait(timeout=1200)
+    if not count:
+        return 0.0, 0.0, 0.0
     span = Job.objects.filter(pk__in=ids).aggregate(first=Min("started_at"), last=Max("ended_at"))
     done = Job.objects.filter(pk__in=ids, status="COMPLETED").count()
     assert done == count, f"{done} of {count} completed"
@@ -155,6 +177,8 @@ def drain_rq(count: int) -> float:
     workers = rq_workers(2, worker_class="rq.SimpleWorker", burst=True)
     for worker in workers:
         worker.wait(timeout=600)
+    if not count:
+        return 0.0
     for job in jobs:
         job.refresh()
     assert all(job.get_status() == "finished" for job in jobs)
@@ -220,8 +244,16 @@ def main() -> None:
     tenant.project.max_queued_jobs = 10**9
     tenant.project.save()
 
-    portal_rate, run_p50, gap_p50 = drain_portal(tenant, args.jobs)
-    rq_rate = drain_rq(args.jobs)
+    drained = {}
+
+    def portal(count: int) -> None:
+        drained["portal"] = drain_portal(tenant, count)
+
+    def rq(count: int) -> None:
+        drained["rq"] = drain_rq(count)
+
+    portal_cpu, rq_cpu = cpu_per_job(portal, args.jobs), cpu_per_job(rq, args.jobs)
+    (portal_rate, run_p50, gap_p50), rq_rate = drained["portal"], drained["rq"]
     portal_latency = latency_portal(tenant, args.samples)
     aer = latency_aer(args.samples)
     round_trip = latency_rq_round_trip(args.samples)
@@ -230,6 +262,8 @@ def main() -> None:
     print(f"\n{'figure':52} {'portal':>12} {'floor':>12} {'ratio':>8}")
     print(f"{f'{args.jobs} tiny jobs drained by 2 workers, jobs/s':52} {portal_rate:12.1f} {rq_rate:12.1f} "
           f"{portal_rate / rq_rate:7.2f}x")  # fmt: skip
+    print(f"{'  CPU per drained job, ms (workers and Redis)':52} {portal_cpu * 1000:12.2f} {rq_cpu * 1000:12.2f} "
+          f"{rq_cpu / portal_cpu:7.2f}x")  # fmt: skip
     print(f"{'Bell submit -> COMPLETED, idle, p50 ms':52} {portal_latency * 1000:12.1f} {floor * 1000:12.1f} "
           f"{portal_latency / floor:7.2f}x")  # fmt: skip
     print(
