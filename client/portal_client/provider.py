@@ -40,6 +40,24 @@ SUBMIT_FIELDS = (
 )  # fmt: skip
 
 
+# qiskit's MeasLevel.CLASSIFIED: counts of measured bitstrings, all the portal's backends answer.
+# Levels 0 and 1 (raw and kerneled IQ data) need a device's measurement signal, and meas_return
+# (averaged or single-shot IQ points) only shapes those; it is accepted, and moot, at level 2.
+CLASSIFIED = 2
+MEAS_RETURNS = ("avg", "single")
+
+
+def _check_measurement(backend: str, meas_level: Any, meas_return: Any) -> None:
+    level = getattr(meas_level, "value", meas_level)  # MeasLevel, or a plain int
+    if isinstance(level, bool) or not isinstance(level, int) or level != CLASSIFIED:
+        raise ValueError(
+            f"backend {backend!r} answers classified counts only (meas_level=2); meas_level={level!r} "
+            "(raw or kerneled IQ data) needs a device's measurement signal"
+        )
+    if getattr(meas_return, "value", meas_return) not in MEAS_RETURNS:
+        raise ValueError(f"meas_return must be one of {list(MEAS_RETURNS)}; got {meas_return!r}")
+
+
 def build_target(info: dict[str, Any]) -> Target:
     """The qiskit ``Target`` of a backend as ``get_backends`` describes it."""
     num_qubits = info.get("max_qubits") or 1
@@ -105,7 +123,7 @@ class PortalBackend(BackendV2):
     @classmethod
     def _default_options(cls) -> Options:
         return Options(
-            shots=1024, memory=False, seed_simulator=None, method=None,
+            shots=1024, memory=False, seed_simulator=None, method=None, meas_level=CLASSIFIED, meas_return="avg",
             **{name: None for name in SUBMIT_FIELDS if name != "shots"},
         )  # fmt: skip
 
@@ -126,6 +144,7 @@ class PortalBackend(BackendV2):
         if unbound:
             raise ValueError(f"bind the circuits' parameters before running them (assign_parameters): {unbound}")
         merged = {**self.options.__dict__, **options}
+        _check_measurement(self.name, merged["meas_level"], merged["meas_return"])
         code_type, sources = circuits_as_qasm(circuits)
         if code_type not in self.info.get("code_types", CIRCUIT_CODE_TYPES):
             raise ValueError(f"backend {self.name!r} does not take {code_type} circuits")

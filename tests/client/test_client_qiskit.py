@@ -3,6 +3,7 @@ qiskit's own BackendSamplerV2."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import ClassicalRegister, Parameter
@@ -164,3 +165,27 @@ def test_unbound_parameters_are_refused_before_sending(provider):
     with pytest.raises(ValueError, match="assign_parameters"):
         provider.get_backend("aer_simulator").run(circuit)
     assert provider.client.get_jobs() == []
+
+
+def test_qiskit_experiments_runs_on_a_backend_as_it_is(provider):
+    """qiskit-experiments' default path, ``exp.run(backend)``, sends meas_level=2 (classified counts,
+    what the portal answers): a readout-error experiment runs and its analysis succeeds."""
+    from qiskit_experiments.library import LocalReadoutError
+
+    ideal, noisy = provider.get_backend("aer_simulator"), provider.get_backend("aer_noisy")
+    matrices = {}
+    for backend in (ideal, noisy):
+        data = LocalReadoutError(physical_qubits=[0, 1]).run(backend, shots=512, seed_simulator=7).block_for_results()
+        assert data.analysis_status().name == "DONE", data.analysis_errors()
+        mitigator = data.analysis_results("Local Readout Mitigator", dataframe=False).value
+        matrices[backend.name] = mitigator.assignment_matrix()
+    assert np.array_equal(matrices["aer_simulator"], np.eye(4))  # an ideal readout
+    assert 0 < 1 - np.diag(matrices["aer_noisy"]).min() < 0.2  # the device-like model's readout error
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_kerneled_and_raw_measurement_levels_are_refused_clearly(provider, level):
+    """Levels 0 (raw) and 1 (kerneled IQ) need a device's measurement signal; the portal answers
+    classified counts only, and says so before sending anything."""
+    with pytest.raises(ValueError, match="meas_level=2"):
+        provider.get_backend("aer_simulator").run(bell(), meas_level=level)
