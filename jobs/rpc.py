@@ -75,6 +75,7 @@ def get_jobs(caller: Caller, params: dict[str, Any]) -> list[dict[str, Any]]:
             elif name == "job_ids":
                 value = [str(v) for v in value]
             filterset_data[target] = value
+    filterset_data["ordering"] = data["order"]  # ordered as the REST list is: ties by job_id, no ended_at last
     jobs = job_list_for_user(
         user=caller.user,
         all_projects=given.get("all_projects", False),
@@ -83,8 +84,6 @@ def get_jobs(caller: Caller, params: dict[str, Any]) -> list[dict[str, Any]]:
         user_id=given.get("user_id"),
         filters=filterset_data,
     )
-    order = data["order"]
-    jobs = jobs.order_by(order, "-job_id" if order.startswith("-") else "job_id")
     return [job_summary(job) for job in jobs[data["offset"] : data["offset"] + data["limit"]]]
 
 

@@ -38,6 +38,23 @@ def test_get_jobs_limit_offset_order(rpc, submit, tenant):
     assert error_of(rpc("get_jobs", {"limit": 1001}, who=tenant))["code"] == -32602
 
 
+def test_get_jobs_orders_as_the_rest_list_does(rpc, submit, tenant):
+    """By end time, jobs that have not ended come last either way, on every database; ties keep one
+    order across pages."""
+    from tests.factories import complete
+
+    queued = submit(tenant)["job_id"]
+    done = str(complete(Job.objects.get(pk=submit(tenant)["job_id"])).job_id)
+    for order in ("ended_at", "-ended_at"):
+        assert [j["job_id"] for j in result_of(rpc("get_jobs", {"order": order}, who=tenant))] == [done, queued]
+    ids = {submit(tenant)["job_id"] for _ in range(4)} | {queued, done}
+    Job.objects.update(job_priority=5)
+    pages = [
+        result_of(rpc("get_jobs", {"order": "job_priority", "limit": 2, "offset": o}, who=tenant)) for o in (0, 2, 4)
+    ]
+    assert sorted(j["job_id"] for page in pages for j in page) == sorted(ids)
+
+
 def test_get_jobs_filters(rpc, submit, tenant, run_worker):
     """filters: job_status (string or list), tags (all of them), backend, code_type, job_ids, dates."""
     a = submit(tenant, tags=["exp1", "circuit1"])
