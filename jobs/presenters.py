@@ -181,10 +181,25 @@ RESULTS = Shape(
     extends=FULL,
 )
 
+# What cancel_jobs and delete_jobs answer per job, and set_job_results for its one.
+CHANGED = Shape(
+    "JobChanged",
+    "A job the call changed, and its status now.",
+    {"job_id": Out(_uuid("job_id"), s.UUIDField()), "job_status": Out(_attr("status"), s.CharField())},
+)
+STORED = Shape(
+    "JobResultsStored",
+    "The job whose results were stored, its backend and its status now.",
+    {"backend": Out(lambda job: job.backend.name, s.CharField())},
+    extends=CHANGED,
+)
+
 job_summary = SUMMARY.render
 job_status_view = _STATUS.render
 job_full = FULL.render
 job_results_view = RESULTS.render
+job_changed = CHANGED.render
+job_stored = STORED.render
 entry_view = ENTRY.render
 
 

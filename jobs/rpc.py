@@ -10,7 +10,6 @@ from core.calls import Caller
 from core.exceptions import InvalidParams
 from core.validation import validate
 from jobs import services
-from jobs.choices import JobStatus
 from jobs.inputs import (
     DeleteJobsSerializer,
     GetJobsSerializer,
@@ -21,7 +20,15 @@ from jobs.inputs import (
     UpdateJobSerializer,
     submit_from_input,
 )
-from jobs.presenters import job_full, job_results_view, job_status_view, job_summary, with_queue_position
+from jobs.presenters import (
+    job_changed,
+    job_full,
+    job_results_view,
+    job_status_view,
+    job_stored,
+    job_summary,
+    with_queue_position,
+)
 from jobs.selectors import job_get_for_user, job_list_for_user
 
 
@@ -89,15 +96,13 @@ def get_jobs(caller: Caller, params: dict[str, Any]) -> list[dict[str, Any]]:
 
 def cancel_jobs(caller: Caller, params: dict[str, Any]) -> list[dict[str, str]]:
     data = validate(JobIdsSerializer, params)
-    jobs = services.jobs_cancel(user=caller.user, job_ids=data["job_ids"])
-    return [{"job_id": str(job.job_id), "job_status": JobStatus.CANCELLED} for job in jobs]
+    return [job_changed(job) for job in services.jobs_cancel(user=caller.user, job_ids=data["job_ids"])]
 
 
 def delete_jobs(caller: Caller, params: dict[str, Any]) -> list[dict[str, str]]:
     data = validate(DeleteJobsSerializer, params)
     delete = services.jobs_force_delete if data["force"] else services.jobs_delete
-    jobs = delete(user=caller.user, job_ids=data["job_ids"])
-    return [{"job_id": str(job.job_id), "job_status": JobStatus.DELETED} for job in jobs]
+    return [job_changed(job) for job in delete(user=caller.user, job_ids=data["job_ids"])]
 
 
 def set_job_results(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +110,7 @@ def set_job_results(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
     job = services.job_set_results(
         user=caller.user, token=caller.token, job_id=data["job_id"], results=[dict(entry) for entry in data["results"]]
     )
-    return {"job_id": str(job.job_id), "backend": job.backend.name, "job_status": job.status}
+    return job_stored(job)
 
 
 def update_job(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
@@ -223,7 +224,7 @@ def endpoint(request: HttpRequest, method: str | None = None, table: Mapping[str
 @require_GET
 def openrpc_document(request: HttpRequest) -> HttpResponse:
     """``GET /openrpc.json``: the job API as an OpenRPC document (also the method ``rpc.discover``)."""
-    return _json(openrpc.document(METHODS))
+    return _json(openrpc.document(METHODS, request.build_absolute_uri(reverse("jsonrpc"))))
 
 
 def locked_out(request: HttpRequest) -> HttpResponse:

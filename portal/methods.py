@@ -13,8 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.urls import reverse
+
 from backends import rpc as backend_rpc
+from backends.presenters import BACKEND
 from jobs import inputs as job_params
+from jobs import presenters as job_shapes
 from jobs import rpc as job_rpc
 from portal import about, openrpc
 from projects import rpc as project_rpc
@@ -26,11 +30,12 @@ class RpcMethod:
     func: Callable[[Any, dict[str, Any]], Any]
     summary: str
     params: Any = None  # a serializer class, for the OpenRPC document
+    result: Any = None  # what it answers, for the same: a Shape, [Shape] or a JSON Schema
     auth: bool = True
 
 
 def discover(caller: Any, params: dict[str, Any]) -> dict[str, Any]:
-    return openrpc.document(METHODS)
+    return openrpc.document(METHODS, caller.request.build_absolute_uri(reverse("jsonrpc")))
 
 
 METHODS: dict[str, RpcMethod] = {
@@ -41,53 +46,71 @@ METHODS: dict[str, RpcMethod] = {
             job_rpc.submit_job,
             "Submit a job: circuits or QUBO matrices for one backend.",
             job_params.SubmitJobSerializer,
+            job_shapes.FULL,
         ),
         RpcMethod(
             "get_job_status",
             job_rpc.get_job_status,
             "A job's status, without source and results.",
             job_params.JobIdSerializer,
+            job_shapes.STATUS,
         ),
         RpcMethod(
             "get_job_results",
             job_rpc.get_job_results,
             "A job with its results, one entry per source_code entry.",
             job_params.JobIdSerializer,
+            job_shapes.RESULTS,
         ),
         RpcMethod(
-            "get_jobs", job_rpc.get_jobs, "List jobs with filters (AND), newest first.", job_params.GetJobsSerializer
+            "get_jobs",
+            job_rpc.get_jobs,
+            "List jobs with filters (AND), newest first.",
+            job_params.GetJobsSerializer,
+            [job_shapes.SUMMARY],
         ),
         RpcMethod(
             "cancel_jobs",
             job_rpc.cancel_jobs,
             "Cancel QUEUED jobs; answers those cancelled.",
             job_params.JobIdsSerializer,
+            [job_shapes.CHANGED],
         ),
         RpcMethod(
             "delete_jobs",
             job_rpc.delete_jobs,
             "Delete jobs not RUNNING (with force, operators: running ones too); answers those deleted.",
             job_params.DeleteJobsSerializer,
+            [job_shapes.CHANGED],
         ),
         RpcMethod(
             "set_job_results",
             job_rpc.set_job_results,
             "Store results fetched asynchronously (staff or driver-scope tokens).",
             job_params.SetJobResultsSerializer,
+            job_shapes.STORED,
         ),
         RpcMethod(
             "update_job",
             job_rpc.update_job,
             "Rename, describe, retag or re-prioritise a job.",
             job_params.UpdateJobSerializer,
+            job_shapes.FULL,
         ),
         RpcMethod(
             "get_backends",
             backend_rpc.get_backends,
             "Every backend with its status, limits and queue length.",
             backend_rpc.NoParams,
+            [BACKEND],
         ),
-        RpcMethod("rpc.discover", discover, "This API as an OpenRPC document.", auth=False),
+        RpcMethod(
+            "rpc.discover",
+            discover,
+            "This API as an OpenRPC document.",
+            result={"type": "object", "description": "An OpenRPC 1.3 document (https://spec.open-rpc.org)."},
+            auth=False,
+        ),
     )
 }
 

@@ -1,5 +1,5 @@
-"""The OpenRPC document of a JSON-RPC method table (``rpc.discover``), from the serializers that
-validate each method's params."""
+"""The OpenRPC document of a JSON-RPC method table (``rpc.discover``): each method's params from the
+serializer that validates them, its result from the shape it answers with (``core.shapes``)."""
 
 from __future__ import annotations
 
@@ -55,8 +55,19 @@ def _object_schema(serializer) -> dict[str, Any]:
     }
 
 
-def document(table: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``rpc.discover`` answer for a method table (``portal.methods``)."""
+def result_schema(result: Any) -> dict[str, Any]:
+    """JSON Schema of a method's answer: a ``core.shapes.Shape`` (what the method renders with), a list
+    of one (``[SHAPE]``: an array of them), or a schema as it is."""
+    if isinstance(result, list):
+        return {"type": "array", "items": result_schema(result[0])}
+    if isinstance(result, dict):
+        return result
+    return {"title": result.name, "description": result.doc, **_object_schema(result.serializer())}
+
+
+def document(table: Mapping[str, Any], server_url: str) -> dict[str, Any]:
+    """The ``rpc.discover`` answer for a method table (``portal.methods``), served at ``server_url``
+    (absolute: the meta-schema wants a URI)."""
     methods = []
     for method in table.values():
         params = []
@@ -71,7 +82,7 @@ def document(table: Mapping[str, Any]) -> dict[str, Any]:
                 "summary": method.summary,
                 "paramStructure": "by-name",
                 "params": params,
-                "result": {"name": "result", "schema": {}},
+                "result": {"name": "result", "schema": result_schema(method.result)},
             }
         )
     return {
@@ -82,6 +93,6 @@ def document(table: Mapping[str, Any]) -> dict[str, Any]:
             "description": "Seed 000's job API. Params may also be wrapped as params.body "
             "(and params.filters for get_jobs). Errors carry data.error_code.",
         },
-        "servers": [{"name": "portal", "url": "/v1/job/"}],
+        "servers": [{"name": "portal", "url": server_url}],
         "methods": methods,
     }
