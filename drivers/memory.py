@@ -59,6 +59,13 @@ def apply_cap(limit_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
 
 
+def lift_cap() -> None:
+    """Undo ``apply_cap`` (up to the hard limit): a job that ran out of memory in Python may still hold
+    it, in its traceback's frames, while its failure is written."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
 def grew_near_cap(start: int, peak: int, cap: int) -> bool:
     """Whether a process that started at ``start`` bytes and peaked at ``peak`` came close to ``cap``."""
     room = cap - start

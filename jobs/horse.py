@@ -63,6 +63,13 @@ def limit_memory(limit_bytes: int) -> bool:
     return True
 
 
+def lift_memory_limit() -> None:
+    """Lift the job's memory cap (in a work process; a no-op elsewhere), so that writing how a job that
+    ran out of memory ended cannot run out of it too."""
+    if _in_work_horse:
+        memory.lift_cap()
+
+
 def spend(reason: str) -> None:
     """This work process must not run another job: the last one broke off (``reason``) somewhere a
     library may have left its state half-made."""

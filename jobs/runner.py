@@ -66,6 +66,9 @@ def run_job(job_id: str) -> str:
         services.job_fail(job_id=job_uuid, error=timeout_error(backend.time_limit), detail="timeout", attempt=attempt)
         return "FAILED"
     except MemoryError:
+        # Seen in CI: the failure's own writes raised MemoryError under the cap, and the job stayed
+        # RUNNING until reconcile. The process is spent anyway.
+        horse.lift_memory_limit()
         horse.spend("memory limit")
         store_last()
         error = memory_limit_error(backend.memory_limit_bytes)
@@ -76,6 +79,7 @@ def run_job(job_id: str) -> str:
     except BaseException:  # native panics (pyo3's PanicException) included: they end the job at once
         # A bug, not a bad circuit (drivers report those per entry): log it with a reference the
         # user can quote, and fail the job without showing internals.
+        horse.lift_memory_limit()  # a native library's failed allocation may surface as any exception
         horse.spend("internal error")
         ref = uuid.uuid4().hex[:12]
         logger.exception("job %s failed with an internal error (ref %s)", job_id, ref)
