@@ -178,7 +178,7 @@ class SubmitJobSerializer(StrictSerializer):
     job_name = StrictCharField(max_length=200, required=False, allow_null=True, allow_blank=True)
     description = StrictCharField(max_length=10_000, required=False, allow_null=True, allow_blank=True)
     code_type = serializers.ChoiceField(choices=CodeType.choices)
-    source_code = serializers.ListField(child=ParsedJSONField(), allow_empty=False)
+    source_code = serializers.ListField(child=ParsedJSONField(), allow_empty=False, min_length=1)  # minItems
     backend = StrictCharField(max_length=64)
     transpiler = serializers.ChoiceField(choices=TRANSPILERS, required=False, allow_null=True)
     transpiler_options = TranspilerOptionsSerializer(required=False, allow_null=True)

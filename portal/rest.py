@@ -176,6 +176,17 @@ class PortalPagination(PageNumberPagination):
             raise exceptions.ValidationError({"page_size": [f"must be an integer from 1 to {self.max_page_size}"]})
         return size
 
+    def get_schema_operation_parameters(self, view):
+        """The bounds the code enforces, in the schema (a page past the last, or below 1, is a 404)."""
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {
+            self.page_query_param: {"minimum": 1},
+            self.page_size_query_param: {"minimum": 1, "maximum": self.max_page_size},
+        }
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
+
 
 # --- Fields and schema --------------------------------------------------------------------------
 
