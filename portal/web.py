@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.handlers.exception import response_for_exception
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.utils import timezone
@@ -21,6 +21,7 @@ from backends.selectors import backends_with_queue_length
 from core.exceptions import NotFound, PermissionDenied
 from jobs.selectors import jobs_visible_to
 from portal import jsonrpc
+from portal.errors import rest_error
 from projects.models import Membership
 from projects.selectors import month_start, project_usage
 
@@ -64,7 +65,14 @@ def permission_denied(request, exception=None):
     return render(request, "403.html", {"message": str(exception or "")}, status=403)
 
 
+# The APIs answer in JSON even where no view matched (a path parameter that is not a UUID, a path
+# that does not exist): the error envelope every API error has, not the 404 page.
+_API_PREFIXES = ("/api/", "/v1/")
+
+
 def page_not_found(request, exception=None):
+    if request.path.startswith(_API_PREFIXES):
+        return JsonResponse(rest_error(NotFound("No such endpoint.")), status=404)
     return render(request, "404.html", {"message": ""}, status=404)
 
 

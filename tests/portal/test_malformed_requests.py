@@ -201,3 +201,25 @@ def test_rpc_too_many_callbacks_is_invalid_params(post_raw, tenant):
     """A submission's callbacks list is bounded."""
     hooks = [{"url": "https://example.com/hook"}] * 1000
     assert rpc_fields(rpc_call(post_raw, tenant, "submit_job", {"body": submit_body(callbacks=hooks)})) == ["callbacks"]
+
+
+# --- Paths no view matches --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/jobs/0.5/", "/api/v1/jobs/0.5/cancel/", "/api/v1/backends/a/b/c/", "/api/nope", "/v1/nope"],
+)
+def test_an_api_path_no_view_matches_answers_the_json_envelope(client, path):
+    """A path parameter that is not a UUID, or a path that does not exist, under the APIs: the error
+    envelope in JSON (what the schema documents), never the HTML 404 page."""
+    from tests.conftest import rest_error_of
+
+    response = client.get(path)
+    assert response["Content-Type"] == "application/json"
+    assert rest_error_of(response, 404)["error_code"] == "not_found"
+
+
+def test_a_page_path_no_view_matches_is_still_the_404_page(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
