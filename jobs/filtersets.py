@@ -86,7 +86,8 @@ class BoundedMultipleChoiceFilter(_NotDistinct, django_filters.MultipleChoiceFil
     field_class = _BoundedMultipleChoiceField
 
 
-@extend_schema_field(OpenApiTypes.STR)
+# As _MultipleStringField checks (text_problem also refuses lone surrogates, which a URL cannot carry).
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000]*$"})
 class MultipleStringFilter(_NotDistinct, django_filters.MultipleChoiceFilter):
     field_class = _MultipleStringField
 

@@ -270,7 +270,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.openapi.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.rest.exception_handler",
     # The per-token rate limit of JSON-RPC, on the same counters (portal/ratelimit.py).
     "DEFAULT_THROTTLE_CLASSES": ["portal.rest.RateLimitThrottle"],

@@ -31,9 +31,9 @@ class MemberCreateSerializer(StrictSerializer):
 
 
 class MemberRoleSerializer(StrictSerializer):
-    """``PATCH /api/v1/projects/{project_id}/members/{username}/``."""
+    """``PATCH /api/v1/projects/{project_id}/members/{username}/``; without ``role``, nothing changes."""
 
-    role = serializers.ChoiceField(choices=Role.choices)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
 
 
 class ProjectSerializer(serializers.ModelSerializer):

@@ -134,7 +134,8 @@ class MemberViewSet(viewsets.GenericViewSet):
     def partial_update(self, request, project_id, username):
         membership = self.get_object()
         data = validate(MemberRoleSerializer, request.data)
-        membership = services.membership_set(project=self.project, user=membership.user, role=data["role"])
+        if "role" in data:
+            membership = services.membership_set(project=self.project, user=membership.user, role=data["role"])
         return Response(MemberSerializer(membership).data)
 
     def destroy(self, request, project_id, username):

@@ -203,3 +203,18 @@ def test_a_submission_needs_at_least_one_entry_as_the_schema_says(schema, api, t
     assert schema["components"]["schemas"]["SubmitJob"]["properties"]["source_code"]["minItems"] == 1
     body = {"code_type": "qasm2", "source_code": [], "backend": "dummy"}
     assert api("post", "/api/v1/jobs/", body, who=tenant).status_code == 400
+
+
+def test_strict_request_bodies_allow_no_unknown_field_and_take_null_as_not_given(schema):
+    """What StrictSerializer does, said in the schema: unknown fields are refused, and null for an
+    optional field is the field not given."""
+    patch = schema["components"]["schemas"]["PatchedProjectPatch"]
+    assert patch["additionalProperties"] is False
+    assert patch["properties"]["max_queued_jobs"]["nullable"] is True
+    assert schema["components"]["schemas"]["SubmitJob"]["additionalProperties"] is False
+
+
+def test_an_empty_filter_is_documented_as_not_given(schema, api, tenant):
+    parameters = {p["name"]: p["schema"] for p in schema["paths"]["/api/v1/jobs/"]["get"]["parameters"]}
+    assert {"type": "string", "maxLength": 0} in parameters["user"]["anyOf"]
+    assert api("get", "/api/v1/jobs/", who=tenant, params={"user": "", "backend": ""}).status_code == 200

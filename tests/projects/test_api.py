@@ -177,6 +177,13 @@ def test_admin_changes_role(api, tenant, admin):
     assert Membership.objects.get(project=tenant.project, user=tenant.user).role == "admin"
 
 
+def test_a_patch_without_a_role_changes_nothing(api, tenant, admin):
+    """PATCH members/{username}/ with nothing to change answers the member as it is (a partial update)."""
+    response = api("patch", f"{members_url(tenant.project)}{tenant.user.username}/", {}, who=admin)
+    assert response.status_code == 200 and response.json()["role"] == "member"
+    assert Membership.objects.get(project=tenant.project, user=tenant.user).role == "member"
+
+
 def test_admin_removes_member(api, tenant, admin):
     """DELETE members/{username}/ takes the member out (204); their jobs stay."""
     spec = job_services.JobSpec(code_type="qasm2", source_code=[BELL], backend="dummy")
