@@ -196,6 +196,7 @@ STORED = Shape(
 
 job_summary = SUMMARY.render
 job_status_view = _STATUS.render
+job_status = STATUS.render  # get_job_status's answer
 job_full = FULL.render
 job_results_view = RESULTS.render
 job_changed = CHANGED.render

@@ -24,10 +24,9 @@ from jobs.presenters import (
     job_changed,
     job_full,
     job_results_view,
-    job_status_view,
+    job_status,
     job_stored,
     job_summary,
-    with_queue_position,
 )
 from jobs.selectors import job_get_for_user, job_list_for_user
 
@@ -39,7 +38,7 @@ def submit_job(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
 def get_job_status(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
     data = validate(JobIdSerializer, params)
     job = job_get_for_user(user=caller.user, job_id=data["job_id"])
-    return with_queue_position(job_status_view(job), job)
+    return job_status(job)
 
 
 def get_job_results(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
