@@ -184,8 +184,8 @@ def test_rpc_answer_with_non_finite_value_is_strict_json(post_raw, tenant, submi
     import jobs.rpc
 
     job = submit(tenant)
-    real = jobs.rpc.job_status_view
-    monkeypatch.setattr(jobs.rpc, "job_status_view", lambda job: {**real(job), "x": [float("nan"), float("inf")]})
+    real = jobs.rpc.job_status
+    monkeypatch.setattr(jobs.rpc, "job_status", lambda job: {**real(job), "x": [float("nan"), float("inf")]})
     answer = rpc_call(post_raw, tenant, "get_job_status", {"job_id": job["job_id"]})
     assert answer["result"]["x"] == [None, None]
     assert answer["result"]["job_id"] == job["job_id"]
