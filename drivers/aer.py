@@ -27,8 +27,8 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
 from core.exceptions import InvalidParams
-from drivers import memory, qasm, transpilers
-from drivers.base import Driver, DriverJob, EntryResult, Report, StageTimer
+from drivers import drawing, memory, qasm, transpilers
+from drivers.base import Drawing, Driver, DriverJob, EntryResult, Report, StageTimer
 from drivers.errors import (
     EXECUTION_ERROR,
     INVALID_PAYLOAD,
@@ -190,7 +190,7 @@ class AerDriver(Driver):
                 continue
             if job.job_type == "estimation":
                 estimate = self.estimate(backend, compiled, job)
-                report(index, self._completed(circuit, estimate, timer, {"job_type": "estimation"}))
+                report(index, self._completed(circuit, estimate, timer, {"job_type": "estimation"}, compiled))
                 continue
             prepared.append((index, circuit, compiled, timer))
             if not job.enable_circuit_aggregation:
@@ -242,10 +242,10 @@ class AerDriver(Driver):
         """Run ``batch`` in one simulator call (one entry, or all of them when aggregating)."""
         options = job.driver_options
         if job.dry_run:
-            for index, circuit, _compiled, timer in batch:
+            for index, circuit, compiled, timer in batch:
                 with timer.stage("driver:run"):
                     counts = dry_run_counts(circuit, job.shots, job.job_id, index)
-                report(index, self._completed(circuit, counts, timer, {"dry_run": True}))
+                report(index, self._completed(circuit, counts, timer, {"dry_run": True}, compiled))
             return
         run_options: dict[str, Any] = {"shots": job.shots}
         if options.get("seed_simulator") is not None:
@@ -266,7 +266,7 @@ class AerDriver(Driver):
             share = first_timer.seconds["driver:run"] / len(batch)
             for _index, _circuit, _compiled, timer in batch:
                 timer.seconds["driver:run"] = share
-        for position, (index, circuit, _compiled, timer) in enumerate(batch):
+        for position, (index, circuit, compiled, timer) in enumerate(batch):
             experiment = result.results[position]
             if not experiment.success:
                 status = getattr(experiment, "status", "") or "simulation failed"
@@ -276,12 +276,14 @@ class AerDriver(Driver):
                 report(index, self._failed(error, timer))
                 continue
             extra = {"method": experiment.metadata.get("method"), "seed_simulator": experiment.seed_simulator}
-            entry = self._completed(circuit, dict(result.get_counts(position)), timer, extra)
+            entry = self._completed(circuit, dict(result.get_counts(position)), timer, extra, compiled)
             if options.get("memory"):
                 entry.memory = result.get_memory(position)
             report(index, entry)
 
-    def _completed(self, circuit: QuantumCircuit, results: dict, timer: StageTimer, extra: dict) -> EntryResult:
+    def _completed(
+        self, circuit: QuantumCircuit, results: dict, timer: StageTimer, extra: dict, compiled: QuantumCircuit
+    ) -> EntryResult:
         metadata = {"results_fetch_mode": self.results_fetch_mode, "status": "COMPLETED", **extra}
         metadata["ended_at"] = timezone.now().isoformat()
         return EntryResult(
@@ -290,6 +292,12 @@ class AerDriver(Driver):
             num_qubits=circuit.num_qubits,
             metadata=metadata,
             profiling=timer.profiling,
+            transpiled=drawing.transpiled_source(compiled),
+        )
+
+    def draw(self, backend, job: DriverJob, transpiled: list[str | None]) -> list[Drawing]:
+        return drawing.circuit_drawings(
+            job.code_type, job.source_code, transpiled, max_qubits=backend.max_qubits, backend_name=backend.name
         )
 
     def _failed(self, exc: EntryError, timer: StageTimer) -> EntryResult:

@@ -43,6 +43,20 @@ class EntryResult:
     profiling: dict[str, float] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     memory: list[str] | None = None
+    # The circuit as it ran (after transpiling), in OpenQASM 3, when it is small enough to be drawn
+    # (``drivers.drawing``); what the job page draws beside the circuit as submitted.
+    transpiled: str | None = None
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """One picture of an entry's circuit: ``stage`` is ``submitted`` or ``transpiled``; ``svg`` is None
+    when it could not be drawn, and ``note`` says why."""
+
+    index: int
+    stage: str
+    svg: str | None
+    note: str = ""
 
 
 Report = Callable[[int, EntryResult], None]
@@ -104,3 +118,9 @@ class Driver:
 
     def run(self, backend: Backend, job: DriverJob, report: Report) -> None:
         raise NotImplementedError
+
+    def draw(self, backend: Backend, job: DriverJob, transpiled: list[str | None]) -> list[Drawing]:
+        """Pictures of the job's circuits, as submitted and as they ran (``transpiled``: each entry's
+        ``EntryResult.transpiled``). Called by a worker after the job ended, never while it runs.
+        Drivers of matrices draw nothing."""
+        return []

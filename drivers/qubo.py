@@ -62,13 +62,15 @@ def maxcut_values(matrix: np.ndarray, solutions: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", solutions @ adjacency(matrix), 1 - solutions)
 
 
-def ranked(matrix: np.ndarray, candidates: np.ndarray, top_k: int) -> list[dict[str, Any]]:
-    """Distinct candidates, best quboValue first (ties: more edges cut, then the vector), as the seed answers."""
-    distinct = np.unique(candidates.astype(np.int8), axis=0).astype(float)
+def ranked(matrix: np.ndarray, candidates: np.ndarray, top_k: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Distinct candidates, best quboValue first (ties: more edges cut, then the vector), as the seed
+    answers; and the energy distribution of all of them (``energy_histogram``)."""
+    distinct, occurrences = np.unique(candidates.astype(np.int8), axis=0, return_counts=True)
+    distinct = distinct.astype(float)
     values = qubo_values(matrix, distinct)
     cuts = maxcut_values(matrix, distinct)
     order = np.lexsort((*distinct.T[::-1], -cuts, values))[:top_k]
-    return [
+    solutions = [
         {
             "result": rank,
             "quboValue": float(values[i]),
@@ -77,6 +79,23 @@ def ranked(matrix: np.ndarray, candidates: np.ndarray, top_k: int) -> list[dict[
         }
         for rank, i in enumerate(order, start=1)
     ]
+    return solutions, energy_histogram(values, occurrences)
+
+
+# Up to this many distinct energies are counted one by one; more are counted in this many bins.
+HISTOGRAM_BINS = 40
+
+
+def energy_histogram(values: np.ndarray, occurrences: np.ndarray) -> dict[str, Any]:
+    """How many of the reads found each energy: ``energies`` and ``counts`` when there are few distinct
+    energies, else ``bin_edges`` (one more than ``counts``) of equal-width bins."""
+    total = int(occurrences.sum())
+    energies, index = np.unique(values, return_inverse=True)
+    if len(energies) <= HISTOGRAM_BINS:
+        counts = np.bincount(index.ravel(), weights=occurrences, minlength=len(energies))
+        return {"num_reads": total, "energies": energies.tolist(), "counts": counts.astype(int).tolist()}
+    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS, weights=occurrences)
+    return {"num_reads": total, "bin_edges": edges.tolist(), "counts": counts.astype(int).tolist()}
 
 
 def _int_option(options: dict, name: str, low: int, high: int, default: int | None) -> int | None:
@@ -146,14 +165,15 @@ class QuboDriver(Driver):
                         results: Any = self.estimate(matrix, options)
                         extra["job_type"] = "estimation"
                     elif job.dry_run:
-                        results = ranked(matrix, self.random_candidates(matrix, options, job, index), options["top_k"])
+                        candidates = self.random_candidates(matrix, options, job, index)
+                        results, extra["energy_histogram"] = ranked(matrix, candidates, options["top_k"])
                         extra["dry_run"] = True
                     else:
                         try:
                             found = self.candidates(matrix, options)
                         except BaseException as exc:  # native panics and running out of memory included
                             raise entry_error(exc, EXECUTION_ERROR) from exc
-                        results = ranked(matrix, found, options["top_k"])
+                        results, extra["energy_histogram"] = ranked(matrix, found, options["top_k"])
             except EntryError as exc:
                 report(index, self.failed(exc, timer))
                 continue

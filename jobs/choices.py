@@ -18,6 +18,8 @@ class JobStatus(models.TextChoices):
 ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING})
 # A job in one of these has ended: its results (if any) are committed and never change.
 FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.DELETED})
+# A job in one of these ran and ended (a CANCELLED job never ran; a DELETED one has no source left).
+RAN = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 CANCELLABLE = frozenset({JobStatus.QUEUED})
 DELETABLE = frozenset({JobStatus.QUEUED, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 UPDATABLE = frozenset(JobStatus) - {JobStatus.DELETED}

@@ -73,6 +73,8 @@ class Job(models.Model):
             models.Index(fields=["user", "status", "-created_at", "-job_id"], name="job_user_status_created_id"),
             models.Index(fields=["project", "-created_at"], name="job_project_created"),
             models.Index(fields=["project", "status"], name="job_project_status"),
+            # A backend's jobs by when they ended: its page's jobs per hour, read off the index.
+            models.Index(fields=["backend", "ended_at"], name="job_backend_ended"),
         ]
 
     def __str__(self) -> str:
@@ -106,6 +108,7 @@ class JobResult(models.Model):
     profiling = models.JSONField(default=dict)
     error = models.JSONField(null=True)
     memory = models.JSONField(null=True)
+    transpiled = models.TextField(null=True, editable=False, help_text="The circuit as it ran, in OpenQASM 3.")
     ended_at = models.DateTimeField(null=True)
 
     class Meta:
@@ -126,3 +129,34 @@ class JobEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+
+class DrawingStage(models.TextChoices):
+    SUBMITTED = "submitted", "As submitted"
+    TRANSPILED = "transpiled", "As transpiled for its backend"
+
+
+class CircuitDrawing(models.Model):
+    """A picture of one entry's circuit, drawn once by a worker after the job ended and served as is
+    (``drivers.drawing``): SVG, zlib-compressed, or a note saying why there is none."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="drawings")
+    index = models.PositiveIntegerField()
+    stage = models.CharField(max_length=16, choices=DrawingStage.choices)
+    svg_blob = models.BinaryField(null=True, editable=False)
+    note = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["job", "index", "stage"]
+        constraints = [models.UniqueConstraint(fields=["job", "index", "stage"], name="unique_job_drawing")]
+
+    def __str__(self) -> str:
+        return f"{self.stage} drawing of entry {self.index} of {self.job_id}"
+
+    @staticmethod
+    def pack(svg: str) -> bytes:
+        return zlib.compress(svg.encode(), 6)
+
+    @property
+    def svg(self) -> str | None:
+        return None if self.svg_blob is None else zlib.decompress(bytes(self.svg_blob)).decode()

@@ -26,6 +26,8 @@ from core.redis import client as redis_client
 logger = logging.getLogger(__name__)
 
 RUN_JOB = "jobs.tasks.run_job"
+DRAW_JOB = "jobs.tasks.draw_job"
+DRAWING_TIMEOUT = 120
 # Results live in the database, so RQ keeps nothing of a task that returned: storing its copy (the
 # job's payload written again, a results stream, the finished registry) cost a tiny job 7% of its
 # CPU. A task that failed in RQ's own terms (its work process died) stays in RQ's failed registry,
@@ -91,6 +93,25 @@ def enqueue(job_id: uuid.UUID | str, priority: int, timeout: int) -> None:
     """Enqueue by id once the surrounding transaction has committed (at once outside one), so a
     worker always finds the committed row; a Redis failure then is logged, not raised."""
     transaction.on_commit(partial(_push, str(job_id), priority, timeout))
+
+
+def _push_drawing(job_id: str) -> None:
+    try:
+        name = settings.DRAWING_QUEUE_NAME
+        queue = django_rq.get_queue(name, connection=redis_client(name), commit_mode="auto")
+        queue.enqueue(
+            DRAW_JOB, job_id, job_timeout=DRAWING_TIMEOUT, result_ttl=RQ_RESULT_TTL, failure_ttl=RQ_FAILURE_TTL
+        )
+    except RedisError:
+        # A job without its drawings loses nothing: its page says there are none.
+        logger.warning("could not enqueue the drawings of job %s (Redis unavailable)", job_id, exc_info=True)
+
+
+def enqueue_drawing(job_id: uuid.UUID | str) -> None:
+    """Have a worker draw the job's circuits once the surrounding transaction has committed (when
+    ``CIRCUIT_DRAWINGS`` is on)."""
+    if settings.CIRCUIT_DRAWINGS:
+        transaction.on_commit(partial(_push_drawing, str(job_id)))
 
 
 def remove(job_id: uuid.UUID | str, priority: int) -> bool:

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from core.exceptions import NotFound, PermissionDenied
 from jobs.choices import JobStatus
-from jobs.models import Job
+from jobs.models import CircuitDrawing, Job
 from projects.models import User
 from projects.permissions import bound_project_id, is_project_admin, projects_administered_by, projects_member_of
 from projects.selectors import project_get_for_user
@@ -47,6 +47,21 @@ def job_get_for_user(*, user: User, job_id: uuid.UUID | str, with_results: bool 
     if job is None:
         raise NotFound(f"Job {job_id} not found.")
     return job
+
+
+def job_drawing_notes(job: Job) -> dict[tuple[int, str], str]:
+    """The job's circuit drawings that exist, by (entry index, stage): "" for a picture, else the note
+    saying why there is none. The pictures themselves are not read."""
+    rows = CircuitDrawing.objects.filter(job_id=job.job_id).values_list("index", "stage", "note")
+    return {(index, stage): note for index, stage, note in rows}
+
+
+def job_drawing_svg(job: Job, *, index: int, stage: str) -> str:
+    """One drawing of a job the caller has read (``job_get_for_user``), as SVG."""
+    drawing = CircuitDrawing.objects.filter(job_id=job.job_id, index=index, stage=stage, svg_blob__isnull=False).first()
+    if drawing is None:
+        raise NotFound(f"Job {job.job_id} has no {stage} drawing of entry {index}.")
+    return drawing.svg
 
 
 def job_list_for_user(

@@ -10,10 +10,14 @@ import csv
 import heapq
 import io
 import json
+import math
 import re
 import uuid
 from typing import Any
 
+from csp.constants import NONE, UNSAFE_INLINE
+from csp.decorators import csp_replace
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -24,18 +28,25 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from backends.presenters import backend_view
 from backends.selectors import backends_with_queue_length
+from core.charts import Bar, bar_chart
 from core.exceptions import InvalidParams, NotFound, PermissionDenied, PortalError
 from core.validation import dumps
-from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, CodeType, JobStatus
+from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, RAN, CodeType, JobStatus
 from jobs.filtersets import JobFilterSet
 from jobs.forms import EXAMPLES, JobUpdateForm, SubmitJobForm, source_as_text
 from jobs.inputs import submit_from_input
+from jobs.models import DrawingStage
 from jobs.presenters import job_results_view, job_status_view, with_queue_position
-from jobs.selectors import job_get_for_user, jobs_visible_to
+from jobs.selectors import job_drawing_notes, job_drawing_svg, job_get_for_user, jobs_visible_to
 from jobs.services import job_update, jobs_cancel, jobs_delete
 from projects.permissions import projects_member_of
 
 PAGE_SIZE = 25
+# A drawing opened on its own is a document of its own: it may style itself (matplotlib writes style
+# attributes), and nothing else, not even a script of this site.
+DRAWING_CSP = {name: [NONE] for name in ("default-src", "script-src", "img-src", "connect-src", "form-action")} | {
+    "style-src": [UNSAFE_INLINE]
+}
 BULK_ACTIONS = {"cancel": "Cancel", "delete": "Delete"}
 # The job page shows each entry's most frequent outcomes (and best QUBO solutions) up to this many and
 # says how many more the downloads hold: a wide circuit can have as many distinct outcomes as shots, and
@@ -43,6 +54,8 @@ BULK_ACTIONS = {"cancel": "Cancel", "delete": "Delete"}
 SHOWN_OUTCOMES = 64
 # Likewise a source code entry (a large QUBO matrix is megabytes of JSON); Results JSON has it whole.
 SHOWN_SOURCE_CHARS = 64 * 1024
+# The most bars an energy chart draws (the driver bins into 40).
+MAX_ENERGY_BARS = 200
 
 
 # --- List and bulk actions ----------------------------------------------------------------------
@@ -128,36 +141,38 @@ def job_bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _histogram(counts: dict[str, int], total: int) -> dict[str, Any]:
-    """Bars of an SVG histogram, sorted by bitstring, scaled to the largest count; ``total`` is the sum
-    of all the entry's counts, of which ``counts`` may be only the most frequent."""
-    width_per_bar, height, top = 44, 180, 20
-    peak = max(counts.values()) if counts else 1
+    """The counts chart, by bitstring; ``total`` is the sum of all the entry's counts, of which ``counts``
+    may be only the most frequent."""
     total = total or 1
-    bars = []
-    for i, (bitstring, count) in enumerate(sorted(counts.items())):
-        h = round(height * count / peak, 1)
-        bars.append(
-            {
-                "label": bitstring,
-                "count": count,
-                "share": round(100 * count / total, 1),
-                "x": 40 + i * width_per_bar,
-                "y": top + height - h,
-                "h": h,
-                "cx": 40 + i * width_per_bar + (width_per_bar - 8) / 2,
-            }
-        )
-    return {
-        "bars": bars,
-        "bar_width": width_per_bar - 8,
-        "width": 40 + max(len(bars), 1) * width_per_bar + 10,
-        "height": top + height + 60,
-        "base": top + height,
-        "label_y": top + height + 14,
-        "peak": peak,
-        "top": top,
-        "rotate": max((len(b) for b in counts), default=0) > 4,
-    }
+    bars = [Bar(bits, n, f"{bits}: {n} ({round(100 * n / total, 1)}%)") for bits, n in sorted(counts.items())]
+    return bar_chart(bars)
+
+
+def _numbers(values: Any, length: int) -> bool:
+    return (
+        isinstance(values, list)
+        and len(values) == length
+        and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+    )
+
+
+def _energy_chart(histogram: Any) -> dict[str, Any] | None:
+    """The chart of a QUBO entry's ``energy_histogram`` (``drivers.qubo``): reads per energy, lowest first.
+    None for anything else: a device reporting through set_job_results may send any metadata."""
+    if not isinstance(histogram, dict):
+        return None
+    counts = histogram.get("counts")
+    if not isinstance(counts, list) or not 0 < len(counts) <= MAX_ENERGY_BARS or not _numbers(counts, len(counts)):
+        return None
+    energies, edges = histogram.get("energies"), histogram.get("bin_edges")
+    if _numbers(energies, len(counts)):
+        bars = [Bar(f"{e:.4g}", n, f"energy {e:.6g}: {n} reads") for e, n in zip(energies, counts, strict=True)]
+    elif _numbers(edges, len(counts) + 1):
+        spans = zip(edges, edges[1:], counts, strict=False)
+        bars = [Bar(f"{lo:.4g}", n, f"energy {lo:.6g} to {hi:.6g}: {n} reads") for lo, hi, n in spans]
+    else:
+        return None
+    return bar_chart(bars, bar_width=22, rotate_labels=True, label_every=-(-len(bars) // 10))
 
 
 def _source(source: Any) -> dict[str, Any]:
@@ -166,12 +181,27 @@ def _source(source: Any) -> dict[str, Any]:
     return {"source": text[:SHOWN_SOURCE_CHARS], "source_more": max(len(text) - SHOWN_SOURCE_CHARS, 0)}
 
 
+def _drawings(job, index: int, notes: dict[tuple[int, str], str]) -> list[dict[str, Any]]:
+    """The entry's pictures as submitted and as transpiled: a URL, or the note saying why there is none."""
+    drawn = []
+    for stage in DrawingStage:
+        note = notes.get((index, stage.value))
+        if note is None:
+            continue
+        url = None if note else reverse("jobs:drawing", kwargs={"job_id": job.job_id, "index": index, "stage": stage})
+        label = f"As transpiled for {job.backend.name}" if stage == DrawingStage.TRANSPILED else stage.label
+        drawn.append({"stage": stage.value, "label": label, "url": url, "note": note})
+    return drawn
+
+
 def _entries(job, view: dict[str, Any]) -> list[dict[str, Any]]:
     """Each entry's part of the page, bounded whatever the size of its results (SHOWN_OUTCOMES)."""
     sources = view.get("source_code") or []
+    notes = job_drawing_notes(job) if job.code_type in CIRCUIT_CODE_TYPES and job.status in FINAL else {}
     entries = []
     for index, result in enumerate(view["results"]):
         entry: dict[str, Any] = {"index": index, "view": result, "kind": "none", "more": 0}
+        entry["drawings"] = _drawings(job, index, notes)
         results = result.get("results")
         if index < len(sources):
             entry.update(_source(sources[index]))
@@ -182,6 +212,7 @@ def _entries(job, view: dict[str, Any]) -> list[dict[str, Any]]:
             entry["pairs"] = sorted(results.items())
         elif job.code_type == CodeType.QUBO and isinstance(results, list):
             entry["kind"] = "qubo"
+            entry["energy_chart"] = _energy_chart((result.get("metadata") or {}).get("energy_histogram"))
             entry["solutions"] = results[:SHOWN_OUTCOMES]  # ranked best first by the driver
             entry["more"] = len(results) - len(entry["solutions"])
         elif isinstance(results, dict) and results:
@@ -191,6 +222,9 @@ def _entries(job, view: dict[str, Any]) -> list[dict[str, Any]]:
             entry["histogram"] = _histogram(dict(shown), total=sum(results.values()))
             entry["by_count"] = shown
             entry["more"] = len(results) - len(shown)
+            which = f"The {len(shown)} most frequent outcomes" if entry["more"] else "Counts"
+            entry["chart_name"] = f"Histogram of counts, entry {index}"
+            entry["caption"] = f"{which} by bitstring (Qiskit order: leftmost character = highest classical bit)."
         entries.append(entry)
     # Sources of entries without a result yet (queued, running).
     for index in range(len(view["results"]), len(sources)):
@@ -205,13 +239,18 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = job_get_for_user(user=request.user, job_id=job_id, with_results=True)
     view = with_queue_position(job_results_view(job), job)
     tags = ", ".join(view["tags"])
+    entries = _entries(job, view)
     return render(
         request,
         "jobs/detail.html",
         {
             "job": job,
             "view": view,
-            "entries": _entries(job, view),
+            "entries": entries,
+            "drawings_pending": settings.CIRCUIT_DRAWINGS
+            and job.code_type in CIRCUIT_CODE_TYPES
+            and job.status in RAN
+            and not any(entry.get("drawings") for entry in entries),
             "events": job.events.all(),
             "is_final": job.status in FINAL,
             "can_cancel": job.status in CANCELLABLE,
@@ -273,6 +312,19 @@ def job_edit(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     else:
         messages.success(request, "Job updated.")
     return redirect("jobs:detail", job_id=job.job_id)
+
+
+@login_required
+@require_GET
+@csp_replace(DRAWING_CSP)
+def job_drawing(request: HttpRequest, job_id: uuid.UUID, index: int, stage: str) -> HttpResponse:
+    """One stored circuit drawing, as an SVG image (the job page shows it in an <img>)."""
+    job = job_get_for_user(user=request.user, job_id=job_id)
+    response = HttpResponse(job_drawing_svg(job, index=index, stage=stage), content_type="image/svg+xml")
+    response["X-Content-Type-Options"] = "nosniff"
+    # A drawing never changes once made (a re-run discards it, and its page then links no drawing).
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @login_required

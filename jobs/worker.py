@@ -263,7 +263,11 @@ class JobWorker(Worker):
 
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         """The horse died without finishing: over its time limit (we killed it) or crashed."""
+        from jobs import queues
+
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        if job.func_name != queues.RUN_JOB:
+            return  # a job's drawings: RQ's failed registry has it, the job itself is already final
         signal_number = os.WTERMSIG(ret_val) if ret_val and os.WIFSIGNALED(ret_val) else None
         start, peak = self._peaks.read()
         try:

@@ -224,7 +224,12 @@ if EMBEDDED_REDIS:
 JOB_PRIORITIES = range(1, 11)
 JOB_QUEUE_NAMES = [f"jobs-p{priority}" for priority in JOB_PRIORITIES]
 CALLBACK_QUEUE_NAME = "callbacks"
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in [*JOB_QUEUE_NAMES, CALLBACK_QUEUE_NAME]}
+# Circuit drawings for the job pages, made by the job workers after a job ends and only when no job
+# waits (the queue they listen to last). Off: no drawings are made, and job pages show none.
+DRAWING_QUEUE_NAME = "drawings"
+CIRCUIT_DRAWINGS = env_bool("CIRCUIT_DRAWINGS", True)
+QUEUE_NAMES = [*JOB_QUEUE_NAMES, DRAWING_QUEUE_NAME, CALLBACK_QUEUE_NAME]
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in QUEUE_NAMES}
 RQ_QUEUES["default"] = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}
 RQ_SHOW_ADMIN_LINK = True
 # Crash recovery (jobs.services.jobs_reconcile, run by every worker at least this often).

@@ -14,7 +14,7 @@ import redis
 
 from portal.embedded_redis import pid_alive
 from portal.settings import *  # noqa: F403
-from portal.settings import CALLBACK_QUEUE_NAME, JOB_QUEUE_NAMES, REDIS_URL
+from portal.settings import QUEUE_NAMES, REDIS_URL
 
 _LOCK = "portal:test-run"
 
@@ -42,7 +42,7 @@ def _claim_db() -> int:
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB") or _claim_db())
 os.environ["TEST_REDIS_DB"] = str(TEST_REDIS_DB)  # inherited by the workers and servers tests start
 REDIS_URL = _with_db(REDIS_URL, TEST_REDIS_DB)
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in [*JOB_QUEUE_NAMES, CALLBACK_QUEUE_NAME]}
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in QUEUE_NAMES}
 RQ_QUEUES["default"] = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests create many users
 

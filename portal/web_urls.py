@@ -1,11 +1,24 @@
 """The web portal's addresses. ``/``, ``/jobs/``, ``/jobs/new/``, ``/jobs/<job_id>/`` and
 ``/projects/<slug>/`` are relied on by scripts and bookmarks."""
 
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from jobs import web as jobs_web
 from portal import web
 from projects import web as projects_web
+
+
+class DrawingStageConverter:
+    regex = "submitted|transpiled"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return str(value)
+
+
+register_converter(DrawingStageConverter, "drawing_stage")
 
 jobs_patterns = (
     [
@@ -16,6 +29,7 @@ jobs_patterns = (
         path("<uuid:job_id>/cancel/", jobs_web.job_cancel, name="cancel"),
         path("<uuid:job_id>/delete/", jobs_web.job_delete, name="delete"),
         path("<uuid:job_id>/edit/", jobs_web.job_edit, name="edit"),
+        path("<uuid:job_id>/circuits/<int:index>/<drawing_stage:stage>.svg", jobs_web.job_drawing, name="drawing"),
         path("<uuid:job_id>/results.json", jobs_web.job_results_json, name="results-json"),
         path("<uuid:job_id>/results.csv", jobs_web.job_results_csv, name="results-csv"),
     ],

@@ -6,6 +6,7 @@ workers write), ``operators``, ``recovery``, over the state machine in ``state``
 its public face, so callers need not know which file a service lives in.
 """
 
+from jobs.services.drawings import job_draw_circuits
 from jobs.services.lifecycle import (
     UNSET,
     job_fail,
@@ -27,6 +28,7 @@ __all__ = [
     "REQUEUEABLE",
     "UNSET",
     "JobSpec",
+    "job_draw_circuits",
     "job_fail",
     "job_finish",
     "job_force_stop",

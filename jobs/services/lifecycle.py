@@ -20,11 +20,18 @@ from core.exceptions import (
 )
 from drivers.base import EntryResult
 from jobs import live, queues
-from jobs.choices import CANCELLABLE, DELETABLE, FINAL, JobStatus
+from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, JobStatus
 from jobs.models import Job, JobResult
 from jobs.rules import may_be_enqueued
 from jobs.selectors import confined_to_token, job_get_for_user, jobs_visible_to
-from jobs.services.state import enqueue_missing, fill_missing_entries, result_row, tags_named, transition
+from jobs.services.state import (
+    discard_outcome,
+    enqueue_missing,
+    fill_missing_entries,
+    result_row,
+    tags_named,
+    transition,
+)
 from projects.models import ApiToken, User
 from projects.permissions import can_set_results
 
@@ -60,7 +67,7 @@ def jobs_delete(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
                 job.job_id, allowed=DELETABLE, to=JobStatus.DELETED, project_id=job.project_id, source_blob=None
             )
             if won:
-                JobResult.objects.filter(job_id=job.job_id).delete()
+                discard_outcome(job.job_id)
         if won:
             if job.status == JobStatus.QUEUED:
                 queues.remove(job.job_id, job.job_priority)
@@ -155,7 +162,7 @@ def _running(job_id: uuid.UUID, attempt: int | None) -> Job | None:
     if attempt is not None:
         where["attempts"] = attempt
     # What the writers need, not the job's source (read once, at its start).
-    fields = ("job_id", "project_id", "num_entries", "num_qubits", "attempts", "callbacks")
+    fields = ("job_id", "project_id", "code_type", "num_entries", "num_qubits", "attempts", "callbacks")
     return Job.objects.select_for_update().only(*fields).filter(**where).first()
 
 
@@ -197,12 +204,14 @@ def job_finish(
             job_id, allowed=[JobStatus.RUNNING], to=final, attempt=job.attempts, callbacks=job.callbacks,
             project_id=job.project_id, ended_at=timezone.now(), **fields,
         )  # fmt: skip
+        if won and job.code_type in CIRCUIT_CODE_TYPES:
+            queues.enqueue_drawing(job_id)
     return final if won else None
 
 
 def job_fail(*, job_id: uuid.UUID, error: dict[str, Any], detail: str = "", attempt: int | None = None) -> bool:
     """Fail a running job whose run broke off: entries without an outcome get ``error``."""
-    job = Job.objects.filter(pk=job_id).only("num_entries", "project_id").first()
+    job = Job.objects.filter(pk=job_id).only("num_entries", "project_id", "code_type").first()
     if job is None:
         return False
     now = timezone.now()
@@ -213,6 +222,8 @@ def job_fail(*, job_id: uuid.UUID, error: dict[str, Any], detail: str = "", atte
         )  # fmt: skip
         if won:
             fill_missing_entries(job_id, job.num_entries, status=JobStatus.FAILED, error=error, now=now)
+            if job.code_type in CIRCUIT_CODE_TYPES:
+                queues.enqueue_drawing(job_id)
     return won
 
 
@@ -261,7 +272,7 @@ def job_set_results(*, user: User, token: ApiToken | None, job_id: uuid.UUID, re
         )
         if not won:
             raise InvalidState(f"Job {job_id} has already ended; its results cannot change.")
-        JobResult.objects.filter(job_id=job_id).delete()
+        discard_outcome(job_id)
         fetch_mode = job.backend.results_fetch_mode
         JobResult.objects.bulk_create(
             result_row(job_id, i, _reported_entry(entry, fetch_mode, now), ended_at=now)

@@ -16,10 +16,10 @@ from core.exceptions import (
 from drivers.errors import CANCELLED_WHILE_RUNNING, error_dict
 from jobs import queues
 from jobs.choices import JobStatus
-from jobs.models import Job, JobResult
+from jobs.models import Job
 from jobs.selectors import jobs_visible_to
 from jobs.services.lifecycle import jobs_cancel, jobs_delete
-from jobs.services.state import enqueue_if_allowed, enqueue_missing, fill_missing_entries, transition
+from jobs.services.state import discard_outcome, enqueue_if_allowed, enqueue_missing, fill_missing_entries, transition
 from projects.models import User
 
 
@@ -83,7 +83,7 @@ def jobs_requeue(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
                 queued_at=timezone.now(), worker_name="",
             )  # fmt: skip
             if won:
-                JobResult.objects.filter(job_id=job.job_id).delete()
+                discard_outcome(job.job_id)
                 enqueue_if_allowed(job)
         if won:
             requeued.append(job)

@@ -14,10 +14,10 @@ from drivers.errors import WORKER_LOST, error_dict
 from drivers.registry import get_driver
 from jobs import queues
 from jobs.choices import ACTIVE, JobStatus
-from jobs.models import Job, JobResult
+from jobs.models import Job
 from jobs.rules import handed_to_device
 from jobs.services.lifecycle import job_fail
-from jobs.services.state import enqueue_if_allowed, enqueue_missing, transition
+from jobs.services.state import discard_outcome, enqueue_if_allowed, enqueue_missing, transition
 from jobs.signals import jobs_reconciling
 from projects.models import Project
 
@@ -45,7 +45,7 @@ def job_recover_lost(*, job_id: uuid.UUID, attempt: int, reason: str) -> str | N
             started_at=None, progress=0, num_qubits=None, queued_at=timezone.now(), worker_name="",
         )  # fmt: skip
         if won:
-            JobResult.objects.filter(job_id=job_id).delete()
+            discard_outcome(job_id)
             enqueue_if_allowed(job)
     return JobStatus.QUEUED if won else None
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from drivers.base import EntryResult
 from jobs import live, queues
 from jobs.choices import ACTIVE, JobStatus
-from jobs.models import Job, JobEvent, JobResult, Tag
+from jobs.models import CircuitDrawing, Job, JobEvent, JobResult, Tag
 from jobs.rules import may_be_enqueued
 from jobs.signals import job_status_changed
 from projects.models import Project
@@ -99,6 +99,13 @@ def result_row(job_id: uuid.UUID, index: int, entry: EntryResult, *, ended_at: d
     """The stored row of one entry's outcome, however it arrived (the worker's driver, set_job_results)."""
     outcome = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}  # no deep copy of results
     return JobResult(job_id=job_id, index=index, ended_at=ended_at, **outcome)
+
+
+def discard_outcome(job_id: uuid.UUID) -> None:
+    """Forget what a run of the job produced (its entries' results and its drawings), when it is
+    deleted or runs again from scratch."""
+    JobResult.objects.filter(job_id=job_id).delete()
+    CircuitDrawing.objects.filter(job_id=job_id).delete()
 
 
 def fill_missing_entries(job_id: uuid.UUID, num_entries: int, *, status: str, error: dict, now) -> None:

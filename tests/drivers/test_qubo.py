@@ -139,7 +139,7 @@ def test_ranked_distinct_best_first_at_most_top_k():
     """ranked drops duplicate candidates, orders by quboValue, numbers ranks 1..k and keeps top_k."""
     matrix = np.array([[-1.0, 2.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -3.0]])
     candidates = np.array([[1, 1, 1], [0, 0, 1], [1, 1, 1], [1, 0, 1], [0, 0, 0], [0, 0, 1], [1, 0, 0]])
-    answer = ranked(matrix, candidates, top_k=4)
+    answer, _ = ranked(matrix, candidates, top_k=4)
     assert [s["result"] for s in answer] == [1, 2, 3, 4]
     assert [s["solutionVector"] for s in answer] == [[1, 0, 1], [0, 0, 1], [1, 1, 1], [1, 0, 0]]
     assert [s["quboValue"] for s in answer] == [-4.0, -3.0, -3.0, -1.0]
@@ -149,14 +149,36 @@ def test_ranked_ties_prefer_more_cut_edges():
     """Equal quboValues rank the solution cutting more edges first, before the vector order."""
     matrix = np.array([[0.0, 1.0], [0.0, 5.0]])
     # [0,0] and [1,0] are both 0; only [1,0] cuts the edge {0, 1}.
-    answer = ranked(matrix, np.array([[0, 0], [1, 0]]), top_k=10)
+    answer, _ = ranked(matrix, np.array([[0, 0], [1, 0]]), top_k=10)
     assert [(s["solutionVector"], s["maxcutValue"]) for s in answer] == [([1, 0], 1.0), ([0, 0], 0.0)]
 
 
 def test_ranked_fewer_distinct_candidates_than_top_k():
     """With fewer distinct candidates than top_k, each appears once."""
-    answer = ranked(np.array([[2.0]]), np.array([[1], [1], [1]]), top_k=10)
+    answer, _ = ranked(np.array([[2.0]]), np.array([[1], [1], [1]]), top_k=10)
     assert answer == [{"result": 1, "quboValue": 2.0, "maxcutValue": 0.0, "solutionVector": [1]}]
+
+
+def test_the_energy_histogram_counts_every_read_not_only_the_ranked_ones():
+    """Seven reads of five distinct vectors, top_k 2: the histogram still counts all seven, each energy
+    once with its reads summed."""
+    matrix = np.array([[-1.0, 2.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -3.0]])
+    candidates = np.array([[1, 1, 1], [0, 0, 1], [1, 1, 1], [1, 0, 1], [0, 0, 0], [0, 0, 1], [1, 0, 0]])
+    _, histogram = ranked(matrix, candidates, top_k=2)
+    # energies: [1,1,1] -3 (x2), [0,0,1] -3 (x2), [1,0,1] -4, [0,0,0] 0, [1,0,0] -1
+    assert histogram == {"num_reads": 7, "energies": [-4.0, -3.0, -1.0, 0.0], "counts": [1, 4, 1, 1]}
+
+
+def test_many_distinct_energies_are_binned():
+    rng = np.random.default_rng(3)
+    matrix = rng.normal(size=(12, 12))
+    candidates = rng.integers(0, 2, size=(500, 12))
+    _, histogram = ranked(matrix, candidates, top_k=5)
+    assert histogram["num_reads"] == 500 and sum(histogram["counts"]) == 500
+    assert len(histogram["bin_edges"]) == len(histogram["counts"]) + 1 == 41
+    energies = qubo_values(matrix, candidates.astype(float))
+    assert histogram["bin_edges"][0] == pytest.approx(energies.min())
+    assert histogram["bin_edges"][-1] == pytest.approx(energies.max())
 
 
 def test_as_matrix_rejects_nan():

@@ -369,3 +369,41 @@ def test_a_deeply_nested_circuit_list_is_taken_as_text(post_submit):
     response = post_submit(code_type="qasm2", source_code="[" * 5000 + "]" * 5000)
     assert response.status_code == 302
     assert Job.objects.get().source_code == ["[" * 5000 + "]" * 5000]
+
+
+def test_a_qubo_job_shows_the_energy_distribution_of_all_its_reads(web, tenant, submit, run_worker):
+    """Annealed 200 times on qubo_sa with top_k 3: the table ranks three solutions, the chart counts all
+    200 reads by energy, lowest first, and its lowest bar is the best solution's energy."""
+    matrix = [[-2, 1, 0, 1], [1, -2, 1, 0], [0, 1, -2, 1], [1, 0, 1, -2]]
+    options = {"num_reads": 200, "top_k": 3, "seed": 7}
+    submitted = submit(tenant, code_type="qubo", backend="qubo_sa", source_code=[matrix], driver_options=options)
+    run_worker()
+    page = web.get(f"/jobs/{submitted['job_id']}/").content.decode()
+    bars = [(float(e), int(n)) for e, n in re.findall(r'data-energy="([^"]+)" data-value="(\d+)"', page)]
+    assert sum(n for _, n in bars) == 200
+    assert [e for e, _ in bars] == sorted(e for e, _ in bars)
+    first_row = r'<table class="solutions">.*?<tr><td class="num">1</td><td class="num">([^<]+)<'
+    best = float(re.search(first_row, page, re.S)[1])
+    assert bars[0][0] == best
+    assert 'aria-label="Energy distribution of the reads"' in page
+
+
+@pytest.mark.parametrize(
+    "histogram",
+    [
+        {"counts": "many"},
+        {"counts": [1, 2], "energies": ["a", "b"]},
+        {"counts": [1, 2], "energies": [1.0]},
+        {"counts": [1], "energies": [float("nan")]},
+        {"counts": [True], "energies": [1.0]},
+        {"counts": [1] * 10_000, "energies": list(range(10_000))},
+        {"counts": [1, 2], "bin_edges": [0, 1]},
+        [1, 2, 3],
+    ],
+)
+def test_an_energy_histogram_reported_from_outside_that_is_not_one_draws_no_chart(histogram):
+    """A device reporting through set_job_results may send any metadata: the page then has no chart,
+    never an error or a page of ten thousand bars."""
+    from jobs.web import _energy_chart
+
+    assert _energy_chart(histogram) is None

@@ -271,7 +271,9 @@ def _build_children(host: str, port: int, workers: int, no_web: bool, web_worker
     # elects one per queue among the workers, so giving it to all of them is harmless.
     rqworker = [python, manage, "rqworker", "--worker-class", worker_class, "--with-scheduler"]
     for index in range(1, workers + 1):
-        children.append(Child(f"worker-{index}", [*rqworker, *settings.JOB_QUEUE_NAMES], critical=False))
+        # The drawings queue last: a worker draws only when no job is waiting.
+        queues = [*settings.JOB_QUEUE_NAMES, settings.DRAWING_QUEUE_NAME]
+        children.append(Child(f"worker-{index}", [*rqworker, *queues], critical=False))
     if workers > 0:
         # Callbacks get their own worker so a slow receiver never delays a job, nor a long job a callback.
         children.append(Child("callbacks", [*rqworker, settings.CALLBACK_QUEUE_NAME], critical=False))
