@@ -64,4 +64,7 @@ class Backend(models.Model):
     def results_fetch_mode(self) -> str:
         from drivers.registry import get_driver
 
-        return get_driver(self.driver).results_fetch_mode
+        try:
+            return get_driver(self.driver).results_fetch_mode
+        except KeyError:  # its driver is no longer installed: the backend is still listed, its jobs cannot run
+            return "sync"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncHour
 
 from backends.models import Backend
 from core.exceptions import NotFound
@@ -51,3 +54,19 @@ def job_counts(backends: QuerySet[Backend]) -> dict[str, dict[str, int]]:
         counts[name]["total"] += n
         counts[name][status.lower()] += n
     return counts
+
+
+def backend_jobs_per_hour(backend: Backend, *, until: datetime, hours: int = 24) -> list[tuple[datetime, int]]:
+    """Jobs that ran to their end on ``backend`` (COMPLETED or FAILED) in each of the last ``hours``
+    whole hours up to ``until``, oldest first: one grouped query, read off the (backend, ended_at) index."""
+    end = until.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - timedelta(hours=hours)
+    rows = (
+        backend.jobs.filter(ended_at__gte=start, ended_at__lt=end, status__in=["COMPLETED", "FAILED"])
+        .annotate(hour=TruncHour("ended_at"))
+        .values_list("hour")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts = dict(rows)
+    return [(hour, counts.get(hour, 0)) for hour in (start + timedelta(hours=i) for i in range(hours))]

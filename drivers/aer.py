@@ -295,6 +295,21 @@ class AerDriver(Driver):
             transpiled=drawing.transpiled_source(compiled),
         )
 
+    def properties(self, backend) -> dict[str, Any]:
+        method = backend.options.get("method", "automatic")
+        described: dict[str, Any] = {"simulator": "qiskit-aer AerSimulator", "method": method}
+        if backend.options.get("noise") != "device_like":
+            return {**described, "noise_model": "none (ideal)"}
+        return {
+            **described,
+            "noise_model": "device-like",
+            "noise_basis_gates": NOISE_BASIS,
+            "depolarizing_error_1q": NOISE_1Q,
+            "depolarizing_error_2q": NOISE_2Q,
+            "readout_error_p1_given_0": READOUT[0][1],
+            "readout_error_p0_given_1": READOUT[1][0],
+        }
+
     def draw(self, backend, job: DriverJob, transpiled: list[str | None]) -> list[Drawing]:
         return drawing.circuit_drawings(
             job.code_type, job.source_code, transpiled, max_qubits=backend.max_qubits, backend_name=backend.name

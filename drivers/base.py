@@ -119,6 +119,11 @@ class Driver:
     def run(self, backend: Backend, job: DriverJob, report: Report) -> None:
         raise NotImplementedError
 
+    def properties(self, backend: Backend) -> dict[str, Any]:
+        """What the backend is beyond its limits, as the driver knows it: the simulator or solver, its
+        noise parameters. Shown on the backend's page; plain JSON values."""
+        return {}
+
     def draw(self, backend: Backend, job: DriverJob, transpiled: list[str | None]) -> list[Drawing]:
         """Pictures of the job's circuits, as submitted and as they ran (``transpiled``: each entry's
         ``EntryResult.transpiled``). Called by a worker after the job ended, never while it runs.

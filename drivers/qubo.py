@@ -216,6 +216,14 @@ class AnnealingDriver(QuboDriver):
             "num_sweeps": _int_option(options, "num_sweeps", 1, 1_000_000, None),
         }
 
+    def properties(self, backend) -> dict[str, Any]:
+        return {
+            "solver": "dwave-neal SimulatedAnnealingSampler",
+            "default_num_reads": DEFAULT_NUM_READS,
+            "default_num_sweeps": 1000,
+            "default_top_k": DEFAULT_TOP_K,
+        }
+
     def candidates(self, matrix: np.ndarray, options: dict[str, Any]) -> np.ndarray:
         import dimod
 
@@ -245,6 +253,9 @@ class ExactDriver(QuboDriver):
                     f"source_code[{index}] has {len(entry)} variables; exhaustive search takes at most "
                     f"{EXACT_MAX_VARIABLES}."
                 )
+
+    def properties(self, backend) -> dict[str, Any]:
+        return {"solver": "exhaustive search (exact optima)", "max_variables": EXACT_MAX_VARIABLES}
 
     def candidates(self, matrix: np.ndarray, options: dict[str, Any]) -> np.ndarray:
         return best_assignments(matrix, options["top_k"])

@@ -1,8 +1,9 @@
 """The web portal's addresses. ``/``, ``/jobs/``, ``/jobs/new/``, ``/jobs/<job_id>/`` and
-``/projects/<slug>/`` are relied on by scripts and bookmarks."""
+``/projects/<slug>/`` (and ``/backends/<name>/``) are relied on by scripts and bookmarks."""
 
 from django.urls import include, path, register_converter
 
+from backends import web as backends_web
 from jobs import web as jobs_web
 from portal import web
 from projects import web as projects_web
@@ -51,8 +52,17 @@ projects_patterns = (
     "projects",
 )
 
+backends_patterns = (
+    [
+        path("", backends_web.backend_list, name="list"),
+        path("<slug:name>/", backends_web.backend_detail, name="detail"),
+    ],
+    "backends",
+)
+
 urlpatterns = [
     path("", web.dashboard, name="dashboard"),
+    path("backends/", include(backends_patterns)),
     path("jobs/", include(jobs_patterns)),
     path("projects/", include(projects_patterns)),
 ]

@@ -7,6 +7,7 @@ Admins see and revoke every token bound to the project, members their own.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from core.charts import Bar, bar_chart
 from core.exceptions import InvalidParams, NotFound, PermissionDenied, PortalError
 from core.validation import validate
 from projects.api.serializers import ProjectPatchSerializer
@@ -24,6 +26,7 @@ from projects.models import Membership, Project, Role
 from projects.permissions import is_project_admin, role_in
 from projects.selectors import (
     month_start,
+    project_activity,
     project_tokens_for_user,
     project_usage,
     projects_for_user,
@@ -39,6 +42,8 @@ from projects.services import (
 )
 
 NEW_TOKEN_SESSION_KEY = "portal:new-token"
+# The project page charts this many days of jobs and shots.
+ACTIVITY_DAYS = 30
 
 
 def _project(request: HttpRequest, slug: str) -> Project:
@@ -84,8 +89,24 @@ def _render_detail(request: HttpRequest, project: Project, *, quotas_form: Quota
             "token_form": TokenForm(),
             "quotas_form": quotas_form,
             "roles": Role.choices,
+            **_activity_charts(project, now),
         },
     )
+
+
+def _activity_charts(project: Project, now) -> dict[str, Any]:
+    """The charts of jobs and shots per day over the last 30 days."""
+    days = project_activity(project, until=now, days=ACTIVITY_DAYS)
+
+    def chart(column: int, unit: str) -> dict[str, Any]:
+        bars = [Bar(f"{row[0]:%m-%d}", row[column], f"{row[0]:%Y-%m-%d}: {row[column]} {unit}") for row in days]
+        return bar_chart(bars, bar_width=20, rotate_labels=True, label_every=5)
+
+    return {
+        "jobs_per_day": chart(1, "jobs"),
+        "shots_per_day": chart(2, "shots"),
+        "activity_days": ACTIVITY_DAYS,
+    }
 
 
 @never_cache

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from jobs.models import Job
 from projects.models import ApiToken, Project, Role
 from projects.services import membership_set, token_create
-from tests.factories import make_project, make_tenant
+from tests.factories import make_project, make_tenant, submit_bell
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +172,28 @@ def test_project_page_queries_do_not_grow_with_tokens(client, tenant, admin, dja
         token_create(user=(tenant.user, admin.user)[i % 2], project=tenant.project)
     with django_assert_max_num_queries(baseline):
         assert client.get(f"/projects/{tenant.project.slug}/").status_code == 200
+
+
+def test_the_project_page_charts_jobs_and_shots_per_day(client, tenant):
+    """Two jobs of 100 shots today, one of 300 three days ago, one 40 days ago (out of the window), and
+    another project's job: 30 bars each, today's 2 jobs and 200 shots, three days ago 1 and 300."""
+    now = timezone.now()
+    submit_bell(tenant, shots=100)
+    submit_bell(tenant, shots=100)
+    old = submit_bell(tenant, shots=300)
+    Job.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=3))
+    older = submit_bell(tenant, shots=999)
+    Job.objects.filter(pk=older.pk).update(created_at=now - timedelta(days=40))
+    submit_bell(make_tenant(), shots=5000)
+    client.force_login(tenant.user)
+    page = client.get(f"/projects/{tenant.project.slug}/").content.decode()
+
+    def bars(name: str) -> list[int]:
+        svg = re.search(rf'aria-label="{name}">.*?</svg>', page, re.S).group(0)
+        return [int(v) for v in re.findall(r'data-day="\d\d-\d\d" data-value="(\d+)"', svg)]
+
+    jobs, shots = bars("Jobs submitted per day"), bars("Shots submitted per day")
+    assert len(jobs) == len(shots) == 30
+    assert (jobs[-1], shots[-1]) == (2, 200)
+    assert (jobs[-4], shots[-4]) == (1, 300)
+    assert (sum(jobs), sum(shots)) == (3, 500)
