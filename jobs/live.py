@@ -91,3 +91,45 @@ async def stream(job_id: uuid.UUID, load) -> AsyncIterator[str]:
             await client.aclose()
         except (RedisError, asyncio.CancelledError):
             pass
+
+
+# The most jobs one stream follows (a page of the job list is 25).
+MAX_STREAMED_JOBS = 100
+
+
+async def stream_many(job_ids: list[uuid.UUID], load) -> AsyncIterator[str]:
+    """The event stream of several jobs at once (the job list): each job's state at once, then each
+    change (every event names its ``job_id``), keep-alives, and ``end`` once all of them are final.
+    ``await load()`` answers the current snapshots of those of ``job_ids`` the caller may read."""
+    from redis import asyncio as aioredis
+
+    client = aioredis.Redis.from_url(settings.RQ_QUEUES["default"]["URL"])
+    pubsub = client.pubsub()
+    try:
+        await pubsub.subscribe(*[channel(job_id) for job_id in job_ids])
+        statuses: dict[str, str] = {}
+        for current in await load():
+            statuses[current["job_id"]] = current["job_status"]
+            yield sse("status", current)
+        while any(status not in FINAL for status in statuses.values()):
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=settings.SSE_KEEPALIVE_SECONDS)
+            if message is None:
+                yield ": keep-alive\n\n"
+                for current in await load():  # in case a message was missed
+                    if statuses.get(current["job_id"]) != current["job_status"]:
+                        statuses[current["job_id"]] = current["job_status"]
+                        yield sse("status", current)
+                continue
+            event = json.loads(message["data"])
+            if event.get("job_id") not in statuses:
+                continue
+            kind = event.pop("event", "status")
+            yield sse(kind, event)
+            statuses[event["job_id"]] = event.get("job_status", statuses[event["job_id"]])
+        yield sse("end", {"job_statuses": statuses})
+    finally:
+        try:
+            await pubsub.aclose()
+            await client.aclose()
+        except (RedisError, asyncio.CancelledError):
+            pass

@@ -14,6 +14,7 @@ import math
 import re
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from csp.constants import NONE, UNSAFE_INLINE
 from csp.decorators import csp_replace
@@ -82,6 +83,9 @@ def job_list(request: HttpRequest) -> HttpResponse:
     else:
         qs = jobs_visible_to(request.user).none()
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The page's jobs that may still change, followed live by one event stream (static/portal/jobs.js).
+    moving = [str(job.job_id) for job in page.object_list if job.status not in FINAL]
+    events_url = f"{reverse('jobs-events')}?{urlencode({'job_ids': ','.join(moving)})}" if moving else ""
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -95,6 +99,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
             "selected_statuses": data.getlist("status"),
             "tag_text": ", ".join(data.getlist("tag")),
             "backends": backends_with_queue_length(),
+            "events_url": events_url,
         },
     )
 

@@ -9,10 +9,10 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from core.exceptions import PortalError
+from core.exceptions import InvalidParams, NotFound, PortalError
 from core.validation import dumps
 from jobs import live
-from jobs.selectors import job_get_for_user
+from jobs.selectors import job_get_for_user, jobs_visible_to
 from portal.errors import HttpProtocolError, http_status, rest_error
 from projects.authentication import request_caller
 
@@ -75,3 +75,57 @@ async def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies must not buffer the stream
     return response
+
+
+def _job_ids(request: HttpRequest) -> list[uuid.UUID]:
+    values = [v for value in request.GET.getlist("job_ids") for v in value.split(",") if v.strip()]
+    if not values:
+        raise InvalidParams(
+            "Give job_ids: the jobs to follow, comma-separated.", errors=[{"field": "job_ids", "message": "required"}]
+        )
+    if len(values) > live.MAX_STREAMED_JOBS:
+        raise InvalidParams(
+            f"At most {live.MAX_STREAMED_JOBS} jobs per stream.",
+            errors=[{"field": "job_ids", "message": f"at most {live.MAX_STREAMED_JOBS}"}],
+        )
+    try:
+        return list(dict.fromkeys(uuid.UUID(v.strip()) for v in values))
+    except ValueError as exc:
+        raise InvalidParams(
+            "job_ids must be job UUIDs.", errors=[{"field": "job_ids", "message": "not a UUID"}]
+        ) from exc
+
+
+async def jobs_events(request: HttpRequest) -> HttpResponse:
+    """``GET /v1/jobs/events?job_ids=<id>,<id>``: server-sent events of up to 100 jobs at once (the job
+    list follows its page with it). Each event is a job's, as on ``/v1/job/<job_id>/events``, and names
+    its ``job_id``; ``event: end`` once every job followed is final. Jobs the caller may not read are
+    left out, as missing ones are; none readable answers 404."""
+    if request.method != "GET":
+        response = _error(HttpProtocolError("Use GET.", status=405, error_code="method_not_allowed"))
+        response["Allow"] = "GET"
+        return response
+
+    def authorize():
+        user, _token = request_caller(request)
+        wanted = _job_ids(request)
+        readable = list(jobs_visible_to(user).filter(pk__in=wanted).values_list("pk", flat=True))
+        if not readable:
+            raise NotFound("None of these jobs was found.")
+        return user, readable
+
+    try:
+        user, job_ids = await _closing(authorize)()
+    except PortalError as exc:
+        return _error(exc)
+
+    def load() -> list[dict]:
+        return [live.snapshot(job) for job in jobs_visible_to(user).filter(pk__in=job_ids).only(*SNAPSHOT_FIELDS)]
+
+    response = StreamingHttpResponse(live.stream_many(job_ids, _closing(load)), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+SNAPSHOT_FIELDS = ("job_id", "status", "progress", "updated_at")

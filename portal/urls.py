@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal import jsonrpc, methods
-from portal.sse import job_events
+from portal.sse import job_events, jobs_events
 
 urlpatterns = [
     path("v1/job/<uuid:job_id>/events", job_events, name="job-events"),
+    path("v1/jobs/events", jobs_events, name="jobs-events"),
     # QCOS's client posts to /v1/job, the seed's examples to /v1/job/ and /v1/job/<method>.
     path("v1/job", jsonrpc.endpoint),
     path("v1/job/", jsonrpc.endpoint, name="jsonrpc"),

@@ -163,3 +163,46 @@ def test_a_project_bound_token_follows_only_its_projects_jobs(server):
     assert requests.get(f"{server}/v1/job/{in_first}/events", headers=headers, timeout=30).status_code == 404
     with requests.get(f"{server}/v1/job/{in_second}/events", headers=headers, stream=True, timeout=30) as response:
         assert response.status_code == 200
+
+
+def _stream_many(server: str, token: str | None, job_ids: str, **kwargs):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.get(f"{server}/v1/jobs/events", params={"job_ids": job_ids}, headers=headers, timeout=60, **kwargs)
+
+
+def test_one_stream_follows_several_jobs_to_their_ends(server, run_worker):
+    """/v1/jobs/events (the job list's stream): each job's state at once, every change naming its job,
+    and one end once all of them are final. Another tenant's job among the ids is left out."""
+    tenant, stranger = make_tenant(), make_tenant()
+    mine = [submit(server, tenant.token, source_code=[BELL]) for _ in range(2)]
+    theirs = submit(server, stranger.token)
+    response = _stream_many(server, tenant.token, ",".join([*mine, theirs]), stream=True)
+    assert response.status_code == 200
+    received: list = []
+    reader = threading.Thread(target=read_events, args=(response, received))
+    reader.start()
+    wait_for(lambda: len(received) >= 2, timeout=30, what="the first events")
+    assert sorted((data["job_id"], data["job_status"]) for _, data in received[:2]) == sorted(
+        (job_id, "QUEUED") for job_id in mine
+    )
+    run_worker()
+    reader.join(timeout=60)
+    assert not reader.is_alive(), "the stream did not close once every job was final"
+    named = [data for kind, data in received if kind in ("status", "progress")]
+    assert {data["job_id"] for data in named} == set(mine)
+    for job_id in mine:
+        statuses = [data["job_status"] for kind, data in received if kind == "status" and data["job_id"] == job_id]
+        assert statuses == ["QUEUED", "RUNNING", "COMPLETED"]
+    assert received[-1] == ("end", {"job_statuses": dict.fromkeys(mine, "COMPLETED")})
+    assert theirs not in json.dumps(received)
+
+
+def test_the_several_jobs_stream_refuses_what_it_cannot_follow(server):
+    tenant, stranger = make_tenant(), make_tenant()
+    theirs = submit(server, stranger.token)
+    assert _stream_many(server, tenant.token, theirs).status_code == 404  # only others' jobs: not found
+    for bad in ("", "not-a-uuid", ",".join(["00000000-0000-4000-8000-000000000042"] * 101)):
+        response = _stream_many(server, tenant.token, bad)
+        assert response.status_code == 400, bad
+        assert response.json()["error"]["data"]["errors"][0]["field"] == "job_ids"
+    assert _stream_many(server, None, theirs).status_code == 401

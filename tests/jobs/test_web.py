@@ -407,3 +407,18 @@ def test_an_energy_histogram_reported_from_outside_that_is_not_one_draws_no_char
     from jobs.web import _energy_chart
 
     assert _energy_chart(histogram) is None
+
+
+def test_the_job_list_follows_the_jobs_on_its_page_that_may_still_change(web, tenant, submit):
+    """The list names one event stream for its page's jobs that are not final; a page of final jobs
+    opens none."""
+    from tests.factories import complete
+
+    queued = submit(tenant)["job_id"]
+    done = complete(Job.objects.get(pk=submit(tenant)["job_id"]))
+    page = web.get("/jobs/").content.decode()
+    url = re.search(r'id="job-list" data-events-url="([^"]+)"', page)[1].replace("&amp;", "&")
+    assert url == f"/v1/jobs/events?job_ids={queued}"
+    assert f'data-job-id="{done.job_id}"' in page
+    page = web.get("/jobs/?status=COMPLETED").content.decode()
+    assert 'id="job-list" data-events-url' not in page
