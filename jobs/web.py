@@ -177,7 +177,8 @@ def _energy_chart(histogram: Any) -> dict[str, Any] | None:
         bars = [Bar(f"{lo:.4g}", n, f"energy {lo:.6g} to {hi:.6g}: {n} reads") for lo, hi, n in spans]
     else:
         return None
-    return bar_chart(bars, bar_width=22, rotate_labels=True, label_every=-(-len(bars) // 10))
+    narrow = len(bars) > 16
+    return bar_chart(bars, bar_width=22 if narrow else 44, label_every=-(-len(bars) // 10) if narrow else 1)
 
 
 def _source(source: Any) -> dict[str, Any]:

@@ -9,8 +9,10 @@ from typing import Any
 
 import django_rq
 import pytest
+from django.conf import settings
 from rq import SimpleWorker
 
+from core.redis import client as redis_client
 from jobs import queues
 from tests.factories import Tenant, make_project, make_tenant
 
@@ -125,6 +127,23 @@ def run_worker() -> Callable[[], int]:
         worker = SimpleWorker(queues.job_queues(), connection=queues.connection(), queue_class=queues.JobQueue)
         worker.work(burst=True)
         return worker.successful_job_count
+
+    return work
+
+
+@pytest.fixture
+def run_drawings(django_capture_on_commit_callbacks) -> Callable[[], int]:
+    """Run the circuit-drawing tasks waiting in Redis, as a portal worker does when no job waits;
+    answers how many it ran."""
+
+    def work() -> int:
+        name = settings.DRAWING_QUEUE_NAME
+        queue = django_rq.get_queue(name, connection=redis_client(name))
+        waiting = queue.count
+        with django_capture_on_commit_callbacks(execute=True):
+            SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        assert queue.count == 0
+        return waiting
 
     return work
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from rq import SimpleWorker
 
 from jobs import queues
 from jobs.models import CircuitDrawing, Job
@@ -23,23 +22,6 @@ WIDE = (
 )
 
 BAD = "OPENQASM 2.0; qreg q[1]; bogus q[0];"
-
-
-@pytest.fixture
-def run_drawings(django_capture_on_commit_callbacks):
-    """Run the drawing tasks waiting in Redis, as a portal worker does when no job waits."""
-
-    def work() -> int:
-        """Answers how many tasks it ran."""
-        name = "drawings"
-        queue = queues.django_rq.get_queue(name, connection=queues.redis_client(name))
-        waiting = queue.count
-        with django_capture_on_commit_callbacks(execute=True):
-            SimpleWorker([queue], connection=queue.connection).work(burst=True)
-        assert queue.count == 0
-        return waiting
-
-    return work
 
 
 @pytest.fixture

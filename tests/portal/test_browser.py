@@ -358,3 +358,129 @@ def test_operator_and_api_pages_run_under_their_policy(page, server, path):
         expect(page.locator(".swagger-ui .info .title")).to_contain_text("Quantum job portal REST API")
     page.wait_for_load_state("networkidle")
     assert violations == []
+
+
+# --- Pictures --------------------------------------------------------------------------------------
+
+
+def api_submit(server: str, token: str, **body) -> str:
+    """Submit over JSON-RPC as a script would; answers the job id."""
+    body = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", **body}
+    payload = {"jsonrpc": "2.0", "id": 1, "method": "submit_job", "params": {"body": body}}
+    answer = requests.post(
+        f"{server}/v1/job/submit_job", json=payload, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    return answer.json()["result"]["job_id"]
+
+
+def member_token(user, project) -> str:
+    _, raw = token_create(user=user, project=project, name="script")
+    return raw
+
+
+def loaded(image) -> bool:
+    return image.evaluate("img => img.complete && img.naturalWidth > 0")
+
+
+def test_the_job_page_draws_each_circuit_as_submitted_and_as_transpiled(page, server, run_worker, run_drawings):
+    """A Bell job on the noisy backend, run and then drawn by a worker: the page shows both pictures,
+    and they are real images (loaded, not broken)."""
+    user, project = member("hana")
+    job_id = api_submit(server, member_token(user, project), backend="aer_noisy", shots=500)
+    run_worker()
+    assert run_drawings() == 1
+    sign_in(page, "hana")
+    page.goto(f"/jobs/{job_id}/")
+    figures = page.locator("#entry-0 .circuits figure.circuit")
+    expect(figures).to_have_count(2)
+    expect(figures.nth(0).locator("figcaption")).to_have_text("As submitted")
+    expect(figures.nth(1).locator("figcaption")).to_have_text("As transpiled for aer_noisy")
+    for i in range(2):
+        image = figures.nth(i).locator("img")
+        expect(image).to_be_visible()
+        image.scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+        assert loaded(image)
+    screenshot(page, "job-circuits")
+
+
+def test_a_backend_page_draws_its_coupling_map_and_jobs_per_hour(page, server, run_worker):
+    from backends.models import Backend
+
+    user, project = member("ivan")
+    Backend.objects.create(
+        name="t-device", driver="aer", code_types=["qasm2"], max_qubits=5, basis_gates=["cx", "rz", "sx", "x"],
+        coupling_map=[[0, 1], [1, 0], [1, 2], [2, 1], [1, 3], [3, 1], [3, 4], [4, 3]], options={"noise": "device_like"},
+    )  # fmt: skip
+    token = member_token(user, project)
+    for _ in range(3):
+        api_submit(server, token, backend="t-device")
+    run_worker()
+    sign_in(page, "ivan")
+    page.goto("/backends/")
+    page.get_by_role("link", name="t-device").click()
+    expect(page).to_have_url(re.compile(r"/backends/t-device/$"))
+    graph = page.get_by_role("img", name=re.compile(r"^Coupling map of t-device: 5 qubits, 4 couplings"))
+    expect(graph).to_be_visible()
+    expect(graph.locator("g.qubit")).to_have_count(5)
+    chart = page.locator("#jobs-per-hour svg g.bar")
+    expect(chart).to_have_count(24)
+    assert chart.nth(23).get_attribute("data-value") == "3"
+    expect(page.locator("#jobs-per-hour")).to_contain_text("3 jobs in the last 24 hours")
+    expect(page.locator("#backend-properties")).to_contain_text("device-like")
+    screenshot(page, "backend")
+
+
+def test_a_qubo_job_charts_the_energies_of_all_its_reads(page, server, run_worker):
+    user, project = member("judy")
+    matrix = [[-2, 1, 0, 1], [1, -2, 1, 0], [0, 1, -2, 1], [1, 0, 1, -2]]
+    job_id = api_submit(
+        server, member_token(user, project), code_type="qubo", backend="qubo_sa", source_code=[matrix],
+        driver_options={"num_reads": 300, "top_k": 4, "seed": 5},
+    )  # fmt: skip
+    run_worker()
+    sign_in(page, "judy")
+    page.goto(f"/jobs/{job_id}/")
+    chart = page.get_by_role("img", name="Energy distribution of the reads")
+    expect(chart).to_be_visible()
+    values = [int(v) for v in chart.locator("g.bar").evaluate_all("bars => bars.map(b => b.dataset.value)")]
+    assert sum(values) == 300
+    expect(page.locator("table.solutions tbody tr")).to_have_count(4)
+    screenshot(page, "qubo")
+
+
+def test_the_project_page_charts_jobs_and_shots_per_day(page, server):
+    user, project = member("kim")
+    token = member_token(user, project)
+    api_submit(server, token, shots=100)
+    api_submit(server, token, shots=300)
+    sign_in(page, "kim")
+    page.goto(f"/projects/{project.slug}/")
+    jobs = page.get_by_role("img", name="Jobs submitted per day")
+    shots = page.get_by_role("img", name="Shots submitted per day")
+    expect(jobs.locator("g.bar")).to_have_count(30)
+    assert jobs.locator("g.bar").last.get_attribute("data-value") == "2"
+    assert shots.locator("g.bar").last.get_attribute("data-value") == "400"
+    page.locator("#activity").scroll_into_view_if_needed()
+    screenshot(page, "project-activity")
+
+
+def test_the_job_list_follows_its_jobs_live(page, server, run_worker):
+    """Two queued jobs on the list; a worker runs them and both badges turn COMPLETED, without a reload."""
+    user, project = member("liam")
+    token = member_token(user, project)
+    ids = [api_submit(server, token, job_name=f"live-{i}") for i in range(2)]
+    sign_in(page, "liam")
+    page.goto("/jobs/")
+    expect(page.locator("#job-list")).to_have_attribute("data-stream", "live")
+    badges = [page.locator(f'tr[data-job-id="{job_id}"] [data-row-status] .badge') for job_id in ids]
+    for badge in badges:
+        expect(badge).to_have_text("QUEUED")
+    page.evaluate("() => { window.notReloaded = true; }")
+    run_worker()
+    for badge in badges:
+        expect(badge).to_have_text("COMPLETED")
+        expect(badge).to_have_class(re.compile(r"\bstatus-completed\b"))
+    expect(page.locator("#job-list")).to_have_attribute("data-stream", "done")
+    assert page.evaluate("window.notReloaded === true"), "the page was reloaded"
+    screenshot(page, "job-list-live")
