@@ -7,8 +7,10 @@ an empty web list) rather than a database error: repeatable filters are bounded,
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC
+from typing import Any
 
 import django_filters
 from django import forms
@@ -20,7 +22,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from core.validation import text_problem
 from jobs.choices import CodeType, JobStatus
-from jobs.inputs import MAX_FILTER_VALUES, MAX_JOB_IDS, MAX_TAGS
+from jobs.inputs import MAX_FILTER_VALUES, MAX_JOB_IDS, MAX_METADATA_KEYS, MAX_TAGS, metadata_problem
 from jobs.models import Job, Tag
 
 
@@ -97,6 +99,46 @@ class MultipleUUIDFilter(_NotDistinct, django_filters.MultipleChoiceFilter):
     field_class = _MultipleUUIDField
 
 
+def metadata_pair(text: str) -> tuple[str, Any]:
+    """``key:value`` as a (key, value) metadata condition; the value is read as JSON where it is JSON."""
+    key, sep, raw = text.partition(":")
+    if not sep:
+        raise ValidationError("must be key:value", code="invalid")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    if metadata_problem("k", value):  # a list, an object, NaN: what no metadata holds is a string here
+        value = raw
+    problem = metadata_problem(key, value)
+    if problem:
+        raise ValidationError(problem, code="invalid")
+    return key, value
+
+
+class _MetadataField(_BoundedMultipleChoiceField):
+    """Repeated ``key:value`` (?metadata=run:7&metadata=stage:"a"), or, from JSON-RPC, an object."""
+
+    def to_python(self, value):
+        if isinstance(value, dict):
+            return [(key, item) for key, item in value.items()]
+        return [metadata_pair(item) if isinstance(item, str) else item for item in super().to_python(value)]
+
+    def validate(self, value) -> None:
+        if len(value) > self.max_values:
+            raise ValidationError(f"at most {self.max_values} values", code="max_values")
+        for pair in value:
+            if not (isinstance(pair, tuple) and len(pair) == 2) or metadata_problem(*pair):
+                raise ValidationError("must be key:value pairs of metadata", code="invalid")
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": "^(?=[A-Za-z0-9_]{1,64}:)[A-Za-z](?:_?[A-Za-z0-9])*:[^\\u0000]{0,1000}$"}
+)
+class MetadataFilter(_NotDistinct, django_filters.MultipleChoiceFilter):
+    field_class = _MetadataField
+
+
 class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = _UTCDateTimeField
 
@@ -145,6 +187,15 @@ class JobFilterSet(django_filters.FilterSet):
         field_name="created_at", lookup_expr="gte", help_text="ISO 8601; created at or after."
     )
     created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601; created before.")
+    experiment_id = django_filters.CharFilter(
+        field_name="experiment_id", max_length=200, help_text="One experiment's jobs."
+    )
+    metadata = MetadataFilter(
+        method="filter_metadata",
+        max_values=MAX_METADATA_KEYS,
+        help_text='Repeatable key:value: jobs whose metadata has them all; the value read as JSON (7, true, "7"), '
+        "else as a string.",
+    )
     q = django_filters.CharFilter(method="filter_search", help_text="Text in the job's name or description.")
     ordering = JobOrderingFilter(
         fields=("created_at", "job_priority", "ended_at"), help_text="Sort keys, comma-separated; - for descending."
@@ -162,6 +213,8 @@ class JobFilterSet(django_filters.FilterSet):
             "user",
             "created_after",
             "created_before",
+            "experiment_id",
+            "metadata",
             "q",
             "ordering",
         ]
@@ -182,6 +235,12 @@ class JobFilterSet(django_filters.FilterSet):
         carrying = Job.tags.through.objects.filter(job_id=OuterRef("pk"))
         for tag_id in tag_ids:
             queryset = queryset.filter(Exists(carrying.filter(tag_id=tag_id)))
+        return queryset
+
+    def filter_metadata(self, queryset, name, value):
+        # Keys are names (jobs.inputs.METADATA_KEY), so a key can never be read as a lookup path.
+        for key, wanted in value:
+            queryset = queryset.filter(**{f"metadata__{key}": wanted})
         return queryset
 
     @extend_schema_field(OpenApiTypes.STR)

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.exceptions import NotImplementedYet
@@ -54,7 +55,81 @@ UNSUPPORTED_OPTIONS = ("qec_options", "qem_options", "flavor_id", "extra_specs")
 MAX_CALLBACKS = 20  # each is a delivery per status change
 MAX_CALLBACK_HEADERS = 20
 MAX_HEADER_NAME_LENGTH = 100
-JOB_TYPES = ("", "sampling", "estimation")  # "" and QCOS's "sampling": a normal run
+JOB_TYPES = ("", "sampling", "estimation")
+# A job's own metadata (Superstaq's): flat, so every key can be a filter. A key is a name (letters,
+# digits, single underscores), never a Django lookup path; a value a JSON scalar.
+MAX_METADATA_KEYS = 32
+MAX_METADATA_STRING = 1000
+METADATA_KEY = re.compile(r"[A-Za-z](?:_?[A-Za-z0-9])*")
+MAX_METADATA_KEY_LENGTH = 64
+MAX_CLIENT_VERSIONS = 16
+
+
+def metadata_problem(key: Any, value: Any) -> str | None:
+    """Why ``key: value`` cannot be a job's metadata (or a filter on it)."""
+    if not isinstance(key, str) or len(key) > MAX_METADATA_KEY_LENGTH or not METADATA_KEY.fullmatch(key):
+        return f"keys are names of 1 to {MAX_METADATA_KEY_LENGTH} letters, digits and single underscores"
+    if isinstance(value, str):
+        return f"at most {MAX_METADATA_STRING} characters" if len(value) > MAX_METADATA_STRING else text_problem(value)
+    if value is None or isinstance(value, bool | int) or (isinstance(value, float) and np.isfinite(value)):
+        return None
+    return "values are strings, numbers, booleans or null"
+
+
+# The same rules as metadata_problem, for the schema's readers (a key's 64 characters as a lookahead).
+METADATA_KEY_PATTERN = "^(?=[A-Za-z0-9_]{1,64}$)[A-Za-z](?:_?[A-Za-z0-9])*$"
+_METADATA_SCHEMA = {
+    "type": "object",
+    "maxProperties": MAX_METADATA_KEYS,
+    # OpenAPI 3.0 has no propertyNames: the key rule is told in words.
+    "description": f"Up to {MAX_METADATA_KEYS} keys, each matching {METADATA_KEY_PATTERN}, to JSON scalars.",
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "string", "maxLength": MAX_METADATA_STRING, "pattern": "^[^\\u0000]*$"},
+            {"type": "number"},
+            {"type": "boolean"},
+        ],
+        "nullable": True,
+    },
+}
+
+
+@extend_schema_field(_METADATA_SCHEMA)
+class MetadataField(StrictDictField):
+    """A job's metadata: up to MAX_METADATA_KEYS name -> scalar pairs (``metadata_problem``)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(child=JSONValueField(allow_null=True), max_items=MAX_METADATA_KEYS, **kwargs)
+
+    def run_child_validation(self, data):
+        values = super().run_child_validation(data)
+        errors = {str(key): [problem] for key, value in values.items() if (problem := metadata_problem(key, value))}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return values
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": MAX_CLIENT_VERSIONS,
+        "description": "Client name (at most 64 characters) -> version.",
+        "additionalProperties": {"type": "string", "maxLength": 64, "pattern": "^[^\\u0000]*$"},
+    }
+)
+class ClientVersionField(StrictDictField):
+    """IBM's client_version: client name -> version string."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(child=StrictCharField(max_length=64), max_items=MAX_CLIENT_VERSIONS, **kwargs)
+
+    def run_child_validation(self, data):
+        values = super().run_child_validation(data)
+        long = {str(name): ["at most 64 characters"] for name in values if len(name) > 64}
+        if long:
+            raise serializers.ValidationError(long)
+        return values  # "" and QCOS's "sampling": a normal run
+
 
 # RFC 7230: a header name is a token; a value is visible ASCII, spaces and tabs (no CR, LF or NUL,
 # which would split the request; nothing beyond ASCII, which http.client sends as Latin-1 or refuses).
@@ -192,6 +267,9 @@ class SubmitJobSerializer(StrictSerializer):
     tags = StrictListField(child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, default=list)
     callbacks = StrictListField(child=CallbackSerializer(), max_length=MAX_CALLBACKS, default=list, allow_null=True)
     enable_circuit_aggregation = StrictBooleanField(default=False)
+    experiment_id = StrictCharField(max_length=200, required=False, allow_null=True, allow_blank=False)
+    metadata = MetadataField(required=False, allow_null=True)
+    client_version = ClientVersionField(required=False, allow_null=True)
     # QCOS's other submit fields (SPEC §12): its name for circuit aggregation, and options the portal
     # takes only empty (-501 naming the field otherwise, rather than silently ignoring them).
     circuit_aggregation = serializers.ChoiceField(choices=CIRCUIT_AGGREGATION, required=False, allow_null=True)
@@ -223,6 +301,8 @@ class SubmitJobSerializer(StrictSerializer):
         stages = PROFILING_STAGES if "all" in attrs["profiling"] else attrs["profiling"]  # QCOS's "all"
         attrs["profiling"] = list(dict.fromkeys(stages))
         attrs["tags"] = list(dict.fromkeys(attrs["tags"]))
+        attrs["metadata"] = dict(attrs.get("metadata") or {})
+        attrs["client_version"] = dict(attrs.get("client_version") or {})
         return attrs
 
 
@@ -284,6 +364,8 @@ class JobFiltersSerializer(StrictSerializer):
     code_type = serializers.ChoiceField(choices=CodeType.choices, required=False)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
+    experiment_id = StrictCharField(max_length=200, required=False)
+    metadata = MetadataField(required=False, help_text="Jobs whose metadata has every one of these key: value pairs.")
 
 
 ORDERINGS = ("created_at", "-created_at", "job_priority", "-job_priority", "ended_at", "-ended_at")

@@ -53,6 +53,10 @@ class Job(models.Model):
     enable_circuit_aggregation = models.BooleanField(default=False)
     callbacks = models.JSONField(default=list, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="jobs")
+    # IBM's experiment_id (jobs of one experiment), Superstaq's user metadata, IBM's client_version.
+    experiment_id = models.CharField(max_length=200, null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, help_text="The user's own object, as submitted.")
+    client_version = models.JSONField(default=dict, blank=True, help_text="Client name -> version, as sent.")
     progress = models.PositiveSmallIntegerField(default=0)
     num_qubits = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker started it.")
@@ -73,6 +77,12 @@ class Job(models.Model):
             models.Index(fields=["user", "status", "-created_at", "-job_id"], name="job_user_status_created_id"),
             models.Index(fields=["project", "-created_at"], name="job_project_created"),
             models.Index(fields=["project", "status"], name="job_project_status"),
+            # A user's jobs of one experiment (get_jobs' experiment_id filter).
+            models.Index(
+                fields=["user", "experiment_id"],
+                name="job_user_experiment",
+                condition=models.Q(experiment_id__isnull=False),
+            ),
             # A backend's jobs by when they ended: its page's jobs per hour, read off the index.
             models.Index(fields=["backend", "ended_at"], name="job_backend_ended"),
         ]

@@ -98,6 +98,10 @@ SUMMARY = Shape(
         "progress": Out(_attr("progress"), s.IntegerField(help_text="Percentage of entries that ended.")),
         "code_compress_level": Out(_attr("code_compress_level"), s.IntegerField()),
         "tags": Out(_tags, s.ListField(child=s.CharField())),
+        "experiment_id": Out(
+            _attr("experiment_id"), s.CharField(allow_null=True, help_text="Groups jobs into one experiment.")
+        ),
+        "metadata": Out(_attr("metadata"), s.DictField(help_text="The user's own key: value pairs, as submitted.")),
         "created_at": Out(_when("created_at"), s.DateTimeField()),
         "started_at": Out(_when("started_at"), s.DateTimeField(allow_null=True)),
         "ended_at": Out(_when("ended_at"), s.DateTimeField(allow_null=True)),
@@ -121,6 +125,9 @@ _STATUS = Shape(
             _attr("num_qubits"), s.IntegerField(allow_null=True, help_text="The largest among the entries.")
         ),
         "updated_at": Out(_when("updated_at"), s.DateTimeField()),
+        "client_version": Out(
+            _attr("client_version"), s.DictField(help_text="Client name -> version, as it sent them.")
+        ),
         "callback_deliveries": Out(deliveries_view, DELIVERY.serializer(many=True)),
     },
     extends=SUMMARY,

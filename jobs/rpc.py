@@ -56,6 +56,8 @@ _FILTERSET_NAMES = {
     "code_type": "code_type",
     "created_after": "created_after",
     "created_before": "created_before",
+    "experiment_id": "experiment_id",
+    "metadata": "metadata",
 }
 
 
@@ -74,7 +76,7 @@ def get_jobs(caller: Caller, params: dict[str, Any]) -> list[dict[str, Any]]:
     given = dict(data.get("filters") or {})
     filterset_data: dict[str, Any] = {}
     for name, target in _FILTERSET_NAMES.items():
-        if given.get(name) not in (None, []):
+        if given.get(name) not in (None, [], {}):
             value = given[name]
             if name in ("created_after", "created_before"):
                 value = value.isoformat()

@@ -21,6 +21,13 @@ def _iso(value: datetime | str | None) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def client_versions(**others: str) -> dict[str, str]:
+    """What a submit records as its ``client_version``: this client's version, and ``others``."""
+    from portal_client import __version__
+
+    return {"portal_client": __version__, **others}
+
+
 def _without_none(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
@@ -54,6 +61,9 @@ class RpcClient(Transport):
         enable_circuit_aggregation: bool | None = None,
         job_type: str | None = None,
         project_id: str | uuid.UUID | None = None,
+        experiment_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        client_version: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Submit a job; answers it as the portal stored it (``job_status`` QUEUED).
 
@@ -81,9 +91,13 @@ class RpcClient(Transport):
                 "enable_circuit_aggregation": enable_circuit_aggregation,
                 "job_type": job_type,
                 "project_id": str(project_id) if project_id else None,
+                "experiment_id": experiment_id,
+                "metadata": dict(metadata) if metadata is not None else None,
+                "client_version": dict(client_version) if client_version is not None else None,
             }
         )
         body = {**dict(body or {}), **fields}
+        body.setdefault("client_version", client_versions())
         body["job_id"] = job_id = str(body.get("job_id") or uuid.uuid4())
 
         def already_submitted() -> dict[str, Any]:
@@ -117,6 +131,8 @@ class RpcClient(Transport):
         all_projects: bool | None = None,
         created_after: datetime | str | None = None,
         created_before: datetime | str | None = None,
+        experiment_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
         limit: int | None = None,
         offset: int | None = None,
         order: str | None = None,
@@ -136,6 +152,8 @@ class RpcClient(Transport):
                 "all_projects": all_projects,
                 "created_after": _iso(created_after),
                 "created_before": _iso(created_before),
+                "experiment_id": experiment_id,
+                "metadata": dict(metadata) if metadata is not None else None,
             }
         )
         paging = _without_none({"limit": limit, "offset": offset, "order": order})

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from qiskit import QuantumCircuit, qasm2, qasm3
+from qiskit import __version__ as qiskit_version
 from qiskit.circuit import ForLoopOp, IfElseOp, Measure, Reset, SwitchCaseOp, WhileLoopOp
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.providers import BackendV2, Options, QiskitBackendNotFoundError
 from qiskit.transpiler import CouplingMap, Target
 
 from portal_client.api import PortalClient
+from portal_client.client import client_versions
 from portal_client.job import PortalJob
 
 CIRCUIT_CODE_TYPES = ("qasm", "qasm2", "qasm3")
@@ -37,6 +39,7 @@ DRIVER_OPTIONS = ("memory", "seed_simulator", "method")
 SUBMIT_FIELDS = (
     "shots", "job_priority", "tags", "job_name", "description", "dry_run", "transpiler", "transpiler_options",
     "profiling", "callbacks", "enable_circuit_aggregation", "job_type", "project_id", "code_compress_level",
+    "experiment_id", "metadata",
 )  # fmt: skip
 
 
@@ -152,6 +155,7 @@ class PortalBackend(BackendV2):
         fields = {name: merged[name] for name in SUBMIT_FIELDS if merged.get(name) is not None}
         if driver_options:
             fields["driver_options"] = driver_options
+        fields["client_version"] = client_versions(qiskit=qiskit_version)
         submitted = self.client.submit_job(code_type=code_type, source_code=sources, backend=self.name, **fields)
         return PortalJob.from_submitted(self.client, submitted, backend=self, circuits=circuits)
 

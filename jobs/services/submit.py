@@ -51,6 +51,9 @@ class JobSpec:
     tags: list[str] = field(default_factory=list)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     enable_circuit_aggregation: bool = False
+    experiment_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    client_version: dict[str, str] = field(default_factory=dict)
 
 
 def _check_backend(backend: Backend, spec: JobSpec) -> None:
@@ -125,6 +128,9 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
         dry_run=spec.dry_run,
         enable_circuit_aggregation=spec.enable_circuit_aggregation,
         callbacks=spec.callbacks,
+        experiment_id=spec.experiment_id,
+        metadata=spec.metadata,
+        client_version=spec.client_version,
     )
     get_driver(backend.driver).validate(backend, driver_job(job))
     if project.active_jobs >= project.max_queued_jobs:

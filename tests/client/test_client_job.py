@@ -181,3 +181,52 @@ def test_estimation_job_answers_the_estimates(api):
     job = api.submit(code_type="qasm2", source_code=[BELL], backend="aer_simulator", job_type="estimation")
     (estimate,) = job.result(timeout=60)
     assert estimate["num_qubits"] == 2 and estimate["depth"] >= 2
+
+
+def test_experiment_metadata_client_version_and_what_the_job_ran(api):
+    """IBMQJob's experiment_id, client_version, backend_options() and circuits(); Superstaq's metadata,
+    target(), to_dict() and uuid; get_jobs by experiment and metadata."""
+    import uuid
+
+    from qiskit import QuantumCircuit
+
+    import portal_client
+
+    job = api.submit(
+        code_type="qasm2", source_code=[BELL, XX], backend="aer_simulator", shots=300, experiment_id="exp-client",
+        metadata={"run": 3, "who": "alice"}, driver_options={"seed_simulator": 11},
+    )  # fmt: skip
+    other = api.submit(code_type="qasm2", source_code=[BELL], backend="aer_simulator", experiment_id="exp-other")
+    assert job.uuid == uuid.UUID(job.job_id()) and isinstance(job.job_id(), str)
+    assert (job.experiment_id, job.metadata, job.target()) == (
+        "exp-client",
+        {"run": 3, "who": "alice"},
+        "aer_simulator",
+    )
+    assert job.client_version == {"portal_client": portal_client.__version__}
+    assert job.backend_options() == {
+        "shots": 300, "seed_simulator": 11, "transpiler": None, "transpiler_options": {},
+    }  # fmt: skip
+    circuits = job.circuits()
+    assert all(isinstance(c, QuantumCircuit) for c in circuits) and [c.num_qubits for c in circuits] == [2, 2]
+    assert circuits[1].count_ops()["x"] == 2
+    assert job.to_dict()["job_id"] == job.job_id()
+    assert [j["job_id"] for j in api.get_jobs(experiment_id="exp-client")] == [job.job_id()]
+    assert [j["job_id"] for j in api.get_jobs(metadata={"who": "alice"})] == [job.job_id()]
+    assert other.experiment_id == "exp-other"
+
+
+def test_the_provider_records_the_qiskit_version_it_ran_with(portal):
+    import qiskit
+    from qiskit import QuantumCircuit
+
+    import portal_client
+    from portal_client import PortalProvider
+
+    backend = PortalProvider(portal.url, portal.alice.token).get_backend("aer_simulator")
+    circuit = QuantumCircuit(1, 1)
+    circuit.x(0)
+    circuit.measure(0, 0)
+    job = backend.run(circuit, shots=10, experiment_id="via-provider", metadata={"k": "v"})
+    assert job.client_version == {"portal_client": portal_client.__version__, "qiskit": qiskit.__version__}
+    assert (job.experiment_id, job.metadata) == ("via-provider", {"k": "v"})

@@ -62,7 +62,7 @@ def test_schema_documents_job_filters(schema):
     """The job list documents the filters, the ordering and the pagination parameters."""
     names = {p["name"] for p in schema["paths"]["/api/v1/jobs/"]["get"]["parameters"]}
     assert names == {"status", "backend", "code_type", "tag", "project", "user", "created_after", "created_before",
-                     "q", "job_id", "ordering", "page", "page_size"}  # fmt: skip
+                     "q", "job_id", "ordering", "page", "page_size", "experiment_id", "metadata"}  # fmt: skip
 
 
 def test_schema_documents_bearer_auth(schema):
