@@ -91,6 +91,12 @@ class InvalidState(Conflict):
     error_code = "invalid_state"
 
 
+class JobNotSubmittedToQC(InvalidState):
+    """A single job asked to be cancelled has ended already (IQM's ``job_not_submitted_to_qc``)."""
+
+    error_code = "job_not_submitted_to_qc"
+
+
 class QuotaExceeded(PortalError):
     error_code = "quota_exceeded"
     default_message = "Quota exceeded."

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from backends.presenters import backend_view
 from backends.selectors import backends_with_queue_length
 from core.charts import Bar, bar_chart
-from core.exceptions import InvalidParams, NotFound, PermissionDenied, PortalError
+from core.exceptions import InvalidParams, InvalidState, NotFound, PermissionDenied, PortalError
 from core.validation import dumps
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, RAN, CodeType, JobStatus
 from jobs.filtersets import JobFilterSet
@@ -39,6 +39,7 @@ from jobs.inputs import submit_from_input
 from jobs.models import DrawingStage
 from jobs.presenters import job_results_view, job_status_view, with_queue_position
 from jobs.selectors import job_drawing_notes, job_drawing_svg, job_get_for_user, jobs_visible_to
+from jobs.services import job_cancel as job_cancel_service
 from jobs.services import job_update, jobs_cancel, jobs_delete
 from projects.permissions import projects_member_of
 
@@ -280,9 +281,13 @@ def _act_on_job(request: HttpRequest, job, service, *, done: str, refused: str) 
 @login_required
 @require_POST
 def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    job = job_get_for_user(user=request.user, job_id=job_id)
-    refused = f"The job is {job.status}: only a QUEUED job can be cancelled."
-    return _act_on_job(request, job, jobs_cancel, done="Job cancelled.", refused=refused)
+    try:
+        job_cancel_service(user=request.user, job_id=job_id)
+    except InvalidState as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Job cancelled.")
+    return redirect("jobs:detail", job_id=job_id)
 
 
 @login_required

@@ -25,6 +25,7 @@ from portal_client.errors import (
     InvalidRequest,
     InvalidState,
     JobError,
+    JobNotSubmittedToQC,
     JobTimeout,
     JobTypeNotSupported,
     MethodNotFound,
@@ -76,7 +77,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BackendUnavailable", "Conflict", "ConnectionFailed", "InternalError", "InvalidParams", "InvalidPayload",
-    "InvalidRequest", "InvalidState", "JobError", "JobTimeout", "JobTypeNotSupported", "MethodNotFound",
+    "InvalidRequest", "InvalidState", "JobError", "JobNotSubmittedToQC", "JobTimeout", "JobTypeNotSupported",
+    "MethodNotFound",
     "NotFound", "NotImplementedByPortal", "ParseError", "PermissionDenied", "PortalBackend", "PortalClient",
     "PortalError", "PortalJob", "PortalProvider", "PortalSampler", "QuboProblem", "QuotaExceeded", "RateLimited",
     "ServiceError", "Unauthenticated",

@@ -102,6 +102,12 @@ class InvalidState(Conflict):
     error_code = "invalid_state"
 
 
+class JobNotSubmittedToQC(InvalidState):
+    """Cancelling one job that has ended already (IQM's ``job_not_submitted_to_qc``)."""
+
+    error_code = "job_not_submitted_to_qc"
+
+
 class QuotaExceeded(PortalError):
     code, error_code = -429, "quota_exceeded"
 
@@ -156,7 +162,8 @@ class JobTimeout(PortalError):
 # Every class the portal answers with; each lookup below is made from the classes' own attributes.
 _ANSWERED: tuple[type[PortalError], ...] = (
     ParseError, InvalidRequest, MethodNotFound, InvalidParams, InternalError, InvalidPayload, JobTypeNotSupported,
-    Unauthenticated, PermissionDenied, NotFound, Conflict, InvalidState, QuotaExceeded, RateLimited, ServiceError,
+    Unauthenticated, PermissionDenied, NotFound, Conflict, InvalidState, JobNotSubmittedToQC, QuotaExceeded,
+    RateLimited, ServiceError,
     NotImplementedByPortal, BackendUnavailable,
 )  # fmt: skip
 # error_code first (it tells QuotaExceeded from RateLimited, both -429), then the number: the class

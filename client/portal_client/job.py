@@ -261,9 +261,14 @@ class PortalJob(JobV1):
     # --- actions --------------------------------------------------------------------------------
 
     def cancel(self) -> bool:
-        """Cancel the job while it is queued; answers whether it was cancelled."""
+        """Cancel the job while it is queued; answers whether it was cancelled (False while it runs).
+        A job that has ended raises ``JobNotSubmittedToQC``, as IQM's client does."""
         cancelled = self._client.cancel_jobs([self.job_id()])
-        self.refresh()
+        status = self.refresh()["job_status"]
+        if not cancelled and status in FINAL_STATUSES:
+            raise errors.JobNotSubmittedToQC(
+                f"Job {self.job_id()} is {status}: it has ended, there is nothing to cancel.", code=-409
+            )
         return bool(cancelled)
 
     def delete(self) -> bool:

@@ -120,11 +120,8 @@ class JobViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, job_id):
-        job = self.get_object()
-        if not services.jobs_cancel(user=request.user, job_ids=[job.job_id]):
-            job.refresh_from_db(fields=["status"])
-            raise InvalidState(f"Job {job.job_id} is {job.status}: only a QUEUED job can be cancelled.")
-        return Response(JobStatusSerializer(self.get_object()).data)
+        job = services.job_cancel(user=request.user, job_id=self.get_object().job_id)
+        return Response(JobStatusSerializer(job).data)
 
     @extend_schema(
         summary="A job with its results, one entry per source_code entry",

@@ -9,6 +9,7 @@ its public face, so callers need not know which file a service lives in.
 from jobs.services.drawings import job_draw_circuits
 from jobs.services.lifecycle import (
     UNSET,
+    job_cancel,
     job_fail,
     job_finish,
     job_record_entry,
@@ -28,6 +29,7 @@ __all__ = [
     "REQUEUEABLE",
     "UNSET",
     "JobSpec",
+    "job_cancel",
     "job_draw_circuits",
     "job_fail",
     "job_finish",

@@ -15,6 +15,7 @@ from backends.models import Backend
 from core.exceptions import (
     InvalidParams,
     InvalidState,
+    JobNotSubmittedToQC,
     NotFound,
     PermissionDenied,
 )
@@ -54,6 +55,18 @@ def jobs_cancel(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
             job.status = JobStatus.CANCELLED
             cancelled.append(job)
     return cancelled
+
+
+def job_cancel(*, user: User, job_id: uuid.UUID) -> Job:
+    """Cancel one job (REST's and the web's cancel): the job, cancelled; or why not, as IQM's
+    CancelJobV1 says it: ``job_not_submitted_to_qc`` once it has ended, ``invalid_state`` while it runs."""
+    job = job_get_for_user(user=user, job_id=job_id)
+    if not jobs_cancel(user=user, job_ids=[job.job_id]):
+        job.refresh_from_db(fields=["status"])
+        if job.status in FINAL:
+            raise JobNotSubmittedToQC(f"Job {job.job_id} is {job.status}: it has ended, there is nothing to cancel.")
+        raise InvalidState(f"Job {job.job_id} is {job.status}: only a QUEUED job can be cancelled.")
+    return job_get_for_user(user=user, job_id=job_id)
 
 
 def jobs_delete(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:

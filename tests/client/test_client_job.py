@@ -10,7 +10,7 @@ from qiskit.providers import JobStatus, JobV1
 from qiskit.providers.jobstatus import JOB_FINAL_STATES
 from qiskit.result import Result
 
-from portal_client import JobError, JobTimeout, NotFound, PortalClient
+from portal_client import JobError, JobNotSubmittedToQC, JobTimeout, NotFound, PortalClient
 from portal_client.job import PortalJob
 from portal_client.statuses import FINAL_STATUSES
 from tests.factories import BELL, XX
@@ -133,7 +133,9 @@ def test_queued_job_can_be_cancelled(api, paused_dummy):
     assert second.status(0) is JobStatus.QUEUED
     assert second.cancel() is True
     assert second.status() is JobStatus.CANCELLED and second.cancelled() and second.in_final_state()
-    assert second.cancel() is False
+    with pytest.raises(JobNotSubmittedToQC) as refused:
+        second.cancel()
+    assert (refused.value.code, refused.value.error_code) == (-409, "job_not_submitted_to_qc")
     with pytest.raises(JobError) as raised:
         second.result()
     assert raised.value.job_status == "CANCELLED"

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from backends.models import Backend
 from jobs import queues, services
 from jobs.models import Job
+from jobs.services import job_start
 from jobs.services.state import transition
 from projects.services import token_revoke
 from tests.conftest import rest_error_of as error_of
@@ -255,12 +256,17 @@ def test_cancel_queued_job(api, create, tenant, run_worker):
 
 
 def test_cancel_finished_job_conflicts(api, create, tenant, run_worker):
-    """Only a QUEUED job can be cancelled: a finished one is a 409 invalid_state naming its status."""
+    """Only a QUEUED job can be cancelled: one that has ended is a 409 job_not_submitted_to_qc (IQM's
+    CancelJobV1), naming its status; a running one a 409 invalid_state."""
     job = create(tenant)
     run_worker()
     error = error_of(api("post", f"{JOBS}{job['job_id']}/cancel/", who=tenant), 409)
-    assert error["error_code"] == "invalid_state"
+    assert error["error_code"] == "job_not_submitted_to_qc"
     assert "COMPLETED" in error["message"]
+    running = create(tenant)
+    job_start(job_id=running["job_id"])
+    error = error_of(api("post", f"{JOBS}{running['job_id']}/cancel/", who=tenant), 409)
+    assert error["error_code"] == "invalid_state" and "RUNNING" in error["message"]
 
 
 # --- authentication, rate limit, errors -----------------------------------------------------------
