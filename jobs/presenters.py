@@ -4,6 +4,9 @@ callbacks, and makes the serializer the REST schema documents them with (jobs/ap
 
 from __future__ import annotations
 
+import json
+import zlib
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -188,6 +191,58 @@ RESULTS = Shape(
     extends=FULL,
 )
 
+# A job's input, as IQM's GetJobPayloadV1 gives it back: what was submitted to run, nothing of its state.
+PAYLOAD_HEAD = Shape(
+    "JobPayloadHead",
+    "A job's input without its source.",
+    {
+        "job_id": Out(_uuid("job_id"), s.UUIDField()),
+        "backend": Out(lambda job: job.backend.name, s.CharField()),
+        "code_type": Out(_attr("code_type"), s.ChoiceField(choices=CodeType.choices)),
+        "shots": Out(_attr("shots"), s.IntegerField()),
+        "job_type": Out(_attr("job_type"), s.CharField()),
+        "dry_run": Out(_attr("dry_run"), s.BooleanField()),
+        "transpiler": Out(_attr("transpiler"), s.CharField(allow_null=True)),
+        "transpiler_options": Out(_attr("transpiler_options"), s.DictField(allow_null=True)),
+        "driver_options": Out(_attr("driver_options"), s.DictField(allow_null=True)),
+        "enable_circuit_aggregation": Out(_attr("enable_circuit_aggregation"), s.BooleanField()),
+    },
+)
+PAYLOAD = Shape(
+    "JobPayload",
+    "A job's input, as ``get_job_payload`` answers it: the source as submitted (null once deleted) and the "
+    "options it runs with.",
+    {"source_code": Out(_attr("source_code"), s.ListField(child=s.JSONField(), allow_null=True))},
+    extends=PAYLOAD_HEAD,
+)
+# Bytes of the source read out of the stored blob at a time, when a payload is streamed.
+PAYLOAD_CHUNK = 256 * 1024
+
+
+def job_payload_stream(job: Job) -> Iterator[bytes]:
+    """``PAYLOAD`` as JSON bytes, the source copied out of its stored (compressed) JSON a chunk at a
+    time: a large input is never parsed, nor held decompressed whole."""
+    head = json.dumps(PAYLOAD_HEAD.render(job), separators=(",", ":"))
+    yield (head[:-1] + ',"source_code":').encode()
+    if job.source_blob is None:
+        yield b"null"
+    else:
+        blob = memoryview(job.source_blob)
+        inflate = zlib.decompressobj() if job.code_compress_level > 0 else None
+        for start in range(0, len(blob), PAYLOAD_CHUNK):
+            chunk = bytes(blob[start : start + PAYLOAD_CHUNK])
+            if inflate is None:
+                yield chunk
+                continue
+            # Bounded on the way out too: a chunk of a well-compressed source inflates a hundredfold.
+            while chunk:
+                yield inflate.decompress(chunk, PAYLOAD_CHUNK)
+                chunk = inflate.unconsumed_tail
+        if inflate is not None:
+            yield inflate.flush()
+    yield b"}"
+
+
 # What cancel_jobs and delete_jobs answer per job, and set_job_results for its one.
 CHANGED = Shape(
     "JobChanged",
@@ -206,6 +261,7 @@ job_status_view = _STATUS.render
 job_status = STATUS.render  # get_job_status's answer
 job_full = FULL.render
 job_results_view = RESULTS.render
+job_payload = PAYLOAD.render
 job_changed = CHANGED.render
 job_stored = STORED.render
 entry_view = ENTRY.render

@@ -23,6 +23,7 @@ from jobs.inputs import (
 from jobs.presenters import (
     job_changed,
     job_full,
+    job_payload,
     job_results_view,
     job_status,
     job_stored,
@@ -45,6 +46,11 @@ def get_job_results(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
     data = validate(JobIdSerializer, params)
     job = job_get_for_user(user=caller.user, job_id=data["job_id"], with_results=True)
     return job_results_view(job)
+
+
+def get_job_payload(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    data = validate(JobIdSerializer, params)
+    return job_payload(job_get_for_user(user=caller.user, job_id=data["job_id"]))
 
 
 # get_jobs filter names -> JobFilterSet names (one FilterSet for every API).

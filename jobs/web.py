@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -37,7 +37,7 @@ from jobs.filtersets import JobFilterSet
 from jobs.forms import EXAMPLES, JobUpdateForm, SubmitJobForm, source_as_text
 from jobs.inputs import submit_from_input
 from jobs.models import DrawingStage
-from jobs.presenters import job_results_view, job_status_view, with_queue_position
+from jobs.presenters import job_payload_stream, job_results_view, job_status_view, with_queue_position
 from jobs.selectors import job_drawing_notes, job_drawing_svg, job_get_for_user, jobs_visible_to
 from jobs.services import job_cancel as job_cancel_service
 from jobs.services import job_update, jobs_cancel, jobs_delete
@@ -335,6 +335,16 @@ def job_drawing(request: HttpRequest, job_id: uuid.UUID, index: int, stage: str)
     response["X-Content-Type-Options"] = "nosniff"
     # A drawing never changes once made (a re-run discards it, and its page then links no drawing).
     response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@login_required
+@require_GET
+def job_payload_json(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """The job's input (``get_job_payload``) as a file, streamed."""
+    job = job_get_for_user(user=request.user, job_id=job_id)
+    response = StreamingHttpResponse(job_payload_stream(job), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="job-{job.job_id}-payload.json"'
     return response
 
 

@@ -63,6 +63,13 @@ METHODS: dict[str, RpcMethod] = {
             job_shapes.RESULTS,
         ),
         RpcMethod(
+            "get_job_payload",
+            job_rpc.get_job_payload,
+            "A job's input: its source as submitted and the options it runs with (IQM's GetJobPayloadV1).",
+            job_params.JobIdSerializer,
+            job_shapes.PAYLOAD,
+        ),
+        RpcMethod(
             "get_jobs",
             job_rpc.get_jobs,
             "List jobs with filters (AND), newest first.",

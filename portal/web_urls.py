@@ -31,6 +31,7 @@ jobs_patterns = (
         path("<uuid:job_id>/delete/", jobs_web.job_delete, name="delete"),
         path("<uuid:job_id>/edit/", jobs_web.job_edit, name="edit"),
         path("<uuid:job_id>/circuits/<int:index>/<drawing_stage:stage>.svg", jobs_web.job_drawing, name="drawing"),
+        path("<uuid:job_id>/payload.json", jobs_web.job_payload_json, name="payload-json"),
         path("<uuid:job_id>/results.json", jobs_web.job_results_json, name="results-json"),
         path("<uuid:job_id>/results.csv", jobs_web.job_results_csv, name="results-csv"),
     ],

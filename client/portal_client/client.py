@@ -115,6 +115,10 @@ class RpcClient(Transport):
         """The full job plus ``results``: one entry per source, empty while nothing has ended."""
         return self._call("get_job_results", {"body": {"job_id": str(job_id)}})
 
+    def get_job_payload(self, job_id: str | uuid.UUID) -> dict[str, Any]:
+        """The job's input: its source as submitted and the options it runs with (IQM's GetJobPayloadV1)."""
+        return self._call("get_job_payload", {"body": {"job_id": str(job_id)}})
+
     def get_jobs(
         self,
         filters: Mapping[str, Any] | None = None,

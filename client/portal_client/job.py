@@ -213,6 +213,10 @@ class PortalJob(JobV1):
                                                if reader is qasm2.loads else {})))  # fmt: skip
         return circuits
 
+    def payload(self) -> dict[str, Any]:
+        """The job's input as the portal stored it (``get_job_payload``)."""
+        return self._client.get_job_payload(self.job_id())
+
     def to_dict(self) -> dict[str, Any]:
         """The job as last fetched, as a plain dict (Superstaq's ``to_dict``)."""
         return dict(self._data or self.refresh())

@@ -24,3 +24,4 @@ JobSummarySerializer = presenters.SUMMARY.serializer
 JobStatusSerializer = presenters.STATUS.serializer
 JobSerializer = presenters.FULL.serializer
 JobResultsSerializer = presenters.RESULTS.serializer
+JobPayloadSerializer = presenters.PAYLOAD.serializer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
@@ -15,6 +16,7 @@ from core.validation import validate
 from jobs import services
 from jobs.api.serializers import (
     JobPatchSerializer,
+    JobPayloadSerializer,
     JobResultsSerializer,
     JobSerializer,
     JobStatusSerializer,
@@ -24,6 +26,7 @@ from jobs.choices import JobStatus
 from jobs.filtersets import JobFilterSet
 from jobs.inputs import SubmitJobSerializer, submit_from_input
 from jobs.models import Job
+from jobs.presenters import job_payload_stream
 from jobs.selectors import job_get_for_user, jobs_visible_to
 
 
@@ -122,6 +125,16 @@ class JobViewSet(viewsets.GenericViewSet):
     def cancel(self, request, job_id):
         job = services.job_cancel(user=request.user, job_id=self.get_object().job_id)
         return Response(JobStatusSerializer(job).data)
+
+    @extend_schema(
+        summary="A job's input: its source as submitted and the options it runs with, streamed",
+        responses={200: JobPayloadSerializer, 404: _NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"])
+    def payload(self, request, job_id):
+        response = StreamingHttpResponse(job_payload_stream(self.get_object()), content_type="application/json")
+        response["Content-Disposition"] = f'inline; filename="job-{job_id}-payload.json"'
+        return response
 
     @extend_schema(
         summary="A job with its results, one entry per source_code entry",

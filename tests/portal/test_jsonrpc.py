@@ -20,6 +20,7 @@ METHODS = {
     "submit_job",
     "get_job_status",
     "get_job_results",
+    "get_job_payload",
     "get_jobs",
     "cancel_jobs",
     "delete_jobs",

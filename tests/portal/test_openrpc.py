@@ -70,6 +70,7 @@ def test_answers_are_what_their_methods_declare(rpc, submit, tenant, run_worker)
         ("get_job_status", {"job_id": ran["job_id"]}, tenant),
         ("get_job_status", {"job_id": waiting["job_id"]}, tenant),
         ("get_job_results", {"job_id": ran["job_id"]}, tenant),
+        ("get_job_payload", {"job_id": ran["job_id"]}, tenant),
         ("get_jobs", {}, tenant),
         ("update_job", {"job_id": ran["job_id"], "job_name": "renamed"}, tenant),
         ("cancel_jobs", {"job_ids": [waiting["job_id"]]}, tenant),
