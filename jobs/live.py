@@ -23,11 +23,15 @@ from django.db import transaction
 from redis import RedisError
 
 from core.redis import client as redis_client
-from jobs.choices import FINAL
+from jobs.choices import FINAL, JobStatus
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "portal:job-events:{}"
+# Where the process manager (runportal) tells one web server's streams that it is stopping: per
+# server instance (PORTAL_INSTANCE), so a restart of one host never ends the streams of another.
+SERVER_CHANNEL = "portal:server:{}"
+SERVER_CANCEL = "server_cancel"
 
 
 def channel(job_id: uuid.UUID | str) -> str:
@@ -46,6 +50,44 @@ def publish_on_commit(job_id: uuid.UUID | str, event: dict[str, Any]) -> None:
     transaction.on_commit(partial(_publish, str(job_id), {"job_id": str(job_id), **event}))
 
 
+def server_channel() -> str | None:
+    instance = getattr(settings, "PORTAL_INSTANCE", "")
+    return SERVER_CHANNEL.format(instance) if instance else None
+
+
+def announce_server_cancel(instance: str, reason: str) -> None:
+    """Tell every event stream of web server ``instance`` to end now with ``event: server_cancel``
+    (IQM's SubscribeToJobV1), before the server stops: a client then knows to reconnect, rather than
+    finding its stream cut."""
+    try:
+        redis_client().publish(SERVER_CHANNEL.format(instance), json.dumps({"event": SERVER_CANCEL, "reason": reason}))
+    except RedisError:
+        logger.warning("could not announce the server's stop to its event streams", exc_info=True)
+
+
+async def _subscribe(pubsub, channels: list[str]) -> None:
+    server = server_channel()
+    await pubsub.subscribe(*channels, *([server] if server else []))
+
+
+def _server_cancel(message: dict[str, Any]) -> str | None:
+    """The ``server_cancel`` event to end a stream with, if ``message`` came on the server's channel."""
+    server = server_channel()
+    name = message.get("channel")
+    name = name.decode() if isinstance(name, bytes) else name
+    if server is None or name != server:
+        return None
+    data = json.loads(message["data"])
+    return sse(SERVER_CANCEL, {"reason": data.get("reason", "the server is stopping")})
+
+
+def _ending(job_id: str, status: str) -> str:
+    """The last event of a job's stream: ``job_deleted`` when it was deleted (IQM's), else ``end``."""
+    if status == JobStatus.DELETED:
+        return sse("job_deleted", {"job_id": job_id, "job_status": status})
+    return sse("end", {"job_id": job_id, "job_status": status})
+
+
 def snapshot(job) -> dict[str, Any]:
     return {
         "job_id": str(job.job_id),
@@ -60,14 +102,15 @@ def sse(event: str, data: dict[str, Any]) -> str:
 
 
 async def stream(job_id: uuid.UUID, load) -> AsyncIterator[str]:
-    """The event stream of one job: its state at once, then each change, keep-alives, and the end
-    after the final status. ``await load()`` answers the job's current snapshot."""
+    """The event stream of one job: its state at once, then each change, keep-alives, and ``end`` after
+    the final status (``job_deleted`` if it was deleted; ``server_cancel`` if the server stops first).
+    ``await load()`` answers the job's current snapshot."""
     from redis import asyncio as aioredis
 
     client = aioredis.Redis.from_url(settings.RQ_QUEUES["default"]["URL"])
     pubsub = client.pubsub()
     try:
-        await pubsub.subscribe(channel(job_id))
+        await _subscribe(pubsub, [channel(job_id)])
         current = await load()
         yield sse("status", current)
         last_status = current["job_status"]
@@ -80,11 +123,14 @@ async def stream(job_id: uuid.UUID, load) -> AsyncIterator[str]:
                     yield sse("status", current)
                     last_status = current["job_status"]
                 continue
+            if (cancel := _server_cancel(message)) is not None:
+                yield cancel
+                return
             event = json.loads(message["data"])
             kind = event.pop("event", "status")
             yield sse(kind, event)
             last_status = event.get("job_status", last_status)
-        yield sse("end", {"job_id": str(job_id), "job_status": last_status})
+        yield _ending(str(job_id), last_status)
     finally:
         try:
             await pubsub.aclose()
@@ -106,7 +152,7 @@ async def stream_many(job_ids: list[uuid.UUID], load) -> AsyncIterator[str]:
     client = aioredis.Redis.from_url(settings.RQ_QUEUES["default"]["URL"])
     pubsub = client.pubsub()
     try:
-        await pubsub.subscribe(*[channel(job_id) for job_id in job_ids])
+        await _subscribe(pubsub, [channel(job_id) for job_id in job_ids])
         statuses: dict[str, str] = {}
         for current in await load():
             statuses[current["job_id"]] = current["job_status"]
@@ -119,13 +165,20 @@ async def stream_many(job_ids: list[uuid.UUID], load) -> AsyncIterator[str]:
                     if statuses.get(current["job_id"]) != current["job_status"]:
                         statuses[current["job_id"]] = current["job_status"]
                         yield sse("status", current)
+                        if current["job_status"] == JobStatus.DELETED:
+                            yield _ending(current["job_id"], JobStatus.DELETED)
                 continue
+            if (cancel := _server_cancel(message)) is not None:
+                yield cancel
+                return
             event = json.loads(message["data"])
             if event.get("job_id") not in statuses:
                 continue
             kind = event.pop("event", "status")
             yield sse(kind, event)
             statuses[event["job_id"]] = event.get("job_status", statuses[event["job_id"]])
+            if statuses[event["job_id"]] == JobStatus.DELETED:
+                yield _ending(event["job_id"], JobStatus.DELETED)
         yield sse("end", {"job_statuses": statuses})
     finally:
         try:

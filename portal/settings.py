@@ -252,6 +252,8 @@ WORK_PROCESS_MAX_GROWTH_MB = env_int("WORK_PROCESS_MAX_GROWTH_MB", 512)
 DRIVER_MODULES = ["drivers.aer", "drivers.qubo", "drivers.async_example"]
 
 # Seconds between keep-alive comments on a job's event stream (SPEC §9: at most 15).
+# Set by runportal for its web server: the name its event streams hear server_cancel on (jobs.live).
+PORTAL_INSTANCE = os.environ.get("PORTAL_INSTANCE", "")
 SSE_KEEPALIVE_SECONDS = min(env_int("SSE_KEEPALIVE_SECONDS", 15), 15)
 
 # --- API ------------------------------------------------------------------------------------

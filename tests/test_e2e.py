@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import requests
 from django.conf import settings
 
 from tests.factories import BELL, make_tenant
-from tests.workers import wait_for
+from tests.workers import read_events, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,10 +119,24 @@ def test_runportal_first_start_and_clean_stop(tmp_path):
         assert set(counts) <= {"00", "11"} and sum(counts.values()) == 1000
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 3  # gunicorn (+ its workers) and two RQ workers
+        # A job held queued (its backend paused), followed live while runportal stops.
+        with sqlite3.connect(tmp_path / "portal.sqlite3") as db:
+            db.execute("UPDATE drivers_backend SET status = 'paused' WHERE name = 'aer_simulator'")
+        held = call("submit_job", {"code_type": "qasm2", "source_code": [BELL], "backend": "aer_simulator"})
+        stream = requests.get(
+            f"http://127.0.0.1:{port}/v1/job/{held['job_id']}/events", headers={"Authorization": f"Bearer {token}"},
+            stream=True, timeout=60,
+        )  # fmt: skip
+        events: list = []
+        follower = threading.Thread(target=read_events, args=(stream, events), daemon=True)
+        follower.start()
+        wait_for(lambda: events, timeout=30, what="the held job's first event")
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)
     assert code == 0, "".join(lines[-30:])
+    follower.join(timeout=30)
+    assert events[-1] == ("server_cancel", {"reason": "the server is stopping"})  # IQM's SubscribeToJobV1
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert alive == []
 

@@ -52,6 +52,20 @@ def run_burst_worker(timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run(worker_command(), cwd=ROOT, env=worker_env(), capture_output=True, text=True, timeout=timeout)
 
 
+def read_events(response, into: list) -> None:
+    """Parse a text/event-stream into (event, data) pairs and keep-alive comments, until it closes."""
+    import json
+
+    event = None
+    for line in response.iter_lines(decode_unicode=True):
+        if line.startswith(":"):
+            into.append(("comment", line))
+        elif line.startswith("event: "):
+            event = line[len("event: ") :]
+        elif line.startswith("data: "):
+            into.append((event, json.loads(line[len("data: ") :])))
+
+
 def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.05):
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

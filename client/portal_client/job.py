@@ -40,6 +40,8 @@ QISKIT_STATUS = {
 }
 
 _STREAM_GONE = object()
+# Seconds between polls once a stream ended with server_cancel.
+POLL_AFTER_SERVER_CANCEL = 1.0
 
 
 def _datetime(value: str | None) -> datetime | None:
@@ -345,6 +347,9 @@ class PortalJob(JobV1):
                         raise errors.ConnectionFailed("The events stream ended before the job did.")
                     return
                 event, data = item
+                if event == "server_cancel":  # the server is stopping: its successor is polled
+                    self._wait_polling(deadline, POLL_AFTER_SERVER_CANCEL, callback)
+                    return
                 status = data.get("job_status")
                 if "progress" in data:
                     self._data["progress"] = data["progress"]

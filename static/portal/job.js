@@ -90,13 +90,17 @@
   }
   source.addEventListener("status", onEvent);
   source.addEventListener("progress", onEvent);
-  source.addEventListener("end", function (event) {
+  function onEnd(event) {
     // Closed here, or EventSource would reconnect to a stream that has nothing more to say.
     source.close();
     onEvent(event);
     if (last !== shown) refresh();
     else root.dataset.stream = "done";
-  });
+  }
+  source.addEventListener("end", onEnd);
+  source.addEventListener("job_deleted", onEnd); // deleted while watched: its last event
+  // server_cancel: the server is stopping. EventSource reconnects on its own once the stream closes,
+  // and the stream it reaches begins with the job's state as it is then.
   source.onerror = function () {
     // EventSource retries on its own after a dropped connection; a refused one (404, 401) stays closed.
     if (source.readyState === EventSource.CLOSED) root.dataset.stream = "closed";

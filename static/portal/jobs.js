@@ -24,6 +24,15 @@
     // The server subscribes before it sends the first event: from here on no change can be missed.
     list.dataset.stream = "live";
   });
+  source.addEventListener("job_deleted", function (event) {
+    var data = JSON.parse(event.data);
+    var row = list.querySelector('tr[data-job-id="' + data.job_id + '"]');
+    var badge = row && row.querySelector("[data-row-status] .badge");
+    if (badge) {
+      badge.textContent = "DELETED";
+      badge.className = "badge status-deleted";
+    }
+  });
   source.addEventListener("end", function () {
     // Closed here, or EventSource would reconnect to a stream that has nothing more to say.
     source.close();

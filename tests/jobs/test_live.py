@@ -9,8 +9,11 @@ import threading
 import pytest
 import requests
 
+from backends.models import Backend
+from jobs import live
+from jobs.services import jobs_delete
 from tests.factories import BELL, make_tenant
-from tests.workers import portal_server, wait_for
+from tests.workers import portal_server, read_events, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -26,18 +29,6 @@ def submit(url: str, token: str, **fields) -> str:
     payload = {"jsonrpc": "2.0", "id": 1, "method": "submit_job", "params": {"body": body}}
     answer = requests.post(f"{url}/v1/job/submit_job", json=payload, headers={"Authorization": f"Bearer {token}"})
     return answer.json()["result"]["job_id"]
-
-
-def read_events(response, into: list) -> None:
-    """Parse a text/event-stream into (event, data) pairs and keep-alive comments."""
-    event = None
-    for line in response.iter_lines(decode_unicode=True):
-        if line.startswith(":"):
-            into.append(("comment", line))
-        elif line.startswith("event: "):
-            event = line[len("event: ") :]
-        elif line.startswith("data: "):
-            into.append((event, json.loads(line[len("data: ") :])))
 
 
 def test_stream_follows_a_job_to_its_end(server, run_worker):
@@ -206,3 +197,56 @@ def test_the_several_jobs_stream_refuses_what_it_cannot_follow(server):
         assert response.status_code == 400, bad
         assert response.json()["error"]["data"]["errors"][0]["field"] == "job_ids"
     assert _stream_many(server, None, theirs).status_code == 401
+
+
+def test_a_job_deleted_while_followed_ends_its_stream_with_job_deleted(server):
+    """IQM's SubscribeToJobV1: the stream's last event is job_deleted, then it closes."""
+    tenant = make_tenant()
+    job_id = submit(server, tenant.token, backend="aer_simulator")
+    other = submit(server, tenant.token, backend="aer_simulator")
+    headers = {"Authorization": f"Bearer {tenant.token}"}
+    one = requests.get(f"{server}/v1/job/{job_id}/events", headers=headers, stream=True, timeout=60)
+    many = requests.get(f"{server}/v1/jobs/events", params={"job_ids": f"{job_id},{other}"}, headers=headers,
+                        stream=True, timeout=60)  # fmt: skip
+    received_one, received_many = [], []
+    readers = [threading.Thread(target=read_events, args=args) for args in ((one, received_one), (many, received_many))]
+    for reader in readers:
+        reader.start()
+    wait_for(lambda: received_one and len(received_many) >= 2, timeout=30, what="the first events")
+    jobs_delete(user=tenant.user, job_ids=[job_id, other])
+    for reader in readers:
+        reader.join(timeout=30)
+        assert not reader.is_alive(), "a stream did not close after its job was deleted"
+    events = [(kind, data.get("job_status")) for kind, data in received_one if kind != "comment"]
+    assert events == [("status", "QUEUED"), ("status", "DELETED"), ("job_deleted", "DELETED")]
+    deleted = sorted(data["job_id"] for kind, data in received_many if kind == "job_deleted")
+    assert deleted == sorted([job_id, other])
+    assert received_many[-1] == ("end", {"job_statuses": {job_id: "DELETED", other: "DELETED"}})
+
+
+def test_a_stopping_server_ends_its_streams_with_server_cancel():
+    """What runportal announces before it stops its web server (jobs.live.announce_server_cancel) ends
+    that server's streams with server_cancel; another server's streams go on."""
+    with portal_server(SSE_KEEPALIVE_SECONDS="1", PORTAL_INSTANCE="web-a") as a, portal_server(
+        SSE_KEEPALIVE_SECONDS="1", PORTAL_INSTANCE="web-b"
+    ) as b:  # fmt: skip
+        tenant = make_tenant()
+        job_id = submit(a, tenant.token, backend="aer_simulator", job_priority=10)
+        Backend.objects.filter(name="aer_simulator").update(status="paused")  # the job stays queued
+        headers = {"Authorization": f"Bearer {tenant.token}"}
+        streams = {url: requests.get(f"{url}/v1/job/{job_id}/events", headers=headers, stream=True, timeout=60)
+                   for url in (a, b)}  # fmt: skip
+        received = {a: [], b: []}
+        readers = {url: threading.Thread(target=read_events, args=(streams[url], received[url])) for url in (a, b)}
+        for reader in readers.values():
+            reader.start()
+        wait_for(lambda: received[a] and received[b], timeout=30, what="the first events")
+        live.announce_server_cancel("web-a", "the server is stopping")
+        readers[a].join(timeout=30)
+        assert not readers[a].is_alive(), "the stream of the stopping server did not close"
+        assert received[a][-1] == ("server_cancel", {"reason": "the server is stopping"})
+        comments = len([1 for kind, _ in received[b] if kind == "comment"])
+        wait_for(lambda: len([1 for kind, _ in received[b] if kind == "comment"]) > comments + 1, timeout=30,
+                 what="more keep-alives on the other server")  # fmt: skip
+        assert readers[b].is_alive() and all(kind != "server_cancel" for kind, _ in received[b])
+        streams[b].close()

@@ -32,6 +32,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.http.request import validate_host
 
+from jobs import live
 from portal import embedded_redis
 
 logger = logging.getLogger("portal.runportal")
@@ -64,6 +65,7 @@ class Child:
     backoff: float = RESTART_BACKOFF_MIN
     restart_at: float | None = None
     tree: list[psutil.Process] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # beside runportal's own environment
 
 
 class Command(BaseCommand):
@@ -266,7 +268,8 @@ def _build_children(host: str, port: int, workers: int, no_web: bool, web_worker
             # Its default socket path is per user, not per portal, so two portals would collide.
             "--no-control-socket",
         ]  # fmt: skip
-        children.append(Child("web", gunicorn, critical=True))
+        # Its event streams listen for this instance's server_cancel (jobs.live), sent before it is stopped.
+        children.append(Child("web", gunicorn, critical=True, env={"PORTAL_INSTANCE": secrets.token_hex(8)}))
     # --with-scheduler: retries with a delay (callbacks) and enqueue_in need a scheduler; RQ
     # elects one per queue among the workers, so giving it to all of them is harmless.
     rqworker = [python, manage, "rqworker", "--worker-class", worker_class, "--with-scheduler"]
@@ -324,7 +327,7 @@ class Supervisor:
         child.popen = subprocess.Popen(
             child.argv,
             cwd=settings.BASE_DIR,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **child.env},
             # Own process group: the terminal's Ctrl-C reaches runportal alone, which then stops
             # the children in order (a second SIGINT would make RQ abandon a running job).
             process_group=0,
@@ -361,6 +364,10 @@ class Supervisor:
 
     def _stop_all(self) -> None:
         running = [c for c in self.children if c.popen is not None and c.popen.poll() is None]
+        for child in running:
+            if "PORTAL_INSTANCE" in child.env:
+                # First, so the streams end with server_cancel rather than being cut mid-way.
+                live.announce_server_cancel(child.env["PORTAL_INSTANCE"], "the server is stopping")
         for child in running:
             child.tree = _descendants(child.popen.pid)
             _signal_group(child.popen, signal.SIGTERM)
