@@ -14,7 +14,7 @@ from rest_framework import serializers as s
 
 from core.shapes import Out, Shape
 from drivers.base import DriverJob
-from jobs import queues
+from jobs import estimates, queues
 from jobs.choices import CallbackType, CodeType, JobStatus
 from jobs.models import Job
 
@@ -142,13 +142,28 @@ def queue_position(job: Job) -> int | None:
     return queues.position(job.job_id, job.job_priority) if job.status == JobStatus.QUEUED else None
 
 
+def _queue_info(job: Job) -> tuple[int | None, estimates.Estimate]:
+    """The job's place in the queue and its estimate, worked out once per answer."""
+    if not hasattr(job, "_queue_info"):
+        position = queue_position(job)
+        job._queue_info = (position, estimates.estimate(job, position))
+    return job._queue_info
+
+
 STATUS = Shape(
     "JobStatus",
-    "A job as ``get_job_status`` answers it: no source, no results; its place in the queue.",
+    "A job as ``get_job_status`` answers it: no source, no results; its place in the queue and when it "
+    "should start and end, from what its backend has done lately (null where there is no basis).",
     {
         "queue_position": Out(
-            queue_position, s.IntegerField(allow_null=True, help_text="1 = next; null unless waiting.")
-        )
+            lambda job: _queue_info(job)[0], s.IntegerField(allow_null=True, help_text="1 = next; null unless waiting.")
+        ),
+        "estimated_start_at": Out(lambda job: _ts(_queue_info(job)[1].start), s.DateTimeField(allow_null=True)),
+        "estimated_end_at": Out(lambda job: _ts(_queue_info(job)[1].end), s.DateTimeField(allow_null=True)),
+        "estimate_basis": Out(
+            lambda job: _queue_info(job)[1].basis,
+            s.CharField(allow_null=True, help_text="What the estimate rests on, or why there is none."),
+        ),
     },
     extends=_STATUS,
 )
@@ -268,7 +283,12 @@ entry_view = ENTRY.render
 
 
 def with_queue_position(data: dict[str, Any], job: Job) -> dict[str, Any]:
-    return {**data, "queue_position": queue_position(job)}
+    """``data`` with get_job_status's queue fields (the web page's: results and place in line)."""
+    extra = {name: STATUS.fields[name].get(job) for name in QUEUE_FIELDS}
+    return {**data, **extra}
+
+
+QUEUE_FIELDS = ("queue_position", "estimated_start_at", "estimated_end_at", "estimate_basis")
 
 
 def driver_job(job: Job) -> DriverJob:

@@ -171,6 +171,14 @@ def position(job_id: uuid.UUID | str, priority: int) -> int | None:
     return ahead_count + index + 1
 
 
+def worker_count() -> int:
+    """Workers listening to the job queues (RQ's registry of the first priority's queue; every job
+    worker listens to all of them)."""
+    from rq import Worker
+
+    return Worker.count(queue=get_queue(settings.JOB_PRIORITIES[0]))
+
+
 def depths() -> dict[int, int]:
     """Waiting jobs per priority."""
     conn = connection()

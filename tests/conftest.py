@@ -13,19 +13,21 @@ from django.conf import settings
 from rq import SimpleWorker
 
 from core.redis import client as redis_client
-from jobs import queues
+from jobs import estimates, queues
 from tests.factories import Tenant, make_project, make_tenant
 
 
 @pytest.fixture(autouse=True)
 def clean_redis():
-    """Every test starts with empty queues (the test settings give tests their own Redis database)."""
+    """Every test starts with empty queues (the test settings give tests their own Redis database), and
+    with no run statistics kept from an earlier test's jobs (jobs.estimates)."""
 
     from portal.settings_test import _LOCK
 
     connection = django_rq.get_connection(queues.queue_name(1))
     connection.flushdb()
     connection.set(_LOCK, os.getpid(), ex=6 * 3600)  # the test run still holds its database
+    estimates.forget()
     yield
 
 

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,19 @@ POLL_AFTER_SERVER_CANCEL = 1.0
 
 def _datetime(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """Where a job stands in line and when it should start and end (IBM's ``QueueInfo``), as the portal
+    estimates it from what the backend has done lately; ``basis`` says what the estimate rests on."""
+
+    job_id: str
+    status: str
+    position: int | None
+    estimated_start_time: datetime | None
+    estimated_complete_time: datetime | None
+    basis: str | None
 
 
 class PortalJob(JobV1):
@@ -136,6 +150,20 @@ class PortalJob(JobV1):
         if refresh:
             self.refresh()
         return self._data.get("queue_position")
+
+    def queue_info(self) -> QueueInfo | None:
+        """The job's place in line and its estimated start and end, fetched now; None once it has ended."""
+        data = self.refresh()
+        if data["job_status"] in FINAL_STATUSES:
+            return None
+        return QueueInfo(
+            job_id=self.job_id(),
+            status=data["job_status"],
+            position=data.get("queue_position"),
+            estimated_start_time=_datetime(data.get("estimated_start_at")),
+            estimated_complete_time=_datetime(data.get("estimated_end_at")),
+            basis=data.get("estimate_basis"),
+        )
 
     def progress(self) -> str | None:
         return self.refresh().get("progress")
@@ -301,6 +329,14 @@ class PortalJob(JobV1):
             self._wait_streaming(deadline, callback)
         except (errors.ConnectionFailed, errors.ServiceError):
             self._wait_polling(deadline, wait, callback)
+
+    def wait_until_complete(
+        self, index: int | None = None, timeout_seconds: float | None = None, polling_seconds: float = 5
+    ) -> JobStatus:
+        """Superstaq's wait: until the job is final (it follows the events stream; ``polling_seconds``
+        where there is none), then the status of the job, or of entry ``index``."""
+        self.wait_for_final_state(timeout=timeout_seconds, wait=polling_seconds)
+        return self.status(index)
 
     def _remaining(self, deadline: float | None) -> float | None:
         if deadline is None:

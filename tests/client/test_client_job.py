@@ -233,3 +233,19 @@ def test_the_provider_records_the_qiskit_version_it_ran_with(portal):
     job = backend.run(circuit, shots=10, experiment_id="via-provider", metadata={"k": "v"})
     assert job.client_version == {"portal_client": portal_client.__version__, "qiskit": qiskit.__version__}
     assert (job.experiment_id, job.metadata) == ("via-provider", {"k": "v"})
+
+
+def test_queue_info_and_wait_until_complete(api, paused_dummy):
+    """IBM's queue_info() while the job waits (held on a paused backend: no estimate, and
+    why not), None once it has ended; Superstaq's wait_until_complete() gives the final status."""
+    from portal_client.job import QueueInfo
+
+    job = api.submit(code_type="qasm2", source_code=[BELL, XX], backend="dummy")
+    info = job.queue_info()
+    assert isinstance(info, QueueInfo) and (info.job_id, info.status) == (job.job_id(), "QUEUED")
+    assert (info.position, info.estimated_start_time, info.estimated_complete_time) == (None, None, None)
+    assert info.basis.startswith("no estimate: ")
+    done = api.submit(code_type="qasm2", source_code=[BELL, XX], backend="aer_simulator")
+    assert done.wait_until_complete(timeout_seconds=60) is JobStatus.DONE
+    assert done.wait_until_complete(index=1, timeout_seconds=60) is JobStatus.DONE
+    assert done.queue_info() is None
