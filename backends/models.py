@@ -68,3 +68,20 @@ class Backend(models.Model):
             return get_driver(self.driver).results_fetch_mode
         except KeyError:  # its driver is no longer installed: the backend is still listed, its jobs cannot run
             return "sync"
+
+
+class BackendSnapshot(models.Model):
+    """A backend's configuration as jobs ran on it (IBM's ``properties()`` of a job): its limits, basis
+    gates, coupling map, options and the driver's description, stored once per distinct configuration
+    (``config_hash``), so a result can be traced to the device state that produced it."""
+
+    backend = models.ForeignKey(Backend, on_delete=models.CASCADE, related_name="snapshots")
+    config_hash = models.CharField(max_length=64)
+    properties = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["backend", "config_hash"], name="unique_backend_snapshot")]
+
+    def __str__(self) -> str:
+        return f"{self.backend_id} {self.config_hash[:12]}"

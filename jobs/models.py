@@ -35,6 +35,10 @@ class Job(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="jobs")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
     backend = models.ForeignKey("backends.Backend", on_delete=models.PROTECT, related_name="jobs")
+    # The backend as the job's (last) run found it (set when a worker starts it).
+    backend_snapshot = models.ForeignKey(
+        "backends.BackendSnapshot", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     job_name = models.CharField(max_length=200, null=True, blank=True)
     description = models.TextField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)

@@ -194,14 +194,31 @@ ENTRY = Shape(
     },
 )
 
+
+def _backend_properties(job: Job) -> dict[str, Any] | None:
+    snapshot = job.backend_snapshot
+    if snapshot is None:
+        return None
+    return {**snapshot.properties, "config_hash": snapshot.config_hash}
+
+
 RESULTS = Shape(
     "JobResults",
-    "A job with its results, as ``get_job_results`` answers it: one entry per ``source_code`` entry.",
+    "A job with its results, as ``get_job_results`` answers it: one entry per ``source_code`` entry, and the "
+    "backend as the job's run found it.",
     {
+        "backend_properties": Out(
+            _backend_properties,
+            s.DictField(
+                allow_null=True,
+                help_text="The backend's configuration when the job ran (limits, basis gates, coupling map, "
+                "options, the driver's noise parameters) and its config_hash; null until it runs.",
+            ),
+        ),
         "results": Out(
             lambda job: [ENTRY.render(entry) for entry in sorted(job.entries.all(), key=lambda e: e.index)],
             ENTRY.serializer(many=True),
-        )
+        ),
     },
     extends=FULL,
 )

@@ -42,7 +42,7 @@ def job_get_for_user(*, user: User, job_id: uuid.UUID | str, with_results: bool 
         raise NotFound(f"Job {job_id} not found.") from exc
     qs = _with_relations(jobs_visible_to(user))
     if with_results:
-        qs = qs.prefetch_related("entries")
+        qs = qs.prefetch_related("entries").select_related("backend_snapshot")
     job = qs.filter(pk=job_uuid).first()
     if job is None:
         raise NotFound(f"Job {job_id} not found.")

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from rq import SimpleWorker
 
+from backends.services import forget_snapshots
 from core.redis import client as redis_client
 from jobs import estimates, queues
 from tests.factories import Tenant, make_project, make_tenant
@@ -28,6 +29,7 @@ def clean_redis():
     connection.flushdb()
     connection.set(_LOCK, os.getpid(), ex=6 * 3600)  # the test run still holds its database
     estimates.forget()
+    forget_snapshots()
     yield
 
 

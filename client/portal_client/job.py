@@ -243,6 +243,11 @@ class PortalJob(JobV1):
                                                if reader is qasm2.loads else {})))  # fmt: skip
         return circuits
 
+    def properties(self) -> dict[str, Any] | None:
+        """The backend as the job's run found it (IBM's ``properties()``): its limits, basis gates, coupling
+        map, options, the driver's noise parameters and a ``config_hash``; None until the job runs."""
+        return self._client.get_job_results(self.job_id()).get("backend_properties")
+
     def payload(self) -> dict[str, Any]:
         """The job's input as the portal stored it (``get_job_payload``)."""
         return self._client.get_job_payload(self.job_id())

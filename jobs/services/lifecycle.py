@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backends.models import Backend
+from backends.services import backend_snapshot_ref
 from core.exceptions import (
     InvalidParams,
     InvalidState,
@@ -146,6 +147,7 @@ def job_start(*, job_id: uuid.UUID, worker_name: str = "") -> Job | None:
         started_at=now,
         attempts=attempts,
         worker_name=worker_name[:200],
+        backend_snapshot_id=backend_snapshot_ref(backend=job.backend),
     )
     if not won:
         return None
