@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from portal_client.qubo import PortalSampler
     from portal_client.qubo_problem import QuboProblem
 
-__version__ = "0.1.0"
+from portal_client.version import __version__ as __version__  # noqa: E402  (re-exported)
 
 # name -> the module that defines it; loaded when the name is first read.
 _LAZY = {

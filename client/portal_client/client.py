@@ -15,6 +15,7 @@ from typing import Any
 
 from portal_client import errors
 from portal_client.transport import EventStream, Transport
+from portal_client.version import __version__
 
 
 def _iso(value: datetime | str | None) -> str | None:
@@ -23,8 +24,6 @@ def _iso(value: datetime | str | None) -> str | None:
 
 def client_versions(**others: str) -> dict[str, str]:
     """What a submit records as its ``client_version``: this client's version, and ``others``."""
-    from portal_client import __version__
-
     return {"portal_client": __version__, **others}
 
 
