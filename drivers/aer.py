@@ -165,7 +165,7 @@ class AerDriver(Driver):
         max_bytes = backend.options.get("max_memory_mb", DEFAULT_MAX_MEMORY_MB) * 1024 * 1024
         prepared: list[tuple[int, QuantumCircuit, QuantumCircuit, StageTimer]] = []
         options_error = coupling_map_error(backend, job.transpiler_options)
-        for index, source in enumerate(job.source_code):
+        for index, source in job.pending():
             timer = StageTimer(job.profiling)
             try:
                 if options_error:

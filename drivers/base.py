@@ -30,6 +30,11 @@ class DriverJob:
     dry_run: bool = False
     job_type: str = ""
     enable_circuit_aggregation: bool = False
+    skip: frozenset[int] = frozenset()  # entries cancelled before the run: never run, never reported
+
+    def pending(self) -> Iterator[tuple[int, Any]]:
+        """The entries to run, with their indexes (those not in ``skip``)."""
+        return ((index, source) for index, source in enumerate(self.source_code) if index not in self.skip)
 
 
 @dataclass

@@ -154,7 +154,7 @@ class QuboDriver(Driver):
 
     def run(self, backend, job: DriverJob, report: Report) -> None:
         options = self.options(job.driver_options)
-        for index, entry in enumerate(job.source_code):
+        for index, entry in job.pending():
             timer = StageTimer(job.profiling)
             try:
                 with timer.stage("driver:parse"):

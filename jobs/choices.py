@@ -21,6 +21,15 @@ FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, J
 # A job in one of these ran and ended (a CANCELLED job never ran; a DELETED one has no source left).
 RAN = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 CANCELLABLE = frozenset({JobStatus.QUEUED})
+# A job's status from its entries' (Superstaq's STATUS_PRIORITY_ORDER): the first of these that any
+# entry has. One failed entry fails the job; cancelled entries beside completed ones cancel it.
+ENTRY_STATUS_PRIORITY = (
+    JobStatus.QUEUED,
+    JobStatus.RUNNING,
+    JobStatus.FAILED,
+    JobStatus.CANCELLED,
+    JobStatus.COMPLETED,
+)
 DELETABLE = frozenset({JobStatus.QUEUED, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 UPDATABLE = frozenset(JobStatus) - {JobStatus.DELETED}
 

@@ -310,6 +310,11 @@ class JobIdSerializer(StrictSerializer):
     job_id = serializers.UUIDField()
 
 
+class CancelEntriesSerializer(StrictSerializer):
+    job_id = serializers.UUIDField()
+    indexes = StrictListField(child=StrictIntegerField(min_value=0), allow_empty=False, max_length=10_000)
+
+
 class JobIdsSerializer(StrictSerializer):
     job_ids = StrictListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_JOB_IDS)
 

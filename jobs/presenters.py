@@ -179,6 +179,7 @@ ENTRY = Shape(
     "JobResultEntryOut",
     "One result entry in the seed's shape; ``error`` only on failure, ``memory`` when asked for.",
     {
+        "index": Out(_attr("index"), s.IntegerField(help_text="Its place in source_code.")),
         "results": Out(_attr("results"), s.JSONField(help_text="Counts (circuits) or a list of solutions (QUBO).")),
         "num_qubits": Out(_attr("num_qubits"), s.IntegerField(allow_null=True)),
         "metadata": Out(_attr("metadata"), s.DictField()),

@@ -11,6 +11,7 @@ from core.exceptions import InvalidParams
 from core.validation import validate
 from jobs import services
 from jobs.inputs import (
+    CancelEntriesSerializer,
     DeleteJobsSerializer,
     GetJobsSerializer,
     JobFiltersSerializer,
@@ -99,6 +100,12 @@ def get_jobs(caller: Caller, params: dict[str, Any]) -> list[dict[str, Any]]:
         filters=filterset_data,
     )
     return [job_summary(job) for job in jobs[data["offset"] : data["offset"] + data["limit"]]]
+
+
+def cancel_job_entries(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    data = validate(CancelEntriesSerializer, params)
+    job = services.job_cancel_entries(user=caller.user, job_id=data["job_id"], indexes=data["indexes"])
+    return job_results_view(job)
 
 
 def cancel_jobs(caller: Caller, params: dict[str, Any]) -> list[dict[str, str]]:

@@ -7,11 +7,13 @@ defined beside them) instead of restating the rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q
 
 from backends.models import BackendStatus
+from jobs.choices import ENTRY_STATUS_PRIORITY, JobStatus
 
 ESTIMATION = "estimation"  # the job_type that estimates a job's cost instead of running it
 
@@ -37,3 +39,12 @@ def handed_to_device(job: Any, results_fetch_mode: str) -> bool:
     ``set_job_results`` (an async driver's real run), instead of finishing it now. Such a job has
     no worker alive while it waits, so recovery must not take it for lost."""
     return results_fetch_mode == "async" and occupies_backend(job)
+
+
+def status_from_entries(statuses: Iterable[str], num_entries: int) -> str:
+    """A job's final status from its entries' (``ENTRY_STATUS_PRIORITY``); FAILED when any entry has no
+    outcome at all."""
+    present = list(statuses)
+    if len(present) < num_entries:
+        return JobStatus.FAILED
+    return next((status for status in ENTRY_STATUS_PRIORITY if status in present), JobStatus.COMPLETED)

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import uuid
+from dataclasses import replace
 
 from rq.timeouts import JobTimeoutException
 
@@ -21,6 +22,7 @@ from jobs import horse, services
 from jobs.models import Job
 from jobs.presenters import driver_job
 from jobs.rules import handed_to_device
+from jobs.selectors import cancelled_entries
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +42,8 @@ def run_job(job_id: str) -> str:
     driver = get_driver(backend.driver)
     attempt = job.attempts  # every write below loses if the job was recovered meanwhile
     horse.limit_memory(backend.memory_limit_bytes)
-    reported: set[int] = set()
+    skip = cancelled_entries(job)
+    reported: set[int] = set(skip)
     last: list[tuple[int, EntryResult]] = []  # the final entry, stored with the job's end (one commit)
 
     def report(index, entry) -> None:
@@ -59,7 +62,7 @@ def run_job(job_id: str) -> str:
         last.clear()
 
     try:
-        driver.run(backend, driver_job(job), report)
+        driver.run(backend, replace(driver_job(job), skip=skip), report)
     except (JobTimeoutException, horse.JobTimeLimit):
         horse.spend("time limit")  # interrupted anywhere, a library may have been mid-update
         store_last()

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from core.exceptions import NotFound, PermissionDenied
 from jobs.choices import JobStatus
-from jobs.models import CircuitDrawing, Job
+from jobs.models import CircuitDrawing, Job, JobResult
 from projects.models import User
 from projects.permissions import bound_project_id, is_project_admin, projects_administered_by, projects_member_of
 from projects.selectors import project_get_for_user
@@ -47,6 +47,15 @@ def job_get_for_user(*, user: User, job_id: uuid.UUID | str, with_results: bool 
     if job is None:
         raise NotFound(f"Job {job_id} not found.")
     return job
+
+
+def cancelled_entries(job: Job) -> frozenset[int]:
+    """The entries of a job about to run that were cancelled while it was queued. Only such a job has
+    stored entries before its run, and its progress says so: any other start costs no query here."""
+    if not job.progress:
+        return frozenset()
+    rows = JobResult.objects.filter(job_id=job.job_id, status=JobStatus.CANCELLED).values_list("index", flat=True)
+    return frozenset(rows)
 
 
 def job_drawing_notes(job: Job) -> dict[tuple[int, str], str]:

@@ -206,7 +206,8 @@ def _entries(job, view: dict[str, Any]) -> list[dict[str, Any]]:
     sources = view.get("source_code") or []
     notes = job_drawing_notes(job) if job.code_type in CIRCUIT_CODE_TYPES and job.status in FINAL else {}
     entries = []
-    for index, result in enumerate(view["results"]):
+    ended = {result["index"]: result for result in view["results"]}
+    for index, result in sorted(ended.items()):
         entry: dict[str, Any] = {"index": index, "view": result, "kind": "none", "more": 0}
         entry["drawings"] = _drawings(job, index, notes)
         results = result.get("results")
@@ -234,9 +235,10 @@ def _entries(job, view: dict[str, Any]) -> list[dict[str, Any]]:
             entry["caption"] = f"{which} by bitstring (Qiskit order: leftmost character = highest classical bit)."
         entries.append(entry)
     # Sources of entries without a result yet (queued, running).
-    for index in range(len(view["results"]), len(sources)):
-        entries.append({"index": index, "view": None, "kind": "none", "more": 0, **_source(sources[index])})
-    return entries
+    for index in range(len(sources)):
+        if index not in ended:
+            entries.append({"index": index, "view": None, "kind": "none", "more": 0, **_source(sources[index])})
+    return sorted(entries, key=lambda entry: entry["index"])
 
 
 @login_required
@@ -363,23 +365,23 @@ def _csv_rows(job, view: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     if job.job_type == "estimation":
         header = ["entry", "key", "value"]
         rows = [
-            [i, key, json.dumps(value) if isinstance(value, dict | list) else value]
-            for i, entry in enumerate(view["results"])
+            [entry["index"], key, json.dumps(value) if isinstance(value, dict | list) else value]
+            for entry in view["results"]
             for key, value in sorted((entry.get("results") or {}).items())
         ]
     elif job.code_type == CodeType.QUBO:
         header = ["entry", "rank", "solution", "quboValue", "maxcutValue"]
         rows = [
-            [i, sol.get("result"), "".join(str(b) for b in sol.get("solutionVector", [])), sol.get("quboValue"),
-             sol.get("maxcutValue")]
-            for i, entry in enumerate(view["results"])
+            [entry["index"], sol.get("result"), "".join(str(b) for b in sol.get("solutionVector", [])),
+             sol.get("quboValue"), sol.get("maxcutValue")]
+            for entry in view["results"]
             for sol in (entry.get("results") or [])
         ]  # fmt: skip
     else:
         header = ["entry", "bitstring", "count"]
         rows = [
-            [i, bitstring, count]
-            for i, entry in enumerate(view["results"])
+            [entry["index"], bitstring, count]
+            for entry in view["results"]
             for bitstring, count in sorted((entry.get("results") or {}).items())
         ]
     return header, rows

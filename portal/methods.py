@@ -63,6 +63,13 @@ METHODS: dict[str, RpcMethod] = {
             job_shapes.RESULTS,
         ),
         RpcMethod(
+            "cancel_job_entries",
+            job_rpc.cancel_job_entries,
+            "Cancel entries of a queued job (Superstaq's cancel(index=...)); every entry cancels the job.",
+            job_params.CancelEntriesSerializer,
+            job_shapes.RESULTS,
+        ),
+        RpcMethod(
             "get_job_payload",
             job_rpc.get_job_payload,
             "A job's input: its source as submitted and the options it runs with (IQM's GetJobPayloadV1).",

@@ -114,6 +114,10 @@ class RpcClient(Transport):
         """The full job plus ``results``: one entry per source, empty while nothing has ended."""
         return self._call("get_job_results", {"body": {"job_id": str(job_id)}})
 
+    def cancel_job_entries(self, job_id: str | uuid.UUID, indexes: Sequence[int]) -> dict[str, Any]:
+        """Cancel entries of a queued job; answers the job with its results (the cancelled entries among them)."""
+        return self._call("cancel_job_entries", {"body": {"job_id": str(job_id), "indexes": list(indexes)}})
+
     def get_job_payload(self, job_id: str | uuid.UUID) -> dict[str, Any]:
         """The job's input: its source as submitted and the options it runs with (IQM's GetJobPayloadV1)."""
         return self._call("get_job_payload", {"body": {"job_id": str(job_id)}})

@@ -131,8 +131,12 @@ class PortalJob(JobRecord, JobV1):
         entries = self._entries()  # get_job_results' answer also holds source_code: one entry per source
         if not 0 <= index < len((self._full or self._data)["source_code"]):
             raise IndexError(f"job {self.job_id()} has no entry {index}")
-        if index < len(entries):
-            return JobStatus.ERROR if entries[index].get("error") else JobStatus.DONE
+        by_index = {entry.get("index", i): entry for i, entry in enumerate(entries)}
+        if index in by_index:
+            entry = by_index[index]
+            if (entry.get("metadata") or {}).get("status") == "CANCELLED":
+                return JobStatus.CANCELLED
+            return JobStatus.ERROR if entry.get("error") else JobStatus.DONE
         return status
 
     def _entries(self) -> list[dict[str, Any]]:
@@ -226,9 +230,15 @@ class PortalJob(JobRecord, JobV1):
 
     # --- actions --------------------------------------------------------------------------------
 
-    def cancel(self) -> bool:
+    def cancel(self, index: int | None = None) -> bool:
         """Cancel the job while it is queued; answers whether it was cancelled (False while it runs).
-        A job that has ended raises ``JobNotSubmittedToQC``, as IQM's client does."""
+        A job that has ended raises ``JobNotSubmittedToQC``, as IQM's client does. With ``index``, cancel
+        only that entry (Superstaq's): it never runs, and the job ends CANCELLED unless another entry fails."""
+        if index is not None:
+            self._full = None
+            answer = self._client.cancel_job_entries(self.job_id(), [index])
+            self._data.update({key: value for key, value in answer.items() if key != "results"})
+            return True
         cancelled = self._client.cancel_jobs([self.job_id()])
         status = self.refresh()["job_status"]
         if not cancelled and status in FINAL_STATUSES:

@@ -5,7 +5,7 @@ validated in jobs/inputs.py, for every face.)"""
 from __future__ import annotations
 
 from jobs import presenters
-from jobs.inputs import UpdateJobSerializer
+from jobs.inputs import CancelEntriesSerializer, UpdateJobSerializer
 
 
 class JobPatchSerializer(UpdateJobSerializer):
@@ -17,6 +17,12 @@ class JobPatchSerializer(UpdateJobSerializer):
         # What the browsable API pre-fills its PATCH form with: the job's current values.
         current = presenters.job_status_view(instance)
         return {name: current[name] for name in self.fields}
+
+
+class JobCancelEntriesSerializer(CancelEntriesSerializer):
+    """The body of ``POST /api/v1/jobs/{job_id}/cancel-entries/``: the entries' indexes."""
+
+    job_id = None
 
 
 # The answers' serializers, made from the shapes that render them (jobs.presenters): one declaration.

@@ -15,6 +15,7 @@ from core.exceptions import InvalidState
 from core.validation import validate
 from jobs import services
 from jobs.api.serializers import (
+    JobCancelEntriesSerializer,
     JobPatchSerializer,
     JobPayloadSerializer,
     JobResultsSerializer,
@@ -125,6 +126,17 @@ class JobViewSet(viewsets.GenericViewSet):
     def cancel(self, request, job_id):
         job = services.job_cancel(user=request.user, job_id=self.get_object().job_id)
         return Response(JobStatusSerializer(job).data)
+
+    @extend_schema(
+        summary="Cancel entries of a QUEUED job; cancelling every entry cancels the job",
+        request=JobCancelEntriesSerializer,
+        responses={200: JobResultsSerializer, 404: _NOT_FOUND, 409: _CONFLICT},
+    )
+    @action(detail=True, methods=["post"], url_path="cancel-entries")
+    def cancel_entries(self, request, job_id):
+        data = validate(JobCancelEntriesSerializer, request.data)
+        job = services.job_cancel_entries(user=request.user, job_id=self.get_object().job_id, indexes=data["indexes"])
+        return Response(JobResultsSerializer(job).data)
 
     @extend_schema(
         summary="A job's input: its source as submitted and the options it runs with, streamed",

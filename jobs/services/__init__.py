@@ -10,6 +10,7 @@ from jobs.services.drawings import job_draw_circuits
 from jobs.services.lifecycle import (
     UNSET,
     job_cancel,
+    job_cancel_entries,
     job_fail,
     job_finish,
     job_record_entry,
@@ -30,6 +31,7 @@ __all__ = [
     "UNSET",
     "JobSpec",
     "job_cancel",
+    "job_cancel_entries",
     "job_draw_circuits",
     "job_fail",
     "job_finish",

@@ -24,7 +24,7 @@ from drivers.base import EntryResult
 from jobs import live, queues
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, JobStatus
 from jobs.models import Job, JobResult
-from jobs.rules import may_be_enqueued
+from jobs.rules import may_be_enqueued, status_from_entries
 from jobs.selectors import confined_to_token, job_get_for_user, jobs_visible_to
 from jobs.services.state import (
     discard_outcome,
@@ -58,16 +58,60 @@ def jobs_cancel(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
     return cancelled
 
 
+def _refuse_cancel(job: Job, rule: str) -> None:
+    """Why ``job`` could not be cancelled, as IQM says it: ``job_not_submitted_to_qc`` once it has ended."""
+    job.refresh_from_db(fields=["status"])
+    if job.status in FINAL:
+        raise JobNotSubmittedToQC(f"Job {job.job_id} is {job.status}: it has ended, there is nothing to cancel.")
+    raise InvalidState(f"Job {job.job_id} is {job.status}: {rule}.")
+
+
 def job_cancel(*, user: User, job_id: uuid.UUID) -> Job:
     """Cancel one job (REST's and the web's cancel): the job, cancelled; or why not, as IQM's
     CancelJobV1 says it: ``job_not_submitted_to_qc`` once it has ended, ``invalid_state`` while it runs."""
     job = job_get_for_user(user=user, job_id=job_id)
     if not jobs_cancel(user=user, job_ids=[job.job_id]):
-        job.refresh_from_db(fields=["status"])
-        if job.status in FINAL:
-            raise JobNotSubmittedToQC(f"Job {job.job_id} is {job.status}: it has ended, there is nothing to cancel.")
-        raise InvalidState(f"Job {job.job_id} is {job.status}: only a QUEUED job can be cancelled.")
+        _refuse_cancel(job, "only a QUEUED job can be cancelled")
     return job_get_for_user(user=user, job_id=job_id)
+
+
+def job_cancel_entries(*, user: User, job_id: uuid.UUID, indexes: Iterable[int]) -> Job:
+    """Cancel some entries of a queued job (Superstaq's ``cancel(index=...)``): they never run, and the job,
+    when it ends, takes its status from its entries' (``rules.status_from_entries``). Cancelling every
+    entry cancels the job. Refused as ``job_cancel`` refuses, and for an index the job does not have."""
+    job = job_get_for_user(user=user, job_id=job_id)
+    wanted = sorted(set(indexes))
+    beyond = [i for i in wanted if not 0 <= i < job.num_entries]
+    if beyond:
+        raise InvalidParams.field("indexes", f"job {job.job_id} has entries 0 to {job.num_entries - 1}; not {beyond}")
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().filter(pk=job.job_id, status__in=CANCELLABLE).first()
+        if locked is None:
+            job.refresh_from_db(fields=["status"])
+            if job.status in FINAL:
+                raise JobNotSubmittedToQC(
+                    f"Job {job.job_id} is {job.status}: it has ended, there is nothing to cancel."
+                )
+            raise InvalidState(f"Job {job.job_id} is {job.status}: entries can be cancelled while it is queued.")
+        stored = set(JobResult.objects.filter(job_id=job.job_id).values_list("index", flat=True))
+        now = timezone.now()
+        metadata = {"results_fetch_mode": "sync", "status": JobStatus.CANCELLED, "ended_at": now.isoformat()}
+        new = [i for i in wanted if i not in stored]
+        JobResult.objects.bulk_create(
+            result_row(job.job_id, i, EntryResult(status=JobStatus.CANCELLED, metadata=metadata), ended_at=now)
+            for i in new
+        )
+        done = len(stored) + len(new)
+        Job.objects.filter(pk=job.job_id).update(progress=min(100, done * 100 // max(job.num_entries, 1)))
+        for i in new:
+            live.publish_on_commit(
+                job.job_id,
+                {"event": "progress", "job_status": JobStatus.QUEUED, "progress": done * 100 // job.num_entries,
+                 "index": i, "entry_status": JobStatus.CANCELLED},
+            )  # fmt: skip
+    if done == job.num_entries:
+        jobs_cancel(user=user, job_ids=[job.job_id])
+    return job_get_for_user(user=user, job_id=job_id, with_results=True)
 
 
 def jobs_delete(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
@@ -212,8 +256,7 @@ def job_finish(
         if last is not None and last[0] not in statuses:
             fields = _store_entry(job, last[0], last[1], len(statuses))
             statuses[last[0]] = last[1].status
-        complete = len(statuses) == job.num_entries and all(s == JobStatus.COMPLETED for s in statuses.values())
-        final = JobStatus.COMPLETED if complete else JobStatus.FAILED
+        final = status_from_entries(statuses.values(), job.num_entries)
         fields["progress"] = 100
         won = transition(
             job_id, allowed=[JobStatus.RUNNING], to=final, attempt=job.attempts, callbacks=job.callbacks,

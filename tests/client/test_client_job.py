@@ -249,3 +249,11 @@ def test_queue_info_and_wait_until_complete(api, paused_dummy):
     assert done.wait_until_complete(timeout_seconds=60) is JobStatus.DONE
     assert done.wait_until_complete(index=1, timeout_seconds=60) is JobStatus.DONE
     assert done.queue_info() is None
+
+
+def test_one_entry_can_be_cancelled_while_the_job_waits(api, paused_dummy):
+    """Superstaq's cancel(index=i): that entry is CANCELLED, the others still to run."""
+    job = api.submit(code_type="qasm2", source_code=[BELL, XX], backend="dummy")
+    assert job.cancel(index=1) is True
+    assert job.status(1) is JobStatus.CANCELLED and job.status(0) is JobStatus.QUEUED
+    assert job.status() is JobStatus.QUEUED

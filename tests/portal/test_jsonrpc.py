@@ -21,6 +21,7 @@ METHODS = {
     "get_job_status",
     "get_job_results",
     "get_job_payload",
+    "cancel_job_entries",
     "get_jobs",
     "cancel_jobs",
     "delete_jobs",

@@ -14,7 +14,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from tests.conftest import result_of
-from tests.factories import make_tenant
+from tests.factories import BELL, make_tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +71,7 @@ def test_answers_are_what_their_methods_declare(rpc, submit, tenant, run_worker)
         ("get_job_status", {"job_id": waiting["job_id"]}, tenant),
         ("get_job_results", {"job_id": ran["job_id"]}, tenant),
         ("get_job_payload", {"job_id": ran["job_id"]}, tenant),
+        ("cancel_job_entries", {"job_id": submit(tenant, source_code=[BELL, BELL])["job_id"], "indexes": [1]}, tenant),
         ("get_jobs", {}, tenant),
         ("update_job", {"job_id": ran["job_id"], "job_name": "renamed"}, tenant),
         ("cancel_jobs", {"job_ids": [waiting["job_id"]]}, tenant),

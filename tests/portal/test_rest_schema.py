@@ -28,6 +28,7 @@ ENDPOINTS = {
     "/api/v1/jobs/{job_id}/cancel/": {"post"},
     "/api/v1/jobs/{job_id}/results/": {"get"},
     "/api/v1/jobs/{job_id}/payload/": {"get"},
+    "/api/v1/jobs/{job_id}/cancel-entries/": {"post"},
     "/api/v1/projects/": {"get"},
     "/api/v1/projects/{project_id}/": {"get", "patch"},
     "/api/v1/projects/{project_id}/members/": {"get", "post"},
