@@ -422,3 +422,17 @@ def test_the_job_list_follows_the_jobs_on_its_page_that_may_still_change(web, te
     assert f'data-job-id="{done.job_id}"' in page
     page = web.get("/jobs/?status=COMPLETED").content.decode()
     assert 'id="job-list" data-events-url' not in page
+
+
+def test_the_job_page_shows_what_the_job_records(web, tenant, submit):
+    """Experiment (a link to its jobs), metadata, the client that sent it, and the backend as it ran."""
+    from tests.factories import complete
+
+    job = submit(
+        tenant, backend="aer_noisy", experiment_id="exp 1", metadata={"run": 3}, client_version={"qiskit": "2.6.2"}
+    )
+    complete(Job.objects.get(pk=job["job_id"]))
+    page = web.get(f"/jobs/{job['job_id']}/").content.decode()
+    assert 'href="/jobs/?experiment_id=exp%201"' in page
+    assert "<code>run=3</code>" in page and "qiskit 2.6.2" in page
+    assert "basis cx id rz sx x" in page
