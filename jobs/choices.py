@@ -34,6 +34,14 @@ DELETABLE = frozenset({JobStatus.QUEUED, JobStatus.COMPLETED, JobStatus.FAILED, 
 UPDATABLE = frozenset(JobStatus) - {JobStatus.DELETED}
 
 
+class ShareLevel(models.TextChoices):
+    """Who else may read a job (IBM's ``share_level``): no one but its owner and its project's admins,
+    or every member of its project. Changing it stays with the owner, the admins and operators."""
+
+    NONE = "none"
+    PROJECT = "project"
+
+
 class CodeType(models.TextChoices):
     QASM = "qasm"
     QASM2 = "qasm2"

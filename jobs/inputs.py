@@ -37,6 +37,7 @@ from jobs.choices import (
     CallbackType,
     CodeType,
     JobStatus,
+    ShareLevel,
 )
 from jobs.models import Job
 from projects.models import ApiToken, User
@@ -269,6 +270,7 @@ class SubmitJobSerializer(StrictSerializer):
     enable_circuit_aggregation = StrictBooleanField(default=False)
     experiment_id = StrictCharField(max_length=200, required=False, allow_null=True, allow_blank=False)
     metadata = MetadataField(required=False, allow_null=True)
+    share_level = serializers.ChoiceField(choices=ShareLevel.choices, required=False, allow_null=True)
     client_version = ClientVersionField(required=False, allow_null=True)
     # QCOS's other submit fields (SPEC §12): its name for circuit aggregation, and options the portal
     # takes only empty (-501 naming the field otherwise, rather than silently ignoring them).
@@ -302,6 +304,7 @@ class SubmitJobSerializer(StrictSerializer):
         attrs["profiling"] = list(dict.fromkeys(stages))
         attrs["tags"] = list(dict.fromkeys(attrs["tags"]))
         attrs["metadata"] = dict(attrs.get("metadata") or {})
+        attrs["share_level"] = attrs.get("share_level") or ShareLevel.NONE
         attrs["client_version"] = dict(attrs.get("client_version") or {})
         return attrs
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from jobs.choices import CodeType, JobStatus
+from jobs.choices import CodeType, JobStatus, ShareLevel
 
 
 class Tag(models.Model):
@@ -59,6 +59,7 @@ class Job(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="jobs")
     # IBM's experiment_id (jobs of one experiment), Superstaq's user metadata, IBM's client_version.
     experiment_id = models.CharField(max_length=200, null=True, blank=True)
+    share_level = models.CharField(max_length=16, choices=ShareLevel.choices, default=ShareLevel.NONE)
     metadata = models.JSONField(default=dict, blank=True, help_text="The user's own object, as submitted.")
     client_version = models.JSONField(default=dict, blank=True, help_text="Client name -> version, as sent.")
     progress = models.PositiveSmallIntegerField(default=0)

@@ -15,7 +15,7 @@ from rest_framework import serializers as s
 from core.shapes import Out, Shape
 from drivers.base import DriverJob
 from jobs import estimates, queues
-from jobs.choices import CallbackType, CodeType, JobStatus
+from jobs.choices import CallbackType, CodeType, JobStatus, ShareLevel
 from jobs.models import Job
 
 
@@ -105,6 +105,10 @@ SUMMARY = Shape(
             _attr("experiment_id"), s.CharField(allow_null=True, help_text="Groups jobs into one experiment.")
         ),
         "metadata": Out(_attr("metadata"), s.DictField(help_text="The user's own key: value pairs, as submitted.")),
+        "share_level": Out(
+            _attr("share_level"),
+            s.ChoiceField(choices=ShareLevel.choices, help_text='"project": every member of its project may read it.'),
+        ),
         "created_at": Out(_when("created_at"), s.DateTimeField()),
         "started_at": Out(_when("started_at"), s.DateTimeField(allow_null=True)),
         "ended_at": Out(_when("ended_at"), s.DateTimeField(allow_null=True)),

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from core.exceptions import NotFound, PermissionDenied
-from jobs.choices import JobStatus
+from jobs.choices import JobStatus, ShareLevel
 from jobs.models import CircuitDrawing, Job, JobResult
 from projects.models import User
 from projects.permissions import bound_project_id, is_project_admin, projects_administered_by, projects_member_of
@@ -23,12 +23,34 @@ def confined_to_token(user: User, qs: QuerySet[Job]) -> QuerySet[Job]:
     return qs if bound is None else qs.filter(project_id=bound)
 
 
-def jobs_visible_to(user: User) -> QuerySet[Job]:
-    """Jobs the user may read: own jobs, every job of projects they administer; staff see all."""
+def jobs_changeable_by(user: User) -> QuerySet[Job]:
+    """Jobs the user may change (cancel, delete, update): own jobs, every job of projects they
+    administer; staff all."""
     if user.is_staff:
         return confined_to_token(user, Job.objects.all())
     admin_of = projects_administered_by(user)
     return confined_to_token(user, Job.objects.filter(Q(user=user) | Q(project__in=admin_of)))
+
+
+def jobs_visible_to(user: User) -> QuerySet[Job]:
+    """Jobs the user may read: those they may change, and the jobs their owners shared with the project
+    (IBM's ``share_level`` "project") in projects the user is a member of."""
+    if user.is_staff:
+        return confined_to_token(user, Job.objects.all())
+    admin_of = projects_administered_by(user)
+    shared = Q(share_level=ShareLevel.PROJECT, project__in=projects_member_of(user))
+    return confined_to_token(user, Job.objects.filter(Q(user=user) | Q(project__in=admin_of) | shared))
+
+
+def job_get_for_change(*, user: User, job_id: uuid.UUID | str) -> Job:
+    """A job the user may change; one they may only read (shared with them) is PermissionDenied, one
+    they may not read the same NotFound as a missing one."""
+    job = job_get_for_user(user=user, job_id=job_id)
+    if not jobs_changeable_by(user).filter(pk=job.pk).exists():
+        raise PermissionDenied(
+            f"Job {job.job_id} is shared with you to read; its owner, its project's admins and operators change it."
+        )
+    return job
 
 
 def _with_relations(qs: QuerySet[Job]) -> QuerySet[Job]:

@@ -63,6 +63,7 @@ class RpcClient(Transport):
         experiment_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         client_version: Mapping[str, str] | None = None,
+        share_level: str | None = None,
     ) -> dict[str, Any]:
         """Submit a job; answers it as the portal stored it (``job_status`` QUEUED).
 
@@ -93,6 +94,7 @@ class RpcClient(Transport):
                 "experiment_id": experiment_id,
                 "metadata": dict(metadata) if metadata is not None else None,
                 "client_version": dict(client_version) if client_version is not None else None,
+                "share_level": share_level,
             }
         )
         body = {**dict(body or {}), **fields}

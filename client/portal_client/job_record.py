@@ -52,6 +52,10 @@ class JobRecord:
         """Client name -> version, as recorded with the job (IBM's ``client_version``)."""
         return dict(self._field("client_version") or {})
 
+    def share_level(self) -> str:
+        """Who else may read the job (IBM's): "none", or "project" (every member of its project)."""
+        return self._field("share_level")
+
     def target(self) -> str:
         """The backend's name (Superstaq's ``target``)."""
         return self._field("backend")

@@ -39,7 +39,7 @@ DRIVER_OPTIONS = ("memory", "seed_simulator", "method")
 SUBMIT_FIELDS = (
     "shots", "job_priority", "tags", "job_name", "description", "dry_run", "transpiler", "transpiler_options",
     "profiling", "callbacks", "enable_circuit_aggregation", "job_type", "project_id", "code_compress_level",
-    "experiment_id", "metadata",
+    "experiment_id", "metadata", "share_level",
 )  # fmt: skip
 
 

@@ -11,7 +11,6 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.exceptions import InvalidState
 from core.validation import validate
 from jobs import services
 from jobs.api.serializers import (
@@ -23,7 +22,6 @@ from jobs.api.serializers import (
     JobStatusSerializer,
     JobSummarySerializer,
 )
-from jobs.choices import JobStatus
 from jobs.filtersets import JobFilterSet
 from jobs.inputs import SubmitJobSerializer, submit_from_input
 from jobs.models import Job
@@ -109,12 +107,7 @@ class JobViewSet(viewsets.GenericViewSet):
         return Response(JobStatusSerializer(job).data)
 
     def destroy(self, request, job_id):
-        job = self.get_object()
-        if job.status != JobStatus.DELETED:
-            services.jobs_delete(user=request.user, job_ids=[job.job_id])
-            job.refresh_from_db(fields=["status"])
-            if job.status != JobStatus.DELETED:
-                raise InvalidState(f"Job {job.job_id} is {job.status}: it can be deleted once it has ended.")
+        services.job_delete(user=request.user, job_id=self.get_object().job_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

@@ -25,7 +25,7 @@ from jobs import live, queues
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, JobStatus
 from jobs.models import Job, JobResult
 from jobs.rules import may_be_enqueued, status_from_entries
-from jobs.selectors import confined_to_token, job_get_for_user, jobs_visible_to
+from jobs.selectors import confined_to_token, job_get_for_change, job_get_for_user, jobs_changeable_by
 from jobs.services.state import (
     discard_outcome,
     enqueue_missing,
@@ -41,7 +41,7 @@ UNSET: Any = object()
 
 
 def _visible_jobs(user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
-    return list(jobs_visible_to(user).filter(pk__in=list(job_ids)).select_related("backend"))
+    return list(jobs_changeable_by(user).filter(pk__in=list(job_ids)).select_related("backend"))
 
 
 def jobs_cancel(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
@@ -69,7 +69,7 @@ def _refuse_cancel(job: Job, rule: str) -> None:
 def job_cancel(*, user: User, job_id: uuid.UUID) -> Job:
     """Cancel one job (REST's and the web's cancel): the job, cancelled; or why not, as IQM's
     CancelJobV1 says it: ``job_not_submitted_to_qc`` once it has ended, ``invalid_state`` while it runs."""
-    job = job_get_for_user(user=user, job_id=job_id)
+    job = job_get_for_change(user=user, job_id=job_id)
     if not jobs_cancel(user=user, job_ids=[job.job_id]):
         _refuse_cancel(job, "only a QUEUED job can be cancelled")
     return job_get_for_user(user=user, job_id=job_id)
@@ -79,7 +79,7 @@ def job_cancel_entries(*, user: User, job_id: uuid.UUID, indexes: Iterable[int])
     """Cancel some entries of a queued job (Superstaq's ``cancel(index=...)``): they never run, and the job,
     when it ends, takes its status from its entries' (``rules.status_from_entries``). Cancelling every
     entry cancels the job. Refused as ``job_cancel`` refuses, and for an index the job does not have."""
-    job = job_get_for_user(user=user, job_id=job_id)
+    job = job_get_for_change(user=user, job_id=job_id)
     wanted = sorted(set(indexes))
     beyond = [i for i in wanted if not 0 <= i < job.num_entries]
     if beyond:
@@ -114,6 +114,15 @@ def job_cancel_entries(*, user: User, job_id: uuid.UUID, indexes: Iterable[int])
     return job_get_for_user(user=user, job_id=job_id, with_results=True)
 
 
+def job_delete(*, user: User, job_id: uuid.UUID) -> None:
+    """Delete one job (REST's DELETE): done when it is deleted already; refused while it runs."""
+    job = job_get_for_change(user=user, job_id=job_id)
+    if job.status != JobStatus.DELETED and not jobs_delete(user=user, job_ids=[job.job_id]):
+        job.refresh_from_db(fields=["status"])
+        if job.status != JobStatus.DELETED:
+            raise InvalidState(f"Job {job.job_id} is {job.status}: it can be deleted once it has ended.")
+
+
 def jobs_delete(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
     """Delete those of ``job_ids`` not RUNNING or CANCELLING: source and results are purged, the row stays."""
     deleted = []
@@ -144,7 +153,7 @@ def job_update(
     job_priority: int = UNSET,
 ) -> Job:
     """Rename, describe or retag a job (until it is deleted); change its priority while QUEUED."""
-    job = job_get_for_user(user=user, job_id=job_id)
+    job = job_get_for_change(user=user, job_id=job_id)
     if job.status == JobStatus.DELETED:
         raise InvalidState(f"Job {job_id} is deleted.")
     with transaction.atomic():

@@ -17,7 +17,7 @@ from drivers.errors import CANCELLED_WHILE_RUNNING, error_dict
 from jobs import queues
 from jobs.choices import JobStatus
 from jobs.models import Job
-from jobs.selectors import jobs_visible_to
+from jobs.selectors import jobs_changeable_by
 from jobs.services.lifecycle import jobs_cancel, jobs_delete
 from jobs.services.state import discard_outcome, enqueue_if_allowed, enqueue_missing, fill_missing_entries, transition
 from projects.models import User
@@ -95,7 +95,7 @@ def jobs_force_delete(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
     job is force-stopped first, then everything deletable is deleted. Returns the jobs deleted."""
     _require_staff(user)
     ids = list(job_ids)
-    running = jobs_visible_to(user).filter(pk__in=ids, status__in=[JobStatus.RUNNING, JobStatus.CANCELLING])
+    running = jobs_changeable_by(user).filter(pk__in=ids, status__in=[JobStatus.RUNNING, JobStatus.CANCELLING])
     for job in running.only("pk"):
         try:
             job_force_stop(user=user, job_id=job.pk)

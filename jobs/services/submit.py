@@ -53,6 +53,7 @@ class JobSpec:
     enable_circuit_aggregation: bool = False
     experiment_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    share_level: str = "none"
     client_version: dict[str, str] = field(default_factory=dict)
 
 
@@ -130,6 +131,7 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
         callbacks=spec.callbacks,
         experiment_id=spec.experiment_id,
         metadata=spec.metadata,
+        share_level=spec.share_level,
         client_version=spec.client_version,
     )
     get_driver(backend.driver).validate(backend, driver_job(job))

@@ -214,6 +214,10 @@ def test_experiment_metadata_client_version_and_what_the_job_ran(api):
     assert circuits[1].count_ops()["x"] == 2
     assert job.to_dict()["job_id"] == job.job_id()
     assert job.payload()["source_code"] == [BELL, XX] and job.payload()["shots"] == 300
+    assert job.share_level() == "none"
+    assert api.submit(code_type="qasm2", source_code=[BELL], backend="dummy", share_level="project").share_level() == (
+        "project"
+    )
     assert [j["job_id"] for j in api.get_jobs(experiment_id="exp-client")] == [job.job_id()]
     assert [j["job_id"] for j in api.get_jobs(metadata={"who": "alice"})] == [job.job_id()]
     assert other.experiment_id == "exp-other"

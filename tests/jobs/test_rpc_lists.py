@@ -25,7 +25,7 @@ def test_get_jobs_own_newest_first(rpc, submit, tenant):
     assert [j["job_id"] for j in jobs] == [second["job_id"], first["job_id"]]
     assert {"job_id", "job_name", "job_status", "job_priority", "backend", "transpiler", "shots", "progress",
             "code_compress_level", "tags", "created_at", "ended_at", "project_id", "user_id", "code_type",
-            "started_at", "experiment_id", "metadata"} == set(jobs[0])  # fmt: skip
+            "started_at", "experiment_id", "metadata", "share_level"} == set(jobs[0])  # fmt: skip
 
 
 def test_get_jobs_limit_offset_order(rpc, submit, tenant):
