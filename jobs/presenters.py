@@ -10,13 +10,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from rest_framework import serializers as s
 
 from core.shapes import Out, Shape
+from core.validation import dumps
 from drivers.base import DriverJob
 from jobs import estimates, queues
 from jobs.choices import CallbackType, CodeType, JobStatus, ShareLevel
-from jobs.models import Job
+from jobs.models import Job, JobResult
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -278,6 +281,38 @@ def job_payload_stream(job: Job) -> Iterator[bytes]:
         if inflate is not None:
             yield inflate.flush()
     yield b"}"
+
+
+def _render_without(shape: Shape, obj: Any, left_out: str) -> dict[str, Any]:
+    """``shape.render(obj)`` but for field ``left_out`` (which is then never read)."""
+    data = {}
+    for key, out in shape.fields.items():
+        if key == left_out:
+            continue
+        value = out.get(obj)
+        if out.omit is None or not out.omit(value):
+            data[key] = value
+    return data
+
+
+def job_results_stream(job: Job) -> Iterator[bytes]:
+    """``RESULTS`` as JSON bytes, one entry at a time (REST's results and the results download). Each
+    entry's per-shot ``memory`` is copied as the database's own JSON text, never read into Python
+    objects: a million-shot result never sits whole in memory, as a list of strings or as one answer."""
+    head = dumps(_render_without(RESULTS, job, "results"), separators=(",", ":"))
+    yield (head[:-1] + ',"results":[').encode()
+    entries = (
+        JobResult.objects.filter(job_id=job.job_id)
+        .defer("memory", "transpiled")
+        .annotate(memory_text=Cast("memory", TextField()))
+        .order_by("index")
+    )
+    for position, entry in enumerate(entries.iterator(chunk_size=1)):
+        text = dumps(_render_without(ENTRY, entry, "memory"), separators=(",", ":"))
+        if entry.memory_text is not None and entry.memory_text != "null":
+            text = text[:-1] + ',"memory":' + entry.memory_text + "}"
+        yield ((b"," if position else b"") + text.encode())
+    yield b"]}"
 
 
 # What cancel_jobs and delete_jobs answer per job, and set_job_results for its one.

@@ -31,13 +31,18 @@ from backends.presenters import backend_view
 from backends.selectors import backends_with_queue_length
 from core.charts import Bar, bar_chart
 from core.exceptions import InvalidParams, InvalidState, NotFound, PermissionDenied, PortalError
-from core.validation import dumps
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, RAN, CodeType, JobStatus
 from jobs.filtersets import JobFilterSet
 from jobs.forms import EXAMPLES, JobUpdateForm, SubmitJobForm, source_as_text
 from jobs.inputs import submit_from_input
 from jobs.models import DrawingStage
-from jobs.presenters import job_payload_stream, job_results_view, job_status_view, with_queue_position
+from jobs.presenters import (
+    job_payload_stream,
+    job_results_stream,
+    job_results_view,
+    job_status_view,
+    with_queue_position,
+)
 from jobs.selectors import job_drawing_notes, job_drawing_svg, job_get_for_user, jobs_visible_to
 from jobs.services import job_cancel as job_cancel_service
 from jobs.services import job_update, jobs_cancel, jobs_delete
@@ -353,10 +358,10 @@ def job_payload_json(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 @login_required
 @require_GET
 def job_results_json(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    """The ``get_job_results`` answer as a file."""
-    job = job_get_for_user(user=request.user, job_id=job_id, with_results=True)
-    # Strict JSON: a non-finite number a driver reported is null, not a bare NaN no parser reads.
-    response = HttpResponse(dumps(job_results_view(job), indent=1), content_type="application/json")
+    """The ``get_job_results`` answer as a file, streamed an entry at a time (strict JSON: a non-finite
+    number a driver reported is null, not a bare NaN no parser reads)."""
+    job = job_get_for_user(user=request.user, job_id=job_id)
+    response = StreamingHttpResponse(job_results_stream(job), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="job-{job.job_id}.json"'
     return response
 

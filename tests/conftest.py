@@ -63,8 +63,13 @@ def api(django_capture_on_commit_callbacks) -> Callable[..., Any]:
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         with django_capture_on_commit_callbacks(execute=True):
             if method == "get":
-                return client.get(path, params, **extra)
-            return getattr(client, method)(path, body, format="json", **extra)
+                response = client.get(path, params, **extra)
+            else:
+                response = getattr(client, method)(path, body, format="json", **extra)
+        if response.streaming:  # results and payloads are streamed: read whole here, once
+            streamed = response.getvalue()
+            response.json = lambda **kwargs: json.loads(streamed, **kwargs)
+        return response
 
     return call
 

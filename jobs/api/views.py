@@ -25,7 +25,7 @@ from jobs.api.serializers import (
 from jobs.filtersets import JobFilterSet
 from jobs.inputs import SubmitJobSerializer, submit_from_input
 from jobs.models import Job
-from jobs.presenters import job_payload_stream
+from jobs.presenters import job_payload_stream, job_results_stream
 from jobs.selectors import job_get_for_user, jobs_visible_to
 
 
@@ -84,9 +84,7 @@ class JobViewSet(viewsets.GenericViewSet):
         return jobs_visible_to(self.request.user).select_related("backend", "project", "user").prefetch_related("tags")
 
     def get_object(self) -> Job:
-        return job_get_for_user(
-            user=self.request.user, job_id=self.kwargs["job_id"], with_results=self.action == "results"
-        )
+        return job_get_for_user(user=self.request.user, job_id=self.kwargs["job_id"])
 
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -147,4 +145,4 @@ class JobViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"])
     def results(self, request, job_id):
-        return Response(JobResultsSerializer(self.get_object()).data)
+        return StreamingHttpResponse(job_results_stream(self.get_object()), content_type="application/json")

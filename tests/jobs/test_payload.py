@@ -41,7 +41,7 @@ def test_the_rest_and_web_downloads_stream_the_same_payload(rpc, submit, tenant,
     response = api("get", f"/api/v1/jobs/{job['job_id']}/payload/", who=tenant)
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert response.streaming
-    assert json.loads(b"".join(response.streaming_content)) == expected
+    assert response.json() == expected
     client.force_login(tenant.user)
     download = client.get(f"/jobs/{job['job_id']}/payload.json")
     assert download["Content-Disposition"].startswith("attachment")
@@ -67,4 +67,21 @@ def test_another_tenants_payload_is_not_found_and_a_deleted_one_has_no_source(rp
     jobs_delete(user=tenant.user, job_ids=[job["job_id"]])
     assert result_of(payload(rpc, tenant, job["job_id"]))["source_code"] is None
     response = api("get", f"/api/v1/jobs/{job['job_id']}/payload/", who=tenant)
-    assert json.loads(b"".join(response.streaming_content))["source_code"] is None
+    assert response.json()["source_code"] is None
+
+
+def test_results_stream_an_entry_at_a_time_and_memory_as_stored_text(rpc, submit, tenant, run_worker, api):
+    """REST's results are get_job_results' answer, streamed; per-shot memory is copied from the database's
+    JSON text, never read into Python objects (no query loads the memory column)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    job = submit(tenant, source_code=[BELL, XX], shots=300, driver_options={"memory": True}, backend="aer_simulator")
+    run_worker()
+    expected = result_of(rpc("get_job_results", {"body": {"job_id": job["job_id"]}}, who=tenant))
+    with CaptureQueriesContext(connection) as queries:
+        response = api("get", f"/api/v1/jobs/{job['job_id']}/results/", who=tenant)
+    assert response.json() == expected
+    assert len(expected["results"][0]["memory"]) == 300 and set(expected["results"][1]["memory"]) == {"11"}
+    entry_reads = [q["sql"] for q in queries if 'FROM "jobs_jobresult"' in q["sql"]]
+    assert entry_reads and all('"jobs_jobresult"."memory",' not in sql for sql in entry_reads)

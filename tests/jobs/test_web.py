@@ -143,7 +143,8 @@ def test_results_json_download(web, bell_job, run_worker):
     """results.json is the get_job_results answer."""
     run_worker()
     response = web.get(f"/jobs/{bell_job.job_id}/results.json")
-    data = json.loads(response.content)
+    assert response.streaming
+    data = json.loads(response.getvalue())
     assert response["Content-Disposition"].startswith("attachment")
     assert data["job_status"] == "COMPLETED"
     assert set(data["results"][0]["results"]) == {"00", "11"}
@@ -287,7 +288,7 @@ def test_job_page_shows_the_most_frequent_outcomes_and_how_many_more(web, tenant
     assert f'href="/jobs/{job.job_id}/results.csv"' in page.split("more outcomes", 1)[1]
     rows = list(csv.reader(io.StringIO(web.get(f"/jobs/{job.job_id}/results.csv").content.decode())))
     assert len(rows) == 1 + 2**16
-    assert json.loads(web.get(f"/jobs/{job.job_id}/results.json").content)["results"][0]["results"] == counts
+    assert json.loads(web.get(f"/jobs/{job.job_id}/results.json").getvalue())["results"][0]["results"] == counts
 
 
 def test_job_page_with_65536_outcomes_is_small_and_costs_no_more_queries(
@@ -314,7 +315,7 @@ def test_job_page_counts_memory_without_listing_it(web, tenant, submit):
     response = web.get(f"/jobs/{job.job_id}/")
     assert "Memory: 10000 per-shot bitstrings" in response.content.decode()
     assert response.content.count(b"01") < 100
-    assert json.loads(web.get(f"/jobs/{job.job_id}/results.json").content)["results"][0]["memory"] == memory
+    assert json.loads(web.get(f"/jobs/{job.job_id}/results.json").getvalue())["results"][0]["memory"] == memory
 
 
 def test_job_page_shows_the_best_qubo_solutions_and_how_many_more(web, tenant, submit):
@@ -346,7 +347,7 @@ def test_job_page_shows_the_start_of_a_long_source(web, tenant, submit):
     page = web.get(f"/jobs/{job.job_id}/").content.decode()
     assert f"and {len(source) - SHOWN_SOURCE_CHARS} more characters" in page
     assert len(page) < SHOWN_SOURCE_CHARS + 50_000
-    assert json.loads(web.get(f"/jobs/{job.job_id}/results.json").content)["source_code"] == [source]
+    assert json.loads(web.get(f"/jobs/{job.job_id}/results.json").getvalue())["source_code"] == [source]
 
 
 @pytest.mark.parametrize(
