@@ -121,8 +121,15 @@ def horse_died(
     FAILED -104 "memory limit" at once; aborted or crashed by its job otherwise -> FAILED -104 at
     once; killed from outside -> recovered like a lost worker. ``vm_start`` and ``vm_peak`` are the
     horse's virtual size at its start and at its last recorded peak."""
-    job = Job.objects.select_related("backend").filter(pk=job_id, status="RUNNING").first()
+    job = Job.objects.select_related("backend").filter(pk=job_id).first()
     if job is None:
+        return
+    if job.status == "QUEUED":
+        # Its process died before it could start the job (it was handed to one killed meanwhile): the
+        # job lost nothing, and RQ has dropped it, so it goes back in line now.
+        services.job_enqueue_unstarted(job_id=job.job_id)
+        return
+    if job.status != "RUNNING":
         return
     limit = job.backend.memory_limit_bytes
     if timed_out:

@@ -23,7 +23,7 @@ from jobs.services.lifecycle import (
     jobs_enqueue_held,
 )
 from jobs.services.operators import REQUEUEABLE, job_force_stop, jobs_force_delete, jobs_operator_requeue, jobs_requeue
-from jobs.services.recovery import MAX_ATTEMPTS, job_recover_lost, jobs_reconcile
+from jobs.services.recovery import MAX_ATTEMPTS, job_enqueue_unstarted, job_recover_lost, jobs_reconcile
 from jobs.services.submit import JobSpec, job_submit
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "job_cancel_entries",
     "job_delete",
     "job_draw_circuits",
+    "job_enqueue_unstarted",
     "job_fail",
     "job_finish",
     "job_force_stop",

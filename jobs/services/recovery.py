@@ -50,6 +50,14 @@ def job_recover_lost(*, job_id: uuid.UUID, attempt: int, reason: str) -> str | N
     return JobStatus.QUEUED if won else None
 
 
+def job_enqueue_unstarted(*, job_id: uuid.UUID | str) -> bool:
+    """A QUEUED job whose work process died before it started it (killed between two jobs, say) waits
+    its turn again now, rather than at the next reconcile; True when it was enqueued. (RQ popped it
+    to hand it over, so it is in no queue.)"""
+    job = Job.objects.select_related("backend").filter(pk=job_id, status=JobStatus.QUEUED).first()
+    return job is not None and enqueue_if_allowed(job)
+
+
 def jobs_reconcile(*, lost_after: float | None = None, queued_grace: float | None = None) -> dict[str, int]:
     """Make the database and Redis agree again; safe to run any time, from any number of workers.
 

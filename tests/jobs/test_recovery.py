@@ -164,3 +164,22 @@ def test_reconcile_command_prints_summary(submit, tenant):
         "active_counts_repaired": 0,
         "callbacks_requeued": 0,
     }
+
+
+def test_a_job_whose_process_died_before_starting_it_is_back_in_line_at_once(
+    tenant, django_capture_on_commit_callbacks
+):
+    """Handed to a work process killed a moment before (between two jobs), the job never started: it
+    goes back in its queue now, not at the next reconcile (30 s later)."""
+    from jobs import queues
+    from jobs.runner import horse_died
+    from tests.factories import submit_bell
+
+    job = submit_bell(tenant)
+    queues.remove(job.job_id, job.job_priority)  # what RQ's pop to hand it over did
+    assert str(job.job_id) not in queues.waiting_ids()
+    with django_capture_on_commit_callbacks(execute=True):
+        horse_died(str(job.job_id), timed_out=False, signal_number=9)
+    assert str(job.job_id) in queues.waiting_ids()
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("QUEUED", 0)
