@@ -34,9 +34,13 @@ class Shape:
         self._reads = tuple((key, out.get) for key, out in self.fields.items() if out.omit is None)
         self._optional = tuple((key, out.get, out.omit) for key, out in self.fields.items() if out.omit is not None)
 
-    def render(self, obj: Any) -> dict[str, Any]:
-        data = {key: get(obj) for key, get in self._reads}
+    def render(self, obj: Any, *, without: str | None = None) -> dict[str, Any]:
+        """The answer for ``obj``; ``without``: a field left out (and never read), for an answer whose
+        field is written apart, as a stream writes a large one."""
+        data = {key: get(obj) for key, get in self._reads if key != without}
         for key, get, omit in self._optional:
+            if key == without:
+                continue
             value = get(obj)
             if not omit(value):
                 data[key] = value

@@ -101,88 +101,78 @@ def sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-async def stream(job_id: uuid.UUID, load) -> AsyncIterator[str]:
-    """The event stream of one job: its state at once, then each change, keep-alives, and ``end`` after
-    the final status (``job_deleted`` if it was deleted; ``server_cancel`` if the server stops first).
-    ``await load()`` answers the job's current snapshot."""
-    from redis import asyncio as aioredis
-
-    client = aioredis.Redis.from_url(settings.RQ_QUEUES["default"]["URL"])
-    pubsub = client.pubsub()
-    try:
-        await _subscribe(pubsub, [channel(job_id)])
-        current = await load()
-        yield sse("status", current)
-        last_status = current["job_status"]
-        while last_status not in FINAL:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=settings.SSE_KEEPALIVE_SECONDS)
-            if message is None:
-                yield ": keep-alive\n\n"
-                current = await load()  # in case a message was missed
-                if current["job_status"] != last_status:
-                    yield sse("status", current)
-                    last_status = current["job_status"]
-                continue
-            if (cancel := _server_cancel(message)) is not None:
-                yield cancel
-                return
-            event = json.loads(message["data"])
-            kind = event.pop("event", "status")
-            yield sse(kind, event)
-            last_status = event.get("job_status", last_status)
-        yield _ending(str(job_id), last_status)
-    finally:
-        try:
-            await pubsub.aclose()
-            await client.aclose()
-        except (RedisError, asyncio.CancelledError):
-            pass
-
-
 # The most jobs one stream follows (a page of the job list is 25).
 MAX_STREAMED_JOBS = 100
 
 
-async def stream_many(job_ids: list[uuid.UUID], load) -> AsyncIterator[str]:
-    """The event stream of several jobs at once (the job list): each job's state at once, then each
-    change (every event names its ``job_id``), keep-alives, and ``end`` once all of them are final.
-    ``await load()`` answers the current snapshots of those of ``job_ids`` the caller may read."""
+async def _follow(job_ids: list[uuid.UUID], load, statuses: dict[str, str]) -> AsyncIterator[str]:
+    """What every event stream does: subscribe first, then each job's state at once (``await load()``
+    answers the current snapshots of those the caller may read), each change, keep-alives (re-reading
+    the jobs, in case a message was missed), ``job_deleted`` for a job deleted meanwhile, until every
+    job is final or the server announces its stop. ``statuses`` keeps each job's status as sent; it is
+    emptied when the server's stop ended the stream, which then owes no ending of its own."""
     from redis import asyncio as aioredis
 
     client = aioredis.Redis.from_url(settings.RQ_QUEUES["default"]["URL"])
     pubsub = client.pubsub()
+
+    def changed(job_id: str, status: str) -> str:
+        statuses[job_id] = status
+        return _ending(job_id, status) if status == JobStatus.DELETED else ""
+
     try:
         await _subscribe(pubsub, [channel(job_id) for job_id in job_ids])
-        statuses: dict[str, str] = {}
         for current in await load():
-            statuses[current["job_id"]] = current["job_status"]
-            yield sse("status", current)
+            yield sse("status", current) + changed(current["job_id"], current["job_status"])
         while any(status not in FINAL for status in statuses.values()):
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=settings.SSE_KEEPALIVE_SECONDS)
             if message is None:
                 yield ": keep-alive\n\n"
-                for current in await load():  # in case a message was missed
+                for current in await load():
                     if statuses.get(current["job_id"]) != current["job_status"]:
-                        statuses[current["job_id"]] = current["job_status"]
-                        yield sse("status", current)
-                        if current["job_status"] == JobStatus.DELETED:
-                            yield _ending(current["job_id"], JobStatus.DELETED)
+                        yield sse("status", current) + changed(current["job_id"], current["job_status"])
                 continue
             if (cancel := _server_cancel(message)) is not None:
+                statuses.clear()
                 yield cancel
                 return
             event = json.loads(message["data"])
             if event.get("job_id") not in statuses:
                 continue
             kind = event.pop("event", "status")
-            yield sse(kind, event)
-            statuses[event["job_id"]] = event.get("job_status", statuses[event["job_id"]])
-            if statuses[event["job_id"]] == JobStatus.DELETED:
-                yield _ending(event["job_id"], JobStatus.DELETED)
-        yield sse("end", {"job_statuses": statuses})
+            status = event.get("job_status", statuses[event["job_id"]])
+            yield sse(kind, event) + changed(event["job_id"], status)
     finally:
         try:
             await pubsub.aclose()
             await client.aclose()
         except (RedisError, asyncio.CancelledError):
             pass
+
+
+async def stream(job_id: uuid.UUID, load) -> AsyncIterator[str]:
+    """The event stream of one job: its state at once, then each change, keep-alives, and ``end`` after
+    the final status (``job_deleted`` if it was deleted; ``server_cancel`` if the server stops first).
+    ``await load()`` answers the job's current snapshot."""
+
+    async def load_one() -> list[dict[str, Any]]:
+        return [await load()]
+
+    statuses: dict[str, str] = {}
+    async for text in _follow([job_id], load_one, statuses):
+        yield text
+    status = statuses.get(str(job_id))
+    if status is not None and status != JobStatus.DELETED:  # a deleted job's stream ended with job_deleted
+        yield _ending(str(job_id), status)
+
+
+async def stream_many(job_ids: list[uuid.UUID], load) -> AsyncIterator[str]:
+    """The event stream of several jobs at once (the job list): each job's state at once, then each
+    change (every event names its ``job_id``), ``job_deleted`` for each one deleted, keep-alives, and
+    ``end`` with every job's status once all of them are final. ``await load()`` answers the current
+    snapshots of those of ``job_ids`` the caller may read."""
+    statuses: dict[str, str] = {}
+    async for text in _follow(job_ids, load, statuses):
+        yield text
+    if statuses:  # empty: the server's stop ended the stream
+        yield sse("end", {"job_statuses": statuses})

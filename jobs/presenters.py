@@ -283,23 +283,11 @@ def job_payload_stream(job: Job) -> Iterator[bytes]:
     yield b"}"
 
 
-def _render_without(shape: Shape, obj: Any, left_out: str) -> dict[str, Any]:
-    """``shape.render(obj)`` but for field ``left_out`` (which is then never read)."""
-    data = {}
-    for key, out in shape.fields.items():
-        if key == left_out:
-            continue
-        value = out.get(obj)
-        if out.omit is None or not out.omit(value):
-            data[key] = value
-    return data
-
-
 def job_results_stream(job: Job) -> Iterator[bytes]:
     """``RESULTS`` as JSON bytes, one entry at a time (REST's results and the results download). Each
     entry's per-shot ``memory`` is copied as the database's own JSON text, never read into Python
     objects: a million-shot result never sits whole in memory, as a list of strings or as one answer."""
-    head = dumps(_render_without(RESULTS, job, "results"), separators=(",", ":"))
+    head = dumps(RESULTS.render(job, without="results"), separators=(",", ":"))
     yield (head[:-1] + ',"results":[').encode()
     entries = (
         JobResult.objects.filter(job_id=job.job_id)
@@ -308,7 +296,7 @@ def job_results_stream(job: Job) -> Iterator[bytes]:
         .order_by("index")
     )
     for position, entry in enumerate(entries.iterator(chunk_size=1)):
-        text = dumps(_render_without(ENTRY, entry, "memory"), separators=(",", ":"))
+        text = dumps(ENTRY.render(entry, without="memory"), separators=(",", ":"))
         if entry.memory_text is not None and entry.memory_text != "null":
             text = text[:-1] + ',"memory":' + entry.memory_text + "}"
         yield ((b"," if position else b"") + text.encode())

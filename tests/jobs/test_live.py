@@ -250,3 +250,14 @@ def test_a_stopping_server_ends_its_streams_with_server_cancel():
                  what="more keep-alives on the other server")  # fmt: skip
         assert readers[b].is_alive() and all(kind != "server_cancel" for kind, _ in received[b])
         streams[b].close()
+
+
+def test_the_stream_of_a_job_deleted_before_it_began_says_so_and_ends(server):
+    tenant = make_tenant()
+    job_id = submit(server, tenant.token)
+    jobs_delete(user=tenant.user, job_ids=[job_id])
+    response = requests.get(f"{server}/v1/job/{job_id}/events", headers={"Authorization": f"Bearer {tenant.token}"},
+                            timeout=30)  # fmt: skip
+    assert [line for line in response.text.splitlines() if line.startswith("event: ")] == [
+        "event: status", "event: job_deleted",
+    ]  # fmt: skip
