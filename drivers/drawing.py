@@ -19,6 +19,9 @@ from drivers.errors import EntryError
 
 MAX_QUBITS = 40
 MAX_OPERATIONS = 400
+# Entries drawn per job: a drawing task holds a worker (it is never preempted), so a job of 300
+# entries must not hold one for minutes; the rest get a note.
+MAX_DRAWN_ENTRIES = 8
 # Columns of gates per row of the picture before it folds onto the next.
 FOLD = 30
 _lock = threading.Lock()  # pyplot's figure registry is process-wide state
@@ -70,6 +73,10 @@ def circuit_drawings(
     it ran, drawn; a note where either cannot be."""
     drawings = []
     for index, source in enumerate(sources):
+        if index >= MAX_DRAWN_ENTRIES:
+            note = f"not drawn: only the first {MAX_DRAWN_ENTRIES} entries of a job are drawn"
+            drawings += [Drawing(index, "submitted", None, note), Drawing(index, "transpiled", None, note)]
+            continue
         try:
             submitted = qasm.parse(code_type, source, max_qubits=max_qubits, backend_name=backend_name)
         except EntryError as exc:

@@ -158,3 +158,14 @@ def test_drawings_can_be_turned_off(ran, settings):
 def test_qubo_jobs_have_no_drawing_task(ran):
     ran(code_type="qubo", backend="qubo_sa", source_code=[[[1, -2], [0, 1]]])
     assert queues.connection().llen("rq:queue:drawings") == 0
+
+
+def test_only_the_first_entries_of_a_long_job_are_drawn(ran, run_drawings):
+    """A drawing task is never preempted: a job of many entries must not hold a worker for minutes."""
+    from drivers.drawing import MAX_DRAWN_ENTRIES
+
+    job = ran(source_code=[BELL] * (MAX_DRAWN_ENTRIES + 2), shots=10)
+    run_drawings()
+    drawn = {index for index, note in job.drawings.values_list("index", "note") if not note}
+    assert drawn == set(range(MAX_DRAWN_ENTRIES))
+    assert job.drawings.get(index=MAX_DRAWN_ENTRIES, stage="submitted").note.startswith("not drawn: only the first")
