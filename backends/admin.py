@@ -1,15 +1,17 @@
 """Admin for backends: their configuration is edited here; their status changes only through
-``backend_set_status`` (the actions), which also enqueues the jobs a paused backend held."""
+``backend_set_status`` (the actions), which also enqueues the jobs a paused backend held. Timeslots
+are booked, moved and removed through ``timeslot_save`` and ``timeslot_cancel``, which enqueue the
+jobs a change lets run."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
 
-from backends.models import Backend, BackendStatus
+from backends.models import Backend, BackendStatus, Timeslot
 from backends.selectors import with_queue_length
-from backends.services import backend_set_status
-from core.exceptions import PortalError
+from backends.services import backend_set_status, timeslot_cancel, timeslot_save, timeslot_validate
+from core.exceptions import InvalidParams, PortalError
 from drivers.registry import driver_names
 
 
@@ -33,7 +35,7 @@ class BackendAdminForm(forms.ModelForm):
         model = Backend
         fields = [
             "name", "driver", "description", "code_types", "status", "options", "max_qubits", "max_shots",
-            "max_circuits", "max_variables", "time_limit", "basis_gates", "coupling_map",
+            "max_circuits", "max_variables", "time_limit", "basis_gates", "coupling_map", "requires_timeslot",
         ]  # fmt: skip
 
 
@@ -51,6 +53,7 @@ class BackendAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "driver", "status", "description", "code_types", "options"]}),
         ("Limits", {"fields": ["max_qubits", "max_shots", "max_circuits", "max_variables", "time_limit"]}),
         ("Device", {"fields": ["basis_gates", "coupling_map"]}),
+        ("Scheduling", {"fields": ["requires_timeslot"]}),
     ]
 
     def get_queryset(self, request):
@@ -96,3 +99,61 @@ class BackendAdmin(admin.ModelAdmin):
     @admin.action(description="Take selected backends offline (submissions refused)", permissions=["change"])
     def take_offline(self, request, queryset):
         self._set_status(request, queryset, BackendStatus.OFFLINE)
+
+
+# --- Timeslots ----------------------------------------------------------------------------------
+
+
+class TimeslotAdminForm(forms.ModelForm):
+    """Refuses, as form errors, what ``timeslot_save`` would refuse on save (``timeslot_validate``);
+    the service asks again under the backend's lock when the page saves."""
+
+    class Meta:
+        model = Timeslot
+        fields = ["backend", "project", "start_at", "end_at", "note"]
+
+    def _post_clean(self):
+        super()._post_clean()  # the instance now holds the form's values, Timeslot.clean() has run
+        if self.errors:
+            return
+        try:
+            timeslot_validate(timeslot=self.instance)
+        except PortalError as exc:
+            errors = exc.extra.get("errors") if isinstance(exc, InvalidParams) else None
+            field = errors[0]["field"] if errors else None
+            self.add_error(field if field in self.fields else None, errors[0]["message"] if errors else exc.message)
+
+
+@admin.register(Timeslot)
+class TimeslotAdmin(admin.ModelAdmin):
+    form = TimeslotAdminForm
+    list_display = ["backend", "project", "start_at", "end_at", "note", "created_by"]
+    list_filter = ["backend"]
+    list_select_related = ["backend", "project", "created_by"]
+    search_fields = ["project__slug", "note"]
+    date_hierarchy = "start_at"
+    autocomplete_fields = ["project"]
+    readonly_fields = ["timeslot_id", "created_by", "created_at"]
+
+    def get_fieldsets(self, request, obj=None):
+        slot = (None, {"fields": ["backend", "project", "start_at", "end_at", "note"]})
+        if obj is None:
+            return [slot]
+        return [slot, ("Booking", {"fields": ["timeslot_id", "created_by", "created_at"]})]
+
+    def save_model(self, request, obj, form, change):
+        # The service checks again under the lock and enqueues the jobs the change lets run.
+        try:
+            timeslot_save(user=request.user, timeslot=obj)
+        except PortalError as exc:  # booked meanwhile by someone else: said, not a 500
+            self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
+
+    def delete_model(self, request, obj):
+        timeslot_cancel(user=request.user, timeslot=obj)
+
+    def delete_queryset(self, request, queryset):
+        for slot in queryset.select_related("backend"):
+            try:
+                timeslot_cancel(user=request.user, timeslot=slot)
+            except PortalError as exc:
+                self.message_user(request, f"{slot}: {exc.message}", messages.ERROR)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q
 
 # Below this a prewarmed work horse could not even start its job.
 MIN_MEMORY_LIMIT_MB = 2048
@@ -32,6 +35,9 @@ class Backend(models.Model):
     time_limit = models.PositiveIntegerField(default=600, help_text="Seconds a job may run before it fails (-105).")
     basis_gates = models.JSONField(null=True, blank=True)
     coupling_map = models.JSONField(null=True, blank=True, help_text="Null when all-to-all.")
+    requires_timeslot = models.BooleanField(
+        default=False, help_text="Runs jobs only in their project's booked timeslots (submit with use_timeslot)."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -85,3 +91,33 @@ class BackendSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.backend_id} {self.config_hash[:12]}"
+
+
+class Timeslot(models.Model):
+    """A window booked on a backend for one project (IQM's timeslots): while it lasts the backend runs
+    only that project's jobs, and the jobs submitted with ``use_timeslot`` wait for one. Slots of one
+    backend never overlap (``backends.services.timeslot_save``)."""
+
+    timeslot_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    backend = models.ForeignKey(Backend, on_delete=models.CASCADE, related_name="timeslots")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="timeslots")
+    start_at = models.DateTimeField()
+    end_at = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start_at"]
+        # The slot holding a backend now, and a project's slots to come: both read off this index.
+        indexes = [models.Index(fields=["backend", "end_at"], name="timeslot_backend_end")]
+        constraints = [models.CheckConstraint(condition=Q(end_at__gt=F("start_at")), name="timeslot_ends_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.backend_id}: {self.start_at:%Y-%m-%d %H:%M} - {self.end_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        if self.start_at and self.end_at and self.end_at <= self.start_at:
+            raise ValidationError({"end_at": "must be after start_at"})

@@ -38,7 +38,36 @@ BACKEND = Shape(
         ),
         "results_fetch_mode": Out(_attr("results_fetch_mode"), s.ChoiceField(choices=["sync", "async"])),
         "queue_length": Out(_attr("queued"), s.IntegerField(help_text="Jobs QUEUED on the backend.")),
+        "requires_timeslot": Out(
+            _attr("requires_timeslot"),
+            s.BooleanField(help_text="Runs jobs only in their project's booked timeslots (submit with use_timeslot)."),
+        ),
     },
 )
 
 backend_view = BACKEND.render
+
+
+def _when(name: str):
+    return lambda obj: getattr(obj, name).isoformat()
+
+
+TIMESLOT = Shape(
+    "Timeslot",
+    "A window booked on a backend for one project: while it lasts, the backend runs only that project's jobs.",
+    {
+        "timeslot_id": Out(lambda slot: str(slot.timeslot_id), s.UUIDField()),
+        "backend": Out(lambda slot: slot.backend.name, s.CharField()),
+        "project_id": Out(lambda slot: str(slot.project.project_id), s.UUIDField()),
+        "project": Out(lambda slot: slot.project.slug, s.CharField(help_text="The project's slug.")),
+        "start_at": Out(_when("start_at"), s.DateTimeField()),
+        "end_at": Out(_when("end_at"), s.DateTimeField()),
+        "note": Out(_attr("note"), s.CharField()),
+        "created_by": Out(
+            lambda slot: slot.created_by.username if slot.created_by else None, s.CharField(allow_null=True)
+        ),
+        "created_at": Out(_when("created_at"), s.DateTimeField()),
+    },
+)
+
+timeslot_view = TIMESLOT.render

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Subquery
 from django.db.models.functions import TruncHour
 
-from backends.models import Backend
+from backends.models import Backend, Timeslot
 from core.exceptions import NotFound
 
 
@@ -70,3 +72,60 @@ def backend_jobs_per_hour(backend: Backend, *, until: datetime, hours: int = 24)
     )
     counts = dict(rows)
     return [(hour, counts.get(hour, 0)) for hour in (start + timedelta(hours=i) for i in range(hours))]
+
+
+# --- Timeslots ----------------------------------------------------------------------------------
+
+
+def timeslots_at(at: datetime) -> QuerySet[Timeslot]:
+    """The slots running at ``at`` (at most one per backend)."""
+    return Timeslot.objects.filter(start_at__lte=at, end_at__gt=at)
+
+
+def timeslot_holder(backend: Any, at: datetime) -> Subquery:
+    """The project (id) whose slot holds ``backend`` (a backend id, or an ``OuterRef`` to one) at ``at``,
+    as an expression: null when no slot runs. Annotated on a job's read, it costs no query of its own."""
+    return Subquery(timeslots_at(at).filter(backend=backend).values("project_id")[:1])
+
+
+def timeslot_holder_id(*, backend_id: int, at: datetime) -> int | None:
+    """``timeslot_holder`` read on its own: one query."""
+    return timeslots_at(at).filter(backend_id=backend_id).values_list("project_id", flat=True).first()
+
+
+@dataclass(frozen=True)
+class TimeslotStanding:
+    """A backend's timeslots as one project's submit meets them."""
+
+    holder: int | None  # the project whose slot runs now, if any
+    project_has_slot: bool  # the project has a slot running now or to come
+
+
+def timeslot_standing(*, backend: Backend, project_id: int, at: datetime) -> TimeslotStanding:
+    """One query: the slot running now (whoever holds it) and the project's first slot to come. The
+    slots of a backend never overlap, so the first two by start are enough to tell both."""
+    rows = list(
+        Timeslot.objects.filter(backend=backend, end_at__gt=at)
+        .filter(Q(start_at__lte=at) | Q(project_id=project_id))
+        .order_by("start_at")
+        .values_list("project_id", "start_at")[:2]
+    )
+    holder = rows[0][0] if rows and rows[0][1] <= at else None
+    return TimeslotStanding(holder=holder, project_has_slot=any(project == project_id for project, _ in rows))
+
+
+def timeslot_next(*, backend_id: int, at: datetime, project_id: int | None = None) -> Timeslot | None:
+    """The backend's slot running at ``at`` or else the next to start (of ``project_id``'s, when given)."""
+    slots = Timeslot.objects.filter(backend_id=backend_id, end_at__gt=at)
+    if project_id is not None:
+        slots = slots.filter(project_id=project_id)
+    return slots.order_by("start_at").first()
+
+
+def timeslots_for_user(user: Any) -> QuerySet[Timeslot]:
+    """The slots of the projects the caller may read (operators: every slot); a slot of another project
+    is not found."""
+    from projects.selectors import projects_for_user
+
+    slots = Timeslot.objects.select_related("backend", "project", "created_by")
+    return slots.filter(project__in=projects_for_user(user))

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Subquery
 
-from backends.models import Backend, BackendSnapshot, BackendStatus
-from backends.signals import backend_online
-from core.exceptions import InvalidParams
+from backends.models import Backend, BackendSnapshot, BackendStatus, Timeslot
+from backends.signals import backend_online, timeslots_changed
+from core.exceptions import Conflict, InvalidParams, PermissionDenied
 
 
 def backend_status_of(status: str) -> BackendStatus:
@@ -86,3 +88,70 @@ def forget_snapshots() -> None:
     """Drop this process's memory of stored snapshots (the tests' clean slate)."""
     with _known_lock:
         _known.clear()
+
+
+# --- Timeslots ----------------------------------------------------------------------------------
+
+MAX_TIMESLOT = timedelta(days=31)
+
+
+def _require_staff(user: Any) -> None:
+    if not user.is_staff:
+        raise PermissionDenied("Only operators (staff) book and cancel timeslots.")
+
+
+def timeslot_validate(*, timeslot: Timeslot) -> None:
+    """What a timeslot must be: ending after it starts, lasting at most 31 days, overlapping no other
+    slot of its backend. InvalidParams or Conflict (``timeslot_overlap``) otherwise. (``timeslot_save``
+    asks again with the backend's row locked; a form may ask first.)"""
+    try:
+        timeslot.full_clean(exclude=["created_by"], validate_constraints=False)  # clean() says it
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise InvalidParams.field(field, "; ".join(messages)) from exc
+    if timeslot.end_at - timeslot.start_at > MAX_TIMESLOT:
+        raise InvalidParams.field("end_at", "a timeslot lasts at most 31 days")
+    clash = (
+        Timeslot.objects.filter(
+            backend_id=timeslot.backend_id, start_at__lt=timeslot.end_at, end_at__gt=timeslot.start_at
+        )
+        .exclude(pk=timeslot.pk)
+        .select_related("project")
+        .first()
+    )
+    if clash is not None:
+        raise Conflict(
+            f"Backend {timeslot.backend.name} is booked from {clash.start_at.isoformat()} to "
+            f"{clash.end_at.isoformat()} (project {clash.project.slug}); timeslots of a backend cannot overlap.",
+            error_code="timeslot_overlap",
+        )
+
+
+def timeslot_save(*, user: Any, timeslot: Timeslot) -> Timeslot:
+    """Book a new timeslot, or store the changed times of one (operators only), once
+    ``timeslot_validate`` passes with the backend's row locked, so two bookings cannot both take one
+    window. The jobs the change lets run now are enqueued (the jobs app hears ``timeslots_changed``)."""
+    _require_staff(user)
+    with transaction.atomic():
+        Backend.objects.select_for_update().filter(pk=timeslot.backend_id).first()
+        timeslot_validate(timeslot=timeslot)
+        if timeslot.pk is None and timeslot.created_by_id is None:
+            timeslot.created_by = user
+        timeslot.save()
+        timeslots_changed.send(sender=Timeslot, backend=timeslot.backend)
+    return timeslot
+
+
+def timeslot_book(*, user: Any, backend: Backend, project: Any, start_at: datetime, end_at: datetime, note: str = ""):
+    """Book ``backend`` for ``project`` from ``start_at`` to ``end_at`` (``timeslot_save``)."""
+    slot = Timeslot(backend=backend, project=project, start_at=start_at, end_at=end_at, note=note, created_by=user)
+    return timeslot_save(user=user, timeslot=slot)
+
+
+def timeslot_cancel(*, user: Any, timeslot: Timeslot) -> None:
+    """Remove a timeslot (operators only); the jobs it kept waiting may run now."""
+    _require_staff(user)
+    with transaction.atomic():
+        backend = timeslot.backend
+        timeslot.delete()
+        timeslots_changed.send(sender=Timeslot, backend=backend)

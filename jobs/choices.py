@@ -42,6 +42,14 @@ class ShareLevel(models.TextChoices):
     PROJECT = "project"
 
 
+class SchedulingMode(models.TextChoices):
+    """How a job got its backend (IBM's ``scheduling_mode``), recorded when it starts: in its project's
+    booked timeslot (``dedicated``), or sharing the backend with every project (``fairshare``)."""
+
+    FAIRSHARE = "fairshare"
+    DEDICATED = "dedicated"
+
+
 class CodeType(models.TextChoices):
     QASM = "qasm"
     QASM2 = "qasm2"

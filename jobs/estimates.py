@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import fmean
 
+from django.conf import settings
 from django.utils import timezone
 from redis import RedisError
 
+from backends.models import BackendStatus
+from backends.selectors import timeslot_next
 from jobs import queues
 from jobs.choices import RAN, JobStatus
 from jobs.models import Job
+from jobs.rules import needs_timeslot
 
 RECENT_RUNS = 50  # a backend's last runs that make its typical run time
 STATS_SECONDS = 10.0
@@ -83,10 +87,12 @@ def estimate(job: Job, position: int | None) -> Estimate:
     if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
         return Estimate()
     mean, runs = _typical_run(job.backend_id)
+    now = timezone.now()
+    if job.status == JobStatus.QUEUED and position is None:
+        return _held(job, now, mean, runs)
     if mean is None:
         return Estimate(basis=f"no estimate: backend {job.backend.name} has run no job lately")
     typical = f"its last {_count(runs, 'run')} took {_seconds(mean)} on average"
-    now = timezone.now()
     if job.status == JobStatus.RUNNING:
         start = job.started_at or now
         end = start + timedelta(seconds=mean)
@@ -95,8 +101,6 @@ def estimate(job: Job, position: int | None) -> Estimate:
                 start=start, basis=f"running longer than backend {job.backend.name}'s recent jobs ({typical})"
             )
         return Estimate(start=start, end=end, basis=f"started; backend {job.backend.name}: {typical}")
-    if position is None:
-        return Estimate(basis="no estimate: the job is held until its backend is online")
     workers = _live_workers()
     if workers == 0:
         return Estimate(basis="no estimate: no worker is running")
@@ -108,6 +112,37 @@ def estimate(job: Job, position: int | None) -> Estimate:
         f"backend {job.backend.name}: {typical}, taken for the jobs ahead too"
     )
     return Estimate(start=start, end=start + timedelta(seconds=mean), basis=basis)
+
+
+def _held(job: Job, now: datetime, mean: float | None, runs: int) -> Estimate:
+    """A queued job not waiting in Redis: held while its backend is not online, or by the timeslots.
+    A job a slot's boundary releases is enqueued within a reconcile interval of it, taken as its start."""
+    name = job.backend.name
+    if job.backend.status != BackendStatus.ONLINE:
+        return Estimate(basis="no estimate: the job is held until its backend is online")
+    if needs_timeslot(job):
+        own = timeslot_next(backend_id=job.backend_id, at=now, project_id=job.project_id)
+        if own is None:
+            return Estimate(
+                basis=f"no estimate: the job waits for a timeslot of its project on backend {name}; none is booked"
+            )
+        boundary, why = (
+            own.start_at,
+            f"waits for its project's timeslot on backend {name} from {own.start_at.isoformat()}",
+        )
+    else:
+        running = timeslot_next(backend_id=job.backend_id, at=now)
+        if running is None or running.start_at > now or running.project_id == job.project_id:
+            return Estimate(basis="no estimate: the job is not waiting in the queue now")
+        boundary, why = (
+            running.end_at,
+            f"backend {name} is booked for another project until {running.end_at.isoformat()}",
+        )
+    start = max(boundary, now) + timedelta(seconds=settings.RECONCILE_INTERVAL)
+    if mean is None:
+        return Estimate(start=start, basis=f"{why}; its end: no estimate, backend {name} has run no job lately")
+    typical = f"its last {_count(runs, 'run')} took {_seconds(mean)} on average"
+    return Estimate(start=start, end=start + timedelta(seconds=mean), basis=f"{why}; backend {name}: {typical}")
 
 
 def forget() -> None:

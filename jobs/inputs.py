@@ -6,6 +6,7 @@ build a submission alike and keep only their own answers."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -130,6 +131,20 @@ class ClientVersionField(StrictDictField):
         if long:
             raise serializers.ValidationError(long)
         return values  # "" and QCOS's "sampling": a normal run
+
+
+MAX_HEADER_BYTES = 64 * 1024
+
+
+class HeaderField(StrictDictField):
+    """IBM's job header: the client's own object (circuit names and metadata), stored as sent, at most
+    64 KiB of JSON."""
+
+    def run_child_validation(self, data):
+        values = super().run_child_validation(data)
+        if len(json.dumps(values, separators=(",", ":"))) > MAX_HEADER_BYTES:
+            raise serializers.ValidationError(f"at most {MAX_HEADER_BYTES} bytes of JSON")
+        return values
 
 
 # RFC 7230: a header name is a token; a value is visible ASCII, spaces and tabs (no CR, LF or NUL,
@@ -272,6 +287,10 @@ class SubmitJobSerializer(StrictSerializer):
     metadata = MetadataField(required=False, allow_null=True)
     share_level = serializers.ChoiceField(choices=ShareLevel.choices, required=False, allow_null=True)
     client_version = ClientVersionField(required=False, allow_null=True)
+    header = HeaderField(required=False, allow_null=True, help_text="The client's header: circuit names, metadata.")
+    use_timeslot = StrictBooleanField(
+        default=False, help_text="Run only in a timeslot booked for the job's project on its backend (IQM's)."
+    )
     # QCOS's other submit fields (SPEC §12): its name for circuit aggregation, and options the portal
     # takes only empty (-501 naming the field otherwise, rather than silently ignoring them).
     circuit_aggregation = serializers.ChoiceField(choices=CIRCUIT_AGGREGATION, required=False, allow_null=True)
@@ -306,6 +325,7 @@ class SubmitJobSerializer(StrictSerializer):
         attrs["metadata"] = dict(attrs.get("metadata") or {})
         attrs["share_level"] = attrs.get("share_level") or ShareLevel.NONE
         attrs["client_version"] = dict(attrs.get("client_version") or {})
+        attrs["header"] = dict(attrs.get("header") or {})
         return attrs
 
 

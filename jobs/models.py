@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from jobs.choices import CodeType, JobStatus, ShareLevel
+from jobs.choices import CodeType, JobStatus, SchedulingMode, ShareLevel
 
 
 class Tag(models.Model):
@@ -62,6 +62,11 @@ class Job(models.Model):
     share_level = models.CharField(max_length=16, choices=ShareLevel.choices, default=ShareLevel.NONE)
     metadata = models.JSONField(default=dict, blank=True, help_text="The user's own object, as submitted.")
     client_version = models.JSONField(default=dict, blank=True, help_text="Client name -> version, as sent.")
+    # The client-side header the job was run with (IBM's header(): circuit names and metadata).
+    header = models.JSONField(default=dict, blank=True, help_text="The client's header, as sent.")
+    # IQM's use_timeslot: the job runs only in a timeslot booked for its project on its backend.
+    use_timeslot = models.BooleanField(default=False)
+    scheduling_mode = models.CharField(max_length=16, choices=SchedulingMode.choices, null=True, blank=True)
     progress = models.PositiveSmallIntegerField(default=0)
     num_qubits = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker started it.")

@@ -69,7 +69,9 @@ def jobs_queued_missing(
     that a job whose enqueue is about to happen is not listed -- two queries."""
     grace = settings.RECONCILE_QUEUED_GRACE if grace is None else grace
     candidates = (
-        Job.objects.filter(may_be_enqueued_q(), status=JobStatus.QUEUED, queued_at__lte=now - timedelta(seconds=grace))
+        Job.objects.filter(
+            may_be_enqueued_q(now), status=JobStatus.QUEUED, queued_at__lte=now - timedelta(seconds=grace)
+        )
         .order_by("queued_at")
         .values_list("job_id", flat=True)
     )

@@ -18,7 +18,7 @@ from core.shapes import Out, Shape
 from core.validation import dumps
 from drivers.base import DriverJob
 from jobs import estimates, queues
-from jobs.choices import CallbackType, CodeType, JobStatus, ShareLevel
+from jobs.choices import CallbackType, CodeType, JobStatus, SchedulingMode, ShareLevel
 from jobs.models import Job, JobResult
 
 
@@ -138,6 +138,19 @@ _STATUS = Shape(
         "client_version": Out(
             _attr("client_version"), s.DictField(help_text="Client name -> version, as it sent them.")
         ),
+        "header": Out(_attr("header"), s.DictField(help_text="The client's header (circuit names, metadata).")),
+        "use_timeslot": Out(
+            _attr("use_timeslot"), s.BooleanField(help_text="Runs only in a timeslot booked for its project.")
+        ),
+        "scheduling_mode": Out(
+            _attr("scheduling_mode"),
+            s.ChoiceField(
+                choices=SchedulingMode.choices,
+                allow_null=True,
+                help_text="How its (last) run got the backend: in its project's timeslot (dedicated) or shared "
+                "(fairshare); null until it starts.",
+            ),
+        ),  # fmt: skip
         "callback_deliveries": Out(deliveries_view, DELIVERY.serializer(many=True)),
     },
     extends=SUMMARY,

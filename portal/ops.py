@@ -1,9 +1,10 @@
 """The operators' queue pages at /ops/ (SPEC §5, §7, §8): backends, queues, workers, jobs that need
-an operator, usage per project.
+an operator, usage per project, timeslots.
 
 Staff only and never cached. GET only shows (an action URL opened with GET shows a confirmation
 form); POST acts through the services and redirects with a message. Bad input -- a bad date, an
-unknown backend or job, an invalid status -- becomes a message, never an error page.
+unknown backend, project, job or timeslot, an invalid status, an overlapping booking -- becomes a
+message, never an error page.
 """
 
 from __future__ import annotations
@@ -19,18 +20,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
+from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from redis import RedisError
 
-from backends.models import BackendStatus
-from backends.selectors import backend_get
-from backends.services import backend_set_status, backend_status_of
-from core.exceptions import PortalError
+from backends.models import BackendStatus, Timeslot
+from backends.selectors import backend_get, backend_list, timeslots_for_user
+from backends.services import backend_set_status, backend_status_of, timeslot_book, timeslot_cancel
+from core.exceptions import InvalidParams, NotFound, PortalError
 from jobs import ops_selectors, queues
 from jobs.services import job_force_stop, jobs_operator_requeue
-from projects.selectors import project_usage
+from projects.selectors import project_get_for_user, project_usage, projects_for_user
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ def operator_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 
 def _back() -> HttpResponse:
     return redirect("ops:dashboard")
+
+
+def _back_to_timeslots() -> HttpResponse:
+    return redirect(f"{reverse('ops:dashboard')}#timeslots")
 
 
 # --- The page -----------------------------------------------------------------------------------
@@ -82,10 +87,28 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+TIMESLOTS_LISTED = 100
+
+
+def _bookable_projects(request: HttpRequest):
+    return projects_for_user(request.user).only("project_id", "slug")
+
+
+def _timeslots_to_come(request: HttpRequest, now: datetime) -> dict[str, object]:
+    """The first ``TIMESLOTS_LISTED`` slots not yet ended, by start (so the running ones first), and
+    the projects the booking form offers: two queries (its backends are the overview's)."""
+    slots = list(timeslots_for_user(request.user).filter(end_at__gt=now).order_by("start_at")[: TIMESLOTS_LISTED + 1])
+    return {
+        "timeslots": slots[:TIMESLOTS_LISTED],
+        "timeslots_cut": len(slots) > TIMESLOTS_LISTED,
+        "projects": _bookable_projects(request),
+    }
+
+
 @operator_view
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """Backends, queue depths, workers, failed and stuck jobs, running jobs, usage per project."""
+    """Backends, timeslots, queue depths, workers, failed and stuck jobs, running jobs, usage per project."""
     now = timezone.now()
     since, until = usage_range(request)
     redis_ok = True
@@ -120,6 +143,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         },
         "since": since,
         "until": until,
+        "booking": {},
+        **_timeslots_to_come(request, now),
     }
     return render(request, "ops/dashboard.html", context)
 
@@ -225,3 +250,91 @@ def job_force_stop_view(request: HttpRequest, job_id: str) -> HttpResponse:
     else:
         messages.success(request, f"Job {job.job_id} is {job.status}.")
     return _back()
+
+
+# --- Timeslots ----------------------------------------------------------------------------------
+
+
+def _utc(value: datetime) -> str:
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _datetime_field(data, name: str) -> datetime:
+    """A ``datetime-local`` input (``YYYY-MM-DDTHH:MM``) read as UTC; an offset given with it is kept."""
+    raw = data.get(name, "").strip()
+    try:
+        parsed = parse_datetime(raw)
+    except ValueError:  # well formed but not a time, e.g. 2025-02-30T10:00
+        parsed = None
+    if parsed is None:
+        raise InvalidParams.field(name, f"{raw[:40]!r} is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+
+
+def _project(request: HttpRequest, raw: str):
+    # project_get_for_user wants an id: a string that is not one fails in the UUID field's lookup itself.
+    try:
+        project_id = uuid.UUID(raw.strip())
+    except ValueError:
+        raise NotFound(f"Project {raw[:40]} not found.") from None
+    return project_get_for_user(request.user, project_id)
+
+
+@operator_view
+@require_http_methods(["GET", "POST"])
+def timeslot_book_view(request: HttpRequest) -> HttpResponse:
+    """Book a backend for a project: ``backend`` (name), ``project`` (project id), ``start_at`` and
+    ``end_at`` (UTC), ``note``. GET shows the form, filled in from the query string."""
+    if request.method == "GET":
+        context = {"backends": backend_list(), "projects": _bookable_projects(request), "booking": request.GET}
+        return render(request, "ops/timeslot_book.html", context)
+    data = request.POST
+    try:
+        slot = timeslot_book(
+            user=request.user,
+            backend=backend_get(data.get("backend", "")),
+            project=_project(request, data.get("project", "")),
+            start_at=_datetime_field(data, "start_at"),
+            end_at=_datetime_field(data, "end_at"),
+            note=data.get("note", "").strip(),
+        )
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Booked backend {slot.backend.name} for project {slot.project.slug} from {_utc(slot.start_at)} "
+            f"to {_utc(slot.end_at)}.",
+        )
+    return _back_to_timeslots()
+
+
+@operator_view
+@require_http_methods(["GET", "POST"])
+def timeslot_cancel_view(request: HttpRequest, timeslot_id: uuid.UUID) -> HttpResponse:
+    """Cancel a timeslot: the backend is shared again in its window, its project's use_timeslot jobs
+    wait for the next one."""
+    try:
+        slot = timeslots_for_user(request.user).get(timeslot_id=timeslot_id)
+    except Timeslot.DoesNotExist:
+        messages.error(request, f"Timeslot {timeslot_id} not found.")
+        return _back_to_timeslots()
+    described = (
+        f"backend {slot.backend.name} for project {slot.project.slug} from {_utc(slot.start_at)} to {_utc(slot.end_at)}"
+    )
+    if request.method == "GET":
+        return _confirm(
+            request,
+            title=f"Cancel the timeslot of {slot.project.slug} on {slot.backend.name}",
+            text=f"The booking of {described}{f' ({slot.note})' if slot.note else ''} is removed: the backend "
+            "runs every project's jobs in that window, and the project's use_timeslot jobs wait for its next slot.",
+            action=request.path,
+            fields=[],
+        )
+    try:
+        timeslot_cancel(user=request.user, timeslot=slot)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Cancelled the timeslot of {described}.")
+    return _back_to_timeslots()

@@ -11,4 +11,6 @@ urlpatterns = [
     path("backends/<str:name>/status/", ops.backend_status, name="backend-status"),
     path("jobs/requeue/", ops.jobs_requeue, name="jobs-requeue"),
     path("jobs/<str:job_id>/force-stop/", ops.job_force_stop_view, name="job-force-stop"),
+    path("timeslots/book/", ops.timeslot_book_view, name="timeslot-book"),
+    path("timeslots/<uuid:timeslot_id>/cancel/", ops.timeslot_cancel_view, name="timeslot-cancel"),
 ]

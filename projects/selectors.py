@@ -6,6 +6,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
@@ -30,7 +31,7 @@ def project_get_for_user(user: User, project_id: uuid.UUID | str) -> Project:
     the caller's role, which a permission check then needs no query for."""
     try:
         return annotate_caller_role(projects_for_user(user), user).get(project_id=project_id)
-    except (Project.DoesNotExist, ValueError) as exc:
+    except (Project.DoesNotExist, ValueError, ValidationError) as exc:  # ValidationError: not a UUID
         raise NotFound(f"Project {project_id} not found.") from exc
 
 

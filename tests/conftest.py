@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import django_rq
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from rq import SimpleWorker
 
 from backends.services import forget_snapshots
@@ -201,11 +203,12 @@ def world(tenant, django_capture_on_commit_callbacks) -> dict[str, Any]:
     """Some of everything, for the admin pages: jobs in several states with results, events, deliveries
     and attempts, keyed by model label."""
     from backends.models import Backend
+    from backends.services import timeslot_book
     from jobs.models import JobEvent, JobResult, Tag
     from projects.models import Membership
     from projects.services import token_create
     from tests.admin_pages import HOOK
-    from tests.factories import complete, submit_bell
+    from tests.factories import complete, make_user, submit_bell
     from webhooks.models import CallbackAttempt, CallbackDelivery
 
     with django_capture_on_commit_callbacks(execute=False):
@@ -229,4 +232,11 @@ def world(tenant, django_capture_on_commit_callbacks) -> dict[str, Any]:
         "jobs.jobevent": JobEvent.objects.filter(job=done).first(),
         "webhooks.callbackdelivery": delivery,
         "webhooks.callbackattempt": attempt,
+        "backends.timeslot": timeslot_book(
+            user=make_user(staff=True),
+            backend=Backend.objects.get(name="dummy"),
+            project=tenant.project,
+            start_at=timezone.now() + timedelta(hours=1),
+            end_at=timezone.now() + timedelta(hours=2),
+        ),  # fmt: skip
     }

@@ -2,7 +2,8 @@
 
 from rest_framework.routers import SimpleRouter
 
-from backends.api.views import BackendViewSet
+from backends.api.views import BackendViewSet, TimeslotViewSet
 
 router = SimpleRouter()
 router.register("backends", BackendViewSet, basename="backend")
+router.register("timeslots", TimeslotViewSet, basename="timeslot")

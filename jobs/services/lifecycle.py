@@ -9,9 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from backends.models import Backend
+from backends.selectors import timeslot_holder
 from backends.services import backend_snapshot_ref
 from core.exceptions import (
     InvalidParams,
@@ -24,7 +26,7 @@ from drivers.base import EntryResult
 from jobs import live, queues
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, JobStatus
 from jobs.models import Job, JobResult
-from jobs.rules import may_be_enqueued, status_from_entries
+from jobs.rules import may_be_enqueued, scheduling_mode, status_from_entries
 from jobs.selectors import confined_to_token, job_get_for_change, job_get_for_user, jobs_changeable_by
 from jobs.services.state import (
     discard_outcome,
@@ -168,8 +170,8 @@ def job_update(
             )
             if not moved:
                 raise InvalidState(f"Job {job_id} is {job.status}: only a QUEUED job's priority can change.")
-            if may_be_enqueued(job):
-                queues.move_on_commit(job.job_id, job.job_priority, job_priority, job.backend.time_limit)
+            # Moved only if it waits in Redis: a job held in the database stays held.
+            queues.move_on_commit(job.job_id, job.job_priority, job_priority, job.backend.time_limit)
         fields["updated_at"] = timezone.now()
         updated = Job.objects.filter(pk=job.pk).exclude(status=JobStatus.DELETED).update(**fields)
         if not updated:
@@ -181,14 +183,20 @@ def job_update(
 
 def job_start(*, job_id: uuid.UUID, worker_name: str = "") -> Job | None:
     """QUEUED -> RUNNING for the worker that dequeued it; None when the job is no longer QUEUED
-    (cancelled, deleted, or completed by set_job_results) or its backend is not online (then the
-    job stays QUEUED, held in the database until the backend is online again)."""
-    job = Job.objects.select_related("backend").filter(pk=job_id).first()
+    (cancelled, deleted, or completed by set_job_results) or may not run now (``rules.may_be_enqueued``:
+    its backend is not online, or a timeslot of another project holds it, or the job waits for its
+    project's slot). Then the job stays QUEUED, held in the database until it may run."""
+    now = timezone.now()
+    job = (
+        Job.objects.select_related("backend")
+        .annotate(slot_holder=timeslot_holder(OuterRef("backend_id"), now))
+        .filter(pk=job_id)
+        .first()
+    )
     if job is None or job.status != JobStatus.QUEUED:
         return None
-    if not may_be_enqueued(job):
+    if not may_be_enqueued(job, holder=job.slot_holder):
         return None
-    now = timezone.now()
     attempts = job.attempts + 1
     # On the attempt read above: the row then changes exactly as written here, so it needs no re-read.
     won = transition(
@@ -201,11 +209,13 @@ def job_start(*, job_id: uuid.UUID, worker_name: str = "") -> Job | None:
         attempts=attempts,
         worker_name=worker_name[:200],
         backend_snapshot_id=backend_snapshot_ref(backend=job.backend),
+        scheduling_mode=scheduling_mode(job, holder=job.slot_holder),
     )
     if not won:
         return None
     job.status, job.started_at, job.updated_at, job.attempts = JobStatus.RUNNING, now, now, attempts
     job.worker_name = worker_name[:200]
+    job.scheduling_mode = scheduling_mode(job, holder=job.slot_holder)
     return job
 
 

@@ -80,10 +80,10 @@ def jobs_requeue(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
             won = transition(
                 job.job_id, allowed=[job.status], to=JobStatus.QUEUED, attempt=job.attempts,
                 detail=f"re-queued by {user}", started_at=None, ended_at=None, progress=0, num_qubits=None,
-                queued_at=timezone.now(), worker_name="",
+                queued_at=timezone.now(), worker_name="", scheduling_mode=None,
             )  # fmt: skip
             if won:
-                discard_outcome(job.job_id)
+                discard_outcome(job.job_id, rerun=True)
                 enqueue_if_allowed(job)
         if won:
             requeued.append(job)

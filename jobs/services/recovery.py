@@ -43,9 +43,10 @@ def job_recover_lost(*, job_id: uuid.UUID, attempt: int, reason: str) -> str | N
         won = transition(
             job_id, allowed=[JobStatus.RUNNING], to=JobStatus.QUEUED, attempt=attempt, detail=f"re-queued: {reason}",
             started_at=None, progress=0, num_qubits=None, queued_at=timezone.now(), worker_name="",
+            scheduling_mode=None,
         )  # fmt: skip
         if won:
-            discard_outcome(job_id)
+            discard_outcome(job_id, rerun=True)
             enqueue_if_allowed(job)
     return JobStatus.QUEUED if won else None
 

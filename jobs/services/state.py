@@ -14,15 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from backends.selectors import timeslot_holder_id
 from drivers.base import EntryResult
 from jobs import live, queues
 from jobs.choices import ACTIVE, JobStatus
 from jobs.models import CircuitDrawing, Job, JobEvent, JobResult, Tag
-from jobs.rules import may_be_enqueued
+from jobs.rules import may_be_enqueued, may_be_enqueued_q
 from jobs.signals import job_status_changed
 from projects.models import Project
 
@@ -101,10 +102,19 @@ def result_row(job_id: uuid.UUID, index: int, entry: EntryResult, *, ended_at: d
     return JobResult(job_id=job_id, index=index, ended_at=ended_at, **outcome)
 
 
-def discard_outcome(job_id: uuid.UUID) -> None:
+def discard_outcome(job_id: uuid.UUID, *, rerun: bool = False) -> None:
     """Forget what a run of the job produced (its entries' results and its drawings), when it is
-    deleted or runs again from scratch."""
-    JobResult.objects.filter(job_id=job_id).delete()
+    deleted or set from outside. A job that runs again (``rerun``) keeps the entries its owner
+    cancelled before it ran (Superstaq's ``cancel(index=...)``): they stay cancelled, never run."""
+    results = JobResult.objects.filter(job_id=job_id)
+    if rerun:
+        cancelled = Q(status=JobStatus.CANCELLED, error__isnull=True)
+        kept = results.filter(cancelled).count()
+        if kept:  # the run's start looks for them (selectors.cancelled_entries) when progress says so
+            progress = Greatest(Value(1), Value(kept * 100) / F("num_entries"))
+            Job.objects.filter(pk=job_id).update(progress=progress)
+        results = results.exclude(cancelled)
+    results.delete()
     CircuitDrawing.objects.filter(job_id=job_id).delete()
 
 
@@ -120,24 +130,31 @@ def fill_missing_entries(job_id: uuid.UUID, num_entries: int, *, status: str, er
     )
 
 
-def enqueue_if_allowed(job: Job) -> bool:
+UNSET: Any = object()
+
+
+def enqueue_if_allowed(job: Job, *, holder: int | None = UNSET) -> bool:
     """Put a QUEUED job in its priority's Redis queue (after commit) when it may wait there now
-    (``rules.may_be_enqueued``); False when it stays held in the database."""
-    if not may_be_enqueued(job):
+    (``rules.may_be_enqueued``); False when it stays held in the database. ``holder``: the project
+    holding the job's backend by a timeslot now, when the caller knows it (else one query)."""
+    if holder is UNSET:
+        holder = timeslot_holder_id(backend_id=job.backend_id, at=timezone.now())
+    if not may_be_enqueued(job, holder=holder):
         return False
     queues.enqueue(job.job_id, job.job_priority, job.backend.time_limit)
     return True
 
 
 def enqueue_missing(jobs: QuerySet[Job]) -> list[Job]:
-    """Enqueue those of ``jobs`` that are QUEUED, may run now (backend online, or a dry run or
-    estimate) and are not waiting in Redis, in priority and submission order. A duplicate entry is
-    harmless: only one worker wins QUEUED -> RUNNING."""
+    """Enqueue those of ``jobs`` that are QUEUED, may run now (``rules.may_be_enqueued_q``: backend
+    online and the timeslots allowing it, or a dry run or estimate) and are not waiting in Redis, in
+    priority and submission order. The others stay held on purpose. A duplicate entry is harmless:
+    only one worker wins QUEUED -> RUNNING."""
     waiting = queues.waiting_ids()
     restored = []
-    for job in jobs.filter(status=JobStatus.QUEUED).select_related("backend").order_by("job_priority", "queued_at"):
-        if str(job.job_id) in waiting:
-            continue
-        if enqueue_if_allowed(job):  # else held on purpose while its backend is paused or offline
+    allowed = jobs.filter(may_be_enqueued_q(timezone.now()), status=JobStatus.QUEUED).select_related("backend")
+    for job in allowed.order_by("job_priority", "queued_at"):
+        if str(job.job_id) not in waiting:
+            queues.enqueue(job.job_id, job.job_priority, job.backend.time_limit)
             restored.append(job)
     return restored

@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from backends.models import Backend, BackendStatus
-from backends.selectors import backend_get
+from backends.selectors import backend_get, timeslot_standing
 from core.exceptions import (
     BackendUnavailable,
     Conflict,
@@ -55,6 +55,8 @@ class JobSpec:
     metadata: dict[str, Any] = field(default_factory=dict)
     share_level: str = "none"
     client_version: dict[str, str] = field(default_factory=dict)
+    header: dict[str, Any] = field(default_factory=dict)
+    use_timeslot: bool = False
 
 
 def _check_backend(backend: Backend, spec: JobSpec) -> None:
@@ -71,6 +73,24 @@ def _check_backend(backend: Backend, spec: JobSpec) -> None:
         raise InvalidParams.field(
             "source_code", f"at most {backend.max_circuits} entries per job on backend {backend.name}"
         )
+
+
+def _check_timeslots(backend: Backend, project: Project, spec: JobSpec, now) -> int | None:
+    """IQM's two refusals: a backend that runs only in timeslots needs ``use_timeslot``, and a job
+    with it needs a slot of its project on the backend, running or to come. Answers the project
+    holding the backend now (None when no slot runs), which decides whether the job waits in Redis."""
+    if backend.requires_timeslot and not spec.use_timeslot:
+        raise Conflict(
+            f"Backend {backend.name} runs jobs only in booked timeslots: submit with use_timeslot.",
+            error_code="timeslot_required", field="use_timeslot",
+        )  # fmt: skip
+    standing = timeslot_standing(backend=backend, project_id=project.pk, at=now)
+    if spec.use_timeslot and not standing.project_has_slot:
+        raise Conflict(
+            f"Project {project.slug} has no active or upcoming timeslot on backend {backend.name}.",
+            error_code="no_booked_timeslots", field="use_timeslot",
+        )  # fmt: skip
+    return standing.holder
 
 
 def _check_project_quotas(project: Project, spec: JobSpec) -> None:
@@ -107,6 +127,7 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
     backend = backend_get(spec.backend)
     _check_backend(backend, spec)
     _check_project_quotas(project, spec)
+    holder = _check_timeslots(backend, project, spec, timezone.now())
     job = Job(
         job_id=spec.job_id or uuid.uuid4(),
         project=project,
@@ -133,6 +154,8 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
         metadata=spec.metadata,
         share_level=spec.share_level,
         client_version=spec.client_version,
+        header=spec.header,
+        use_timeslot=spec.use_timeslot,
     )
     get_driver(backend.driver).validate(backend, driver_job(job))
     if project.active_jobs >= project.max_queued_jobs:
@@ -151,7 +174,7 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
             _known_tags(job, tags)
             JobEvent.objects.create(job=job, status=JobStatus.QUEUED, at=now)
             status_changed(job.job_id, JobStatus.QUEUED, now, progress=0, callbacks=job.callbacks)
-            enqueue_if_allowed(job)
+            enqueue_if_allowed(job, holder=holder)
             # The quota, as one conditional increment: concurrent submits cannot all slip under it,
             # and, last in the transaction, it locks the project's row only until the commit.
             taken = Project.objects.filter(pk=project.pk, active_jobs__lt=F("max_queued_jobs")).update(

@@ -16,10 +16,13 @@ from tests.factories import complete, fail, messages_of, submit_bell
 pytestmark = pytest.mark.django_db
 
 MODELS = [
-    "projects.user", "projects.project", "projects.membership", "projects.apitoken", "backends.backend", "jobs.tag",
+    "projects.user", "projects.project", "projects.membership", "projects.apitoken", "backends.backend",
+    "backends.timeslot", "jobs.tag",
     "jobs.job", "jobs.jobresult", "jobs.jobevent", "webhooks.callbackdelivery", "webhooks.callbackattempt",
 ]  # fmt: skip
-ADDABLE = ["projects.user", "projects.project", "projects.membership", "backends.backend", "jobs.tag"]
+ADDABLE = [
+    "projects.user", "projects.project", "projects.membership", "backends.backend", "backends.timeslot", "jobs.tag",
+]  # fmt: skip
 
 
 # --- Pages and who sees them --------------------------------------------------------------------

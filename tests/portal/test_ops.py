@@ -386,7 +386,8 @@ def test_reversed_range_is_a_message(client, operator):
 # --- Query count ----------------------------------------------------------------------------------
 
 # session, user, backends, failed jobs and their errors, running jobs, queued ids (+ the missing
-# ones), usage -- plus savepoints the test transaction adds
+# ones), usage, the timeslots to come and the projects to book one for -- plus savepoints the test
+# transaction adds
 OPS_PAGE_QUERIES = 12
 
 

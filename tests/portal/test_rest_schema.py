@@ -35,6 +35,8 @@ ENDPOINTS = {
     "/api/v1/projects/{project_id}/members/{username}/": {"get", "patch", "delete"},
     "/api/v1/backends/": {"get"},
     "/api/v1/backends/{name}/": {"get"},
+    "/api/v1/timeslots/": {"get", "post"},
+    "/api/v1/timeslots/{timeslot_id}/": {"get", "patch", "delete"},
     "/api/v1/tokens/": {"get", "post"},
     "/api/v1/tokens/{id}/": {"get", "delete"},
 }
