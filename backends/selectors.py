@@ -129,3 +129,8 @@ def timeslots_for_user(user: Any) -> QuerySet[Timeslot]:
 
     slots = Timeslot.objects.select_related("backend", "project", "created_by")
     return slots.filter(project__in=projects_for_user(user))
+
+
+def backend_timeslots(backend: Backend, *, at: datetime, limit: int = 10) -> list[Timeslot]:
+    """The backend's slots running at ``at`` or to come, first ``limit`` by start (its page's calendar)."""
+    return list(Timeslot.objects.filter(backend=backend, end_at__gt=at).select_related("project")[:limit])

@@ -10,11 +10,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from backends.presenters import backend_view
-from backends.selectors import backend_jobs_per_hour, backends_with_queue_length
+from backends.selectors import backend_jobs_per_hour, backend_timeslots, backends_with_queue_length
 from core.charts import Bar, bar_chart
 from core.exceptions import NotFound
 from core.graphs import coupling_graph
 from drivers.registry import get_driver
+from projects.selectors import projects_for_user
 
 
 def _properties(backend) -> list[tuple[str, str]]:
@@ -39,7 +40,14 @@ def backend_detail(request: HttpRequest, name: str) -> HttpResponse:
     backend = backends_with_queue_length().filter(name=name).first()
     if backend is None:
         raise NotFound(f"Backend {name!r} not found.")
-    per_hour = backend_jobs_per_hour(backend, until=timezone.now())
+    now = timezone.now()
+    per_hour = backend_jobs_per_hour(backend, until=now)
+    readable = set(projects_for_user(request.user).values_list("pk", flat=True))
+    slots = [
+        {"start_at": slot.start_at, "end_at": slot.end_at, "running": slot.start_at <= now,
+         "project": slot.project.slug if slot.project_id in readable else None}
+        for slot in backend_timeslots(backend, at=now)
+    ]  # fmt: skip
     bars = [Bar(f"{hour:%H}h", n, f"{hour:%Y-%m-%d %H}:00 UTC: {n} job{'s' if n != 1 else ''}") for hour, n in per_hour]
     return render(
         request,
@@ -50,5 +58,6 @@ def backend_detail(request: HttpRequest, name: str) -> HttpResponse:
             "properties": _properties(backend),
             "per_hour": bar_chart(bars, bar_width=26, rotate_labels=False, label_every=3),
             "jobs_last_day": sum(n for _, n in per_hour),
+            "timeslots": slots,  # another project's slug is not the viewer's to see
         },
     )

@@ -140,6 +140,9 @@ class HeaderField(StrictDictField):
     """IBM's job header: the client's own object (circuit names and metadata), stored as sent, at most
     64 KiB of JSON."""
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(child=JSONValueField(allow_null=True), **kwargs)
+
     def run_child_validation(self, data):
         values = super().run_child_validation(data)
         if len(json.dumps(values, separators=(",", ":"))) > MAX_HEADER_BYTES:

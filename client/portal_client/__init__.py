@@ -29,6 +29,7 @@ from portal_client.errors import (
     JobTimeout,
     JobTypeNotSupported,
     MethodNotFound,
+    NoBookedTimeslots,
     NotFound,
     NotImplementedByPortal,
     ParseError,
@@ -37,6 +38,7 @@ from portal_client.errors import (
     QuotaExceeded,
     RateLimited,
     ServiceError,
+    TimeslotRequired,
     Unauthenticated,
 )
 
@@ -78,8 +80,8 @@ def __dir__() -> list[str]:
 __all__ = [
     "BackendUnavailable", "Conflict", "ConnectionFailed", "InternalError", "InvalidParams", "InvalidPayload",
     "InvalidRequest", "InvalidState", "JobError", "JobNotSubmittedToQC", "JobTimeout", "JobTypeNotSupported",
-    "MethodNotFound",
+    "MethodNotFound", "NoBookedTimeslots",
     "NotFound", "NotImplementedByPortal", "ParseError", "PermissionDenied", "PortalBackend", "PortalClient",
     "PortalError", "PortalJob", "PortalProvider", "PortalSampler", "QuboProblem", "QuotaExceeded", "RateLimited",
-    "ServiceError", "Unauthenticated",
+    "ServiceError", "TimeslotRequired", "Unauthenticated",
 ]  # fmt: skip

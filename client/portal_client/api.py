@@ -33,11 +33,15 @@ class PortalClient(RpcClient):
 
         return PortalJob.fetch(self, str(job_id))
 
-    def submit(self, **fields: Any) -> PortalJob:
-        """``submit_job`` with the same fields, answering a ``PortalJob``."""
+    def submit(
+        self, *, use_timeslot: bool | None = None, header: dict[str, Any] | None = None, **fields: Any
+    ) -> PortalJob:
+        """``submit_job`` with the same fields, answering a ``PortalJob``: ``use_timeslot`` (IQM's) and
+        ``header`` (IBM's, read back by ``job.header()``) among them, sent when given."""
         from portal_client.job import PortalJob
 
-        return PortalJob.from_submitted(self, self.submit_job(**fields))
+        submitted = self.submit_job(use_timeslot=use_timeslot, header=header, **fields)
+        return PortalJob.from_submitted(self, submitted)
 
     def submit_qubo(self, qubo: Any, *, backend: str = "qubo_sa", **fields: Any) -> PortalJob:
         """Submit one QUBO, given as a square matrix, a ``{(i, j): value}`` dict, a ``dimod.BQM``, a

@@ -164,6 +164,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         job_name=args.name,
         description=args.description,
         dry_run=True if args.dry_run else None,
+        use_timeslot=True if args.use_timeslot else None,
         driver_options=dict(args.driver_options) if args.driver_options else None,
     )
     if not args.wait:
@@ -385,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a driver option, VALUE as JSON where it parses (e.g. -o seed=7 -o num_reads=200)",
     )
     submit.add_argument("--dry-run", action="store_true", help="parse and transpile only; counts are random")
+    submit.add_argument(
+        "--use-timeslot", action="store_true", help="run only in a timeslot booked for the job's project"
+    )
     submit.add_argument("--wait", action="store_true", help="wait for the job, then print its results")
     submit.add_argument("--timeout", type=_seconds, metavar="S", help="with --wait: give up after S seconds")
 

@@ -64,10 +64,17 @@ class RpcClient(Transport):
         metadata: Mapping[str, Any] | None = None,
         client_version: Mapping[str, str] | None = None,
         share_level: str | None = None,
+        header: Mapping[str, Any] | None = None,
+        use_timeslot: bool | None = None,
     ) -> dict[str, Any]:
         """Submit a job; answers it as the portal stored it (``job_status`` QUEUED).
 
         The fields come as keywords, or as seed 000's ``body`` dict (keywords override its fields).
+        ``header`` is the client's own object kept with the job (IBM's ``header()``: circuit names and
+        metadata, at most 64 KiB of JSON); ``use_timeslot`` (IQM's) runs the job only in a timeslot booked
+        for its project on the backend. A backend that runs only in timeslots refuses a submit without
+        it (``TimeslotRequired``), and a project with no active or upcoming slot there refuses one with
+        it (``NoBookedTimeslots``).
         Safe to retry: the ``job_id`` is fixed before the first attempt (a new UUID unless given).
         """
         fields = _without_none(
@@ -95,6 +102,8 @@ class RpcClient(Transport):
                 "metadata": dict(metadata) if metadata is not None else None,
                 "client_version": dict(client_version) if client_version is not None else None,
                 "share_level": share_level,
+                "header": dict(header) if header is not None else None,
+                "use_timeslot": use_timeslot,
             }
         )
         body = {**dict(body or {}), **fields}

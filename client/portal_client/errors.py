@@ -108,6 +108,20 @@ class JobNotSubmittedToQC(InvalidState):
     error_code = "job_not_submitted_to_qc"
 
 
+class TimeslotRequired(Conflict):
+    """A submit to a backend that runs jobs only in booked timeslots, without ``use_timeslot`` (IQM's
+    ``timeslot_required``)."""
+
+    error_code = "timeslot_required"
+
+
+class NoBookedTimeslots(Conflict):
+    """A submit with ``use_timeslot`` while the job's project has no active or upcoming timeslot on the
+    backend (IQM's ``no_booked_timeslots``)."""
+
+    error_code = "no_booked_timeslots"
+
+
 class QuotaExceeded(PortalError):
     code, error_code = -429, "quota_exceeded"
 
@@ -162,8 +176,8 @@ class JobTimeout(PortalError):
 # Every class the portal answers with; each lookup below is made from the classes' own attributes.
 _ANSWERED: tuple[type[PortalError], ...] = (
     ParseError, InvalidRequest, MethodNotFound, InvalidParams, InternalError, InvalidPayload, JobTypeNotSupported,
-    Unauthenticated, PermissionDenied, NotFound, Conflict, InvalidState, JobNotSubmittedToQC, QuotaExceeded,
-    RateLimited, ServiceError,
+    Unauthenticated, PermissionDenied, NotFound, Conflict, InvalidState, JobNotSubmittedToQC, TimeslotRequired,
+    NoBookedTimeslots, QuotaExceeded, RateLimited, ServiceError,
     NotImplementedByPortal, BackendUnavailable,
 )  # fmt: skip
 # error_code first (it tells QuotaExceeded from RateLimited, both -429), then the number: the class

@@ -402,10 +402,11 @@ class PortalJob(JobRecord, JobV1):
         backend = self._backend
         backend_name = getattr(backend, "name", None) or self._data.get("backend")
         experiments = []
+        sent = _sent_circuits(self._data.get("header")) if self._circuits is None else []
         for index, entry in enumerate(entries):
             counts = entry.get("results") or {}
             circuit = self._circuits[index] if self._circuits and index < len(self._circuits) else None
-            header = _experiment_header(circuit, counts, index)
+            header = _experiment_header(circuit, counts, index, sent[index] if index < len(sent) else {})
             data: dict[str, Any] = {"counts": {_hex(key): value for key, value in counts.items()}}
             if entry.get("memory") is not None:
                 data["memory"] = [_hex(bits) for bits in entry["memory"]]
@@ -437,9 +438,17 @@ def _hex(bitstring: str) -> str:
     return hex(int(bits, 2)) if bits else "0x0"
 
 
-def _experiment_header(circuit: QuantumCircuit | None, counts: dict[str, int], index: int) -> dict[str, Any]:
+def _sent_circuits(header: Any) -> list[dict[str, Any]]:
+    """The circuits a job's header names (``PortalBackend.run`` sends ``{"circuits": [{"name", "metadata"}]}``)."""
+    circuits = header.get("circuits") if isinstance(header, dict) else None
+    return [c if isinstance(c, dict) else {} for c in circuits] if isinstance(circuits, list) else []
+
+
+def _experiment_header(
+    circuit: QuantumCircuit | None, counts: dict[str, int], index: int, sent: dict[str, Any]
+) -> dict[str, Any]:
     """What qiskit's ``Result`` needs to print bitstrings back (register sizes, width) and to find an
-    experiment by circuit or name."""
+    experiment by circuit or name; without the circuit, the name (and metadata) it was ``sent`` with."""
     sample = next(iter(counts), "")
     if circuit is not None and circuit.num_clbits == len(sample.replace(" ", "")):
         creg_sizes = [[creg.name, creg.size] for creg in circuit.cregs]
@@ -452,8 +461,12 @@ def _experiment_header(circuit: QuantumCircuit | None, counts: dict[str, int], i
     # A job fetched by id, or a circuit without classical bits (the portal measured every qubit): the
     # registers are those the answered bitstrings show.
     sizes = [len(part) for part in reversed(sample.split(" "))] if sample else []
-    return {
-        "name": circuit.name if circuit is not None else f"entry-{index}",
+    name = circuit.name if circuit is not None else sent.get("name")
+    header = {
+        "name": name if isinstance(name, str) else f"entry-{index}",
         "creg_sizes": [[f"c{position}", size] for position, size in enumerate(sizes)],
         "memory_slots": sum(sizes),
     }
+    if circuit is None and isinstance(sent.get("metadata"), dict):
+        header["metadata"] = sent["metadata"]
+    return header

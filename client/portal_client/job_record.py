@@ -1,11 +1,14 @@
 """What a portal job records of itself, beyond its state: IBMQJob's ``experiment_id``, ``client_version``,
-``backend_options()``, ``circuits()`` and ``properties()``; Superstaq's ``metadata``, ``target()``,
-``to_dict()`` and ``uuid``; IQM's ``payload()``. Mixed into ``PortalJob``, whose answers it reads."""
+``backend_options()``, ``circuits()``, ``header()``, ``scheduling_mode()`` and ``properties()``; Superstaq's
+``metadata``, ``target()``, ``to_dict()`` and ``uuid``; IQM's ``payload()`` and ``use_timeslot()``. Mixed into
+``PortalJob``, whose answers it reads."""
 
 from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING, Any
+
+from portal_client.statuses import FINAL_STATUSES
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -55,6 +58,23 @@ class JobRecord:
     def share_level(self) -> str:
         """Who else may read the job (IBM's): "none", or "project" (every member of its project)."""
         return self._field("share_level")
+
+    def header(self) -> dict[str, Any]:
+        """The client's header the job was submitted with (IBM's ``header()``), as the portal stored it:
+        from ``PortalBackend.run``, ``{"circuits": [{"name": ..., "metadata": ...}, ...]}``; {} if none."""
+        return dict(self._field("header") or {})
+
+    def use_timeslot(self) -> bool:
+        """Whether the job runs only in a timeslot booked for its project on its backend (IQM's)."""
+        return bool(self._field("use_timeslot"))
+
+    def scheduling_mode(self) -> str | None:
+        """How the job's run got its backend (IBM's ``scheduling_mode``): "dedicated" in its project's
+        booked timeslot, "fairshare" shared with every project; None until it starts (and for a job
+        that ended without starting). Fetched anew until the job is final."""
+        if "scheduling_mode" not in self._data or self._data.get("job_status") not in FINAL_STATUSES:
+            self.refresh()
+        return self._data.get("scheduling_mode")
 
     def target(self) -> str:
         """The backend's name (Superstaq's ``target``)."""

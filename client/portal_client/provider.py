@@ -9,9 +9,13 @@ qiskit's ``BackendSamplerV2`` work as they do against any other backend.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import math
+import numbers
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from qiskit import QuantumCircuit, qasm2, qasm3
 from qiskit import __version__ as qiskit_version
 from qiskit.circuit import ForLoopOp, IfElseOp, Measure, Reset, SwitchCaseOp, WhileLoopOp
@@ -39,8 +43,14 @@ DRIVER_OPTIONS = ("memory", "seed_simulator", "method")
 SUBMIT_FIELDS = (
     "shots", "job_priority", "tags", "job_name", "description", "dry_run", "transpiler", "transpiler_options",
     "profiling", "callbacks", "enable_circuit_aggregation", "job_type", "project_id", "code_compress_level",
-    "experiment_id", "metadata", "share_level",
+    "experiment_id", "metadata", "share_level", "use_timeslot",
 )  # fmt: skip
+# What the portal keeps of a job's header (IBM's header()), as its json.dumps counts it.
+MAX_HEADER_BYTES = 64 * 1024
+# The server's bounds on a JSON integer; nested containers deeper than this are dropped from metadata.
+JSON_INT_RANGE = (-(2**63), 2**63 - 1)
+MAX_METADATA_DEPTH = 32
+_DROP = object()
 
 
 # qiskit's MeasLevel.CLASSIFIED: counts of measured bitstrings, all the portal's backends answer.
@@ -100,6 +110,53 @@ def circuits_as_qasm(circuits: Sequence[QuantumCircuit]) -> tuple[str, list[str]
         return "qasm3", [qasm3.dumps(circuit) for circuit in circuits]
 
 
+def _json_safe(value: Any, within: tuple[int, ...] = ()) -> Any:
+    """``value`` as JSON the portal stores, or ``_DROP``: containers keep what converts (numpy scalars
+    and arrays become numbers and lists), and lose what does not (objects, non-string keys, NaN,
+    strings with NUL or lone surrogates, integers past 64 bits, a container inside itself, nesting
+    past ``MAX_METADATA_DEPTH``). ``within``: the ids of the containers around ``value``."""
+    if len(within) > MAX_METADATA_DEPTH or id(value) in within:
+        return _DROP
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return None if value is None else bool(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _DROP
+        return _DROP if "\x00" in value else value
+    if isinstance(value, numbers.Integral):
+        return int(value) if JSON_INT_RANGE[0] <= int(value) <= JSON_INT_RANGE[1] else _DROP
+    if isinstance(value, numbers.Real):
+        return float(value) if math.isfinite(value) else _DROP
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    inner = (*within, id(value))
+    if isinstance(value, Mapping):
+        pairs = ((key, _json_safe(item, inner)) for key, item in value.items() if isinstance(key, str))
+        return {key: item for key, item in pairs if item is not _DROP and _json_safe(key) is not _DROP}
+    if isinstance(value, (list, tuple)):
+        return [item for item in (_json_safe(item, inner) for item in value) if item is not _DROP]
+    return _DROP
+
+
+def _header_size(header: dict[str, Any]) -> int:
+    return len(json.dumps(header, separators=(",", ":")))
+
+
+def circuits_header(circuits: Sequence[QuantumCircuit]) -> dict[str, Any]:
+    """The job header ``run`` sends (IBM's ``header()``): each circuit's name and its metadata made
+    JSON-safe, so a job fetched later by id names its experiments. When that would pass the portal's
+    64 KiB, the names alone; past that too, nothing."""
+    names = [name if isinstance(name := _json_safe(circuit.name), str) else None for circuit in circuits]
+    metadata = [_json_safe(dict(circuit.metadata or {})) for circuit in circuits]
+    with_metadata = [{"name": name, "metadata": meta} for name, meta in zip(names, metadata, strict=True)]
+    for header in ({"circuits": with_metadata}, {"circuits": [{"name": name} for name in names]}):
+        if _header_size(header) <= MAX_HEADER_BYTES:
+            return header
+    return {}
+
+
 class PortalBackend(BackendV2):
     """One circuit backend of the portal."""
 
@@ -156,6 +213,7 @@ class PortalBackend(BackendV2):
         if driver_options:
             fields["driver_options"] = driver_options
         fields["client_version"] = client_versions(qiskit=qiskit_version)
+        fields["header"] = circuits_header(circuits)
         submitted = self.client.submit_job(code_type=code_type, source_code=sources, backend=self.name, **fields)
         return PortalJob.from_submitted(self.client, submitted, backend=self, circuits=circuits)
 
@@ -191,10 +249,15 @@ class PortalProvider:
         return found[0]
 
     def job(self, job_id: str) -> PortalJob:
-        """A job by id, tied to its backend so ``result()`` names it."""
+        """A job by id, tied to its backend so ``result()`` names it; its experiments take the names of
+        the circuits ``run`` sent (the job's ``header()``)."""
         job = self.client.job(job_id)
         try:
             job._backend = self.get_backend(job.data["backend"])
         except QiskitBackendNotFoundError:
             pass
         return job
+
+    def retrieve_job(self, job_id: str) -> PortalJob:
+        """IBM's name for ``job``."""
+        return self.job(job_id)

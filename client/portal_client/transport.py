@@ -5,8 +5,8 @@ Transport rules, in one place (``Transport._call``):
 - connection errors, timeouts, HTTP 5xx and ``rate_limited`` answers are retried with exponential
   backoff and full jitter, waiting at least the ``retry_after`` the portal asks for; every other error
   is raised at once as its exception from ``portal_client.errors``;
-- a retry that meets -409 can hand the call to ``on_replayed_conflict``: the earlier attempt went
-  through and only its answer was lost (``submit_job`` relies on this to stay idempotent).
+- a retry that meets -409 ``conflict`` can hand the call to ``on_replayed_conflict``: the earlier attempt
+  went through and only its answer was lost (``submit_job`` relies on this to stay idempotent).
 """
 
 from __future__ import annotations
@@ -108,8 +108,10 @@ class Transport:
         while True:
             try:
                 return self._post_once(url, payload)
-            except errors.Conflict:
-                if attempt and on_replayed_conflict is not None:
+            except errors.Conflict as conflict:
+                # Only the plain conflict (the job_id is taken) says the earlier attempt went through;
+                # a narrower one (timeslot_required...) is a refusal of this very call.
+                if attempt and on_replayed_conflict is not None and conflict.error_code == errors.Conflict.error_code:
                     return on_replayed_conflict()
                 raise
             except errors.PortalError as failure:

@@ -109,3 +109,22 @@ def test_the_backend_pages_need_a_sign_in(client):
 def test_a_backend_whose_driver_is_gone_still_has_a_page(web):
     Backend.objects.filter(name="dummy").update(driver="uninstalled")
     assert web.get("/backends/dummy/").status_code == 200
+
+
+def test_a_backend_page_shows_its_timeslots_naming_only_the_viewers_projects(web, tenant, other_tenant, staff):
+    from backends.services import timeslot_book
+
+    dummy = Backend.objects.get(name="dummy")
+    now = timezone.now()
+    assert "None booked" in web.get("/backends/dummy/").content.decode()
+    for who, start, end in [(tenant, -60, 3600), (other_tenant, 7200, 9000)]:
+        timeslot_book(
+            user=staff.user, backend=dummy, project=who.project, start_at=now + timedelta(seconds=start),
+            end_at=now + timedelta(seconds=end),
+        )  # fmt: skip
+    Backend.objects.filter(pk=dummy.pk).update(requires_timeslot=True)
+    page = web.get("/backends/dummy/").content.decode()
+    section = page[page.index('id="timeslots"') :]
+    assert f'href="/projects/{tenant.project.slug}/"' in section and "<strong>running</strong>" in section
+    assert "another project" in section and other_tenant.project.slug not in page
+    assert "submit with <code>use_timeslot</code>" in section

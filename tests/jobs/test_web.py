@@ -6,13 +6,15 @@ import csv
 import io
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from jobs.models import Job
 from projects.models import Membership, Role
-from tests.factories import BELL, make_tenant, make_user
+from tests.factories import BELL, make_tenant, make_user, submit_bell
 
 pytestmark = pytest.mark.django_db
 
@@ -437,3 +439,22 @@ def test_the_job_page_shows_what_the_job_records(web, tenant, submit):
     assert 'href="/jobs/?experiment_id=exp%201"' in page
     assert "<code>run=3</code>" in page and "qiskit 2.6.2" in page
     assert "basis cx id rz sx x" in page
+
+
+def test_the_job_page_says_how_the_job_got_its_backend(web, tenant, staff):
+    """Scheduling: dedicated in its project's timeslot, or fairshare; and that it waits for a slot."""
+    from backends.models import Backend
+    from backends.services import timeslot_book
+    from jobs.services import job_start
+
+    now = timezone.now()
+    timeslot_book(
+        user=staff.user, backend=Backend.objects.get(name="dummy"), project=tenant.project,
+        start_at=now - timedelta(minutes=1), end_at=now + timedelta(hours=1),
+    )  # fmt: skip
+    job = submit_bell(tenant, use_timeslot=True)
+    page = web.get(f"/jobs/{job.job_id}/").content.decode()
+    assert re.search(r'id="scheduling">— · runs in its project.s timeslot<', page)
+    job_start(job_id=job.job_id)
+    page = web.get(f"/jobs/{job.job_id}/").content.decode()
+    assert re.search(r'id="scheduling">dedicated · runs in its project.s timeslot<', page)
