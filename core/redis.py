@@ -9,11 +9,20 @@ from __future__ import annotations
 import threading
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 from django_rq.connection_utils import get_redis_connection
 from redis import Redis
 
 _clients: dict[str, Redis] = {}
 _lock = threading.Lock()
+
+
+def ensure_server() -> None:
+    """Before this process's first connection: ``settings.REDIS_ENSURE_SERVER``, when set, makes sure a
+    server answers (the embedded Redis starts on first use, and lives as long as its users)."""
+    hook = getattr(settings, "REDIS_ENSURE_SERVER", "")
+    if hook:
+        import_string(hook)()
 
 
 def client(queue: str = "default") -> Redis:
@@ -25,5 +34,6 @@ def client(queue: str = "default") -> Redis:
         with _lock:
             found = _clients.get(key)
             if found is None:
+                ensure_server()
                 found = _clients[key] = get_redis_connection(config)
     return found

@@ -23,6 +23,7 @@ from django.db import transaction
 from redis import RedisError
 
 from core.redis import client as redis_client
+from core.redis import ensure_server
 from jobs.choices import FINAL, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ async def _follow(job_ids: list[uuid.UUID], load, statuses: dict[str, str]) -> A
     emptied when the server's stop ended the stream, which then owes no ending of its own."""
     from redis import asyncio as aioredis
 
+    if settings.REDIS_ENSURE_SERVER:  # the embedded Redis, in a process that has not used it yet
+        await asyncio.to_thread(ensure_server)
     client = aioredis.Redis.from_url(settings.RQ_QUEUES["default"]["URL"])
     pubsub = client.pubsub()
 

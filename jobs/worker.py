@@ -37,6 +37,7 @@ from rq.executions import Execution
 from rq.utils import now as utcnow
 from rq.worker import Worker
 
+from core.redis import ensure_server
 from jobs import horse, runner
 from jobs.horse import PeakRecorder, TimeLimitDeathPenalty, WorkProcess
 
@@ -89,6 +90,7 @@ class JobWorker(Worker):
     death_penalty_class = TimeLimitDeathPenalty
 
     def __init__(self, *args, **kwargs):
+        ensure_server()  # run by django-rq's rqworker, whose connection is its own: the embedded Redis may not run yet
         kwargs.setdefault("job_monitoring_interval", settings.WORKER_HEARTBEAT_INTERVAL)
         kwargs.setdefault("maintenance_interval", settings.RECONCILE_INTERVAL)
         # RQ runs maintenance between jobs and whenever a blocking dequeue times out; its dequeue

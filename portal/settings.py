@@ -213,11 +213,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # --- Redis and queues ----------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 EMBEDDED_REDIS = not REDIS_URL
-# Whether this very process started the embedded server (runportal then stops it on exit).
-EMBEDDED_REDIS_STARTED = False
 if EMBEDDED_REDIS:
-    EMBEDDED_REDIS_STARTED = embedded_redis.ensure_running(BASE_DIR)
+    # Only its address: the server starts when a process first needs it (portal/embedded_redis.py).
     REDIS_URL = embedded_redis.url(BASE_DIR)
+# Called before a process's first Redis connection (core.redis.ensure_server): takes the process's
+# lease on the embedded Redis, starting it if none runs.
+REDIS_ENSURE_SERVER = "portal.embedded_redis.ensure_for_process" if EMBEDDED_REDIS else ""
 
 # Strict priority: one RQ queue per job priority; workers listen to them in order 1..10, and RQ
 # always pops from the first non-empty queue it is given, so every priority-1 job starts first.

@@ -12,9 +12,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from portal import embedded_redis
 from portal.embedded_redis import pid_alive
 from portal.settings import *  # noqa: F403
-from portal.settings import QUEUE_NAMES, REDIS_URL
+from portal.settings import BASE_DIR, EMBEDDED_REDIS, QUEUE_NAMES, REDIS_URL
 
 _LOCK = "portal:test-run"
 
@@ -23,6 +24,14 @@ def _with_db(url: str, db: int) -> str:
     if url.startswith("unix://"):
         return url.split("?", 1)[0] + f"?db={db}"
     return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
+
+
+def release_db(client: redis.Redis) -> None:
+    """Give the claimed database back (at the end of the session, or at exit)."""
+    try:
+        client.delete(_LOCK)
+    except (redis.RedisError, OSError):
+        pass  # the server has gone already: so has the claim
 
 
 def _claim_db() -> int:
@@ -34,11 +43,15 @@ def _claim_db() -> int:
         if holder is not None:
             client.delete(_LOCK)  # left by a run that was killed
         if client.set(_LOCK, os.getpid(), nx=True, ex=6 * 3600):
-            atexit.register(client.delete, _LOCK)
+            atexit.register(release_db, client)
             return db
     raise RuntimeError("every test Redis database (8-15) is in use by a running test run")
 
 
+if EMBEDDED_REDIS and not os.environ.get("TEST_REDIS_DB"):
+    # The test run's own lease on the embedded Redis, taken here because claiming a database needs the
+    # server before any fixture runs; given back at the end of the session (tests/conftest.py) or exit.
+    embedded_redis.acquire(BASE_DIR)
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB") or _claim_db())
 os.environ["TEST_REDIS_DB"] = str(TEST_REDIS_DB)  # inherited by the workers and servers tests start
 REDIS_URL = _with_db(REDIS_URL, TEST_REDIS_DB)

@@ -20,6 +20,20 @@ from jobs import estimates, queues
 from tests.factories import Tenant, make_project, make_tenant
 
 
+@pytest.fixture(scope="session", autouse=True)
+def embedded_redis_lease():
+    """The test run gives back its database and its lease on the embedded Redis (taken by the test
+    settings) when the session ends, so the last user of the server stops it: a test run leaves no
+    redis-server behind."""
+    yield
+    if settings.EMBEDDED_REDIS:
+        from portal import embedded_redis
+        from portal.settings_test import release_db
+
+        release_db(redis_client())
+        embedded_redis.release(settings.BASE_DIR)
+
+
 @pytest.fixture(autouse=True)
 def clean_redis():
     """Every test starts with empty queues (the test settings give tests their own Redis database), and

@@ -89,7 +89,10 @@ class Command(BaseCommand):
         if no_web and workers == 0:
             raise CommandError("--no-web with --workers 0 leaves nothing to run")
 
-        started_redis = _ensure_embedded_redis()
+        # The embedded Redis (REDIS_URL unset), leased for as long as this runs: the last runportal of
+        # the folder to stop stops it.
+        if settings.EMBEDDED_REDIS:
+            embedded_redis.acquire(settings.BASE_DIR)
         try:
             call_command("migrate", interactive=False, verbosity=0)
             if not no_web:
@@ -100,9 +103,8 @@ class Command(BaseCommand):
             children = _build_children(host, port, workers, no_web, web_workers)
             exit_code = Supervisor(children).run()
         finally:
-            if started_redis:
-                logger.info("stopping the embedded Redis")
-                embedded_redis.stop(settings.BASE_DIR)
+            if settings.EMBEDDED_REDIS and embedded_redis.release(settings.BASE_DIR):
+                logger.info("stopped the embedded Redis")
         if exit_code:
             raise CommandError("stopped because the web server died", returncode=exit_code)
 
@@ -127,14 +129,6 @@ class Command(BaseCommand):
         write("Press Ctrl-C to stop.")
         write("")
         self.stdout.flush()
-
-
-def _ensure_embedded_redis() -> bool:
-    """Start the embedded Redis if needed; True when this process started it (and so must stop it)."""
-    if not settings.EMBEDDED_REDIS:
-        return False
-    # Importing settings may already have started it, for this very process.
-    return embedded_redis.ensure_running(settings.BASE_DIR) or settings.EMBEDDED_REDIS_STARTED
 
 
 def _bootstrap_if_empty() -> tuple[str, str, str] | None:
