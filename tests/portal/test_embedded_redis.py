@@ -170,3 +170,16 @@ def test_a_test_run_leaves_no_redis_behind(folder):
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     wait_until(lambda: processes_of(folder) == [], 10, "the test run's Redis stops with it")
+
+
+def test_runportal_stopped_while_it_starts_stops_its_redis_too(folder):
+    """SIGTERM before the supervisor runs (here: as soon as the Redis answers, during migrate) still
+    stops cleanly."""
+    proc = subprocess.Popen(
+        [PYTHON, "manage.py", "runportal", "--port", str(free_port()), "--no-web", "--workers", "1"],
+        cwd=folder, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_until(lambda: servers_of(folder) or proc.poll() is not None, 120, "runportal starts its Redis")
+    stop(proc, signal.SIGTERM)
+    assert proc.returncode == 0
+    wait_until(lambda: processes_of(folder) == [], 10, "no redis-server of the folder is left")

@@ -34,6 +34,7 @@ from django.http.request import validate_host
 
 from jobs import live
 from portal import embedded_redis
+from portal.metrics import forget_dead_processes
 
 logger = logging.getLogger("portal.runportal")
 
@@ -68,6 +69,14 @@ class Child:
     env: dict[str, str] = field(default_factory=dict)  # beside runportal's own environment
 
 
+class _StopRequested(Exception):
+    """Ctrl-C or SIGTERM before the supervisor runs (its own handler stops the children after)."""
+
+
+def _stop_starting(signum: int, frame: FrameType | None) -> None:
+    raise _StopRequested(signum)
+
+
 class Command(BaseCommand):
     help = "Run the whole portal: migrations, Redis (embedded unless REDIS_URL), gunicorn and RQ workers."
 
@@ -89,11 +98,15 @@ class Command(BaseCommand):
         if no_web and workers == 0:
             raise CommandError("--no-web with --workers 0 leaves nothing to run")
 
-        # The embedded Redis (REDIS_URL unset), leased for as long as this runs: the last runportal of
-        # the folder to stop stops it.
-        if settings.EMBEDDED_REDIS:
-            embedded_redis.acquire(settings.BASE_DIR)
+        # Until the supervisor takes the signals over, Ctrl-C or SIGTERM stops the start-up cleanly too.
+        previous = {sig: signal.signal(sig, _stop_starting) for sig in (signal.SIGINT, signal.SIGTERM)}
+        exit_code = 0
         try:
+            # The embedded Redis (REDIS_URL unset), leased for as long as this runs: the last runportal
+            # of the folder to stop stops it.
+            if settings.EMBEDDED_REDIS:
+                embedded_redis.acquire(settings.BASE_DIR)
+            forget_dead_processes(settings.METRICS_DIR)
             call_command("migrate", interactive=False, verbosity=0)
             if not no_web:
                 # The production server does not serve app static files itself; WhiteNoise serves
@@ -102,7 +115,11 @@ class Command(BaseCommand):
             self._print_banner(host, port, no_web)
             children = _build_children(host, port, workers, no_web, web_workers)
             exit_code = Supervisor(children).run()
+        except _StopRequested as stop:
+            logger.info("received %s while starting, stopping", signal.Signals(stop.args[0]).name)
         finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             if settings.EMBEDDED_REDIS and embedded_redis.release(settings.BASE_DIR):
                 logger.info("stopped the embedded Redis")
         if exit_code:
