@@ -166,7 +166,7 @@ class AerDriver(Driver):
         prepared: list[tuple[int, QuantumCircuit, QuantumCircuit, StageTimer]] = []
         options_error = coupling_map_error(backend, job.transpiler_options)
         for index, source in job.pending():
-            timer = StageTimer(job.profiling)
+            timer = StageTimer(job.profiling, driver=self.name)
             try:
                 if options_error:
                     raise EntryError(INVALID_PAYLOAD, options_error)

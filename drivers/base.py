@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from core.metrics import STAGE_SECONDS
+
 PROFILING_STAGES = ("driver:parse", "driver:transpile", "driver:run")
 
 
@@ -80,10 +82,12 @@ class Backend(Protocol):
 
 
 class StageTimer:
-    """Times the stages of one entry; ``profiling`` keeps only the stages the job asked for."""
+    """Times the stages of one entry; ``profiling`` keeps only the stages the job asked for. Every
+    stage is counted in the ``portal_stage_seconds`` histogram too, under ``driver``."""
 
-    def __init__(self, requested: frozenset[str]):
+    def __init__(self, requested: frozenset[str], *, driver: str = ""):
         self.requested = requested
+        self.driver = driver
         self.seconds: dict[str, float] = {}
 
     @contextmanager
@@ -92,7 +96,9 @@ class StageTimer:
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            took = time.perf_counter() - start
+            self.seconds[name] = self.seconds.get(name, 0.0) + took
+            STAGE_SECONDS.labels(driver=self.driver, stage=name.removeprefix("driver:")).observe(took)
 
     @property
     def profiling(self) -> dict[str, float]:

@@ -155,7 +155,7 @@ class QuboDriver(Driver):
     def run(self, backend, job: DriverJob, report: Report) -> None:
         options = self.options(job.driver_options)
         for index, entry in job.pending():
-            timer = StageTimer(job.profiling)
+            timer = StageTimer(job.profiling, driver=self.name)
             try:
                 with timer.stage("driver:parse"):
                     matrix = as_matrix(entry)

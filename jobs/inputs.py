@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.exceptions import NotImplementedYet
+from core.metrics import SUBMIT_SECONDS
 from core.validation import (
     JSONValueField,
     StrictBooleanField,
@@ -416,6 +418,17 @@ def submit_from_input(*, user: User, token: ApiToken | None, data: Any) -> Job:
     """Submit the job ``data`` (the fields of ``submit_job``) describes, in the project it names or implies.
 
     InvalidParams names each offending field; a project the caller cannot submit to is NotFound."""
+    started = time.perf_counter()
+    try:
+        job = _submit(user=user, token=token, data=data)
+    except Exception:
+        SUBMIT_SECONDS.labels(outcome="refused").observe(time.perf_counter() - started)
+        raise
+    SUBMIT_SECONDS.labels(outcome="accepted").observe(time.perf_counter() - started)
+    return job
+
+
+def _submit(*, user: User, token: ApiToken | None, data: Any) -> Job:
     fields = validate(SubmitJobSerializer, data)
     project = project_for_submission(user=user, token=token, project_id=fields.pop("project_id", None))
     # The nested serializers' values, as the plain dicts the JSON columns and callbacks expect.

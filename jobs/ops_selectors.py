@@ -157,3 +157,56 @@ def workers_overview(*, now: datetime | None = None) -> list[WorkerInfo]:
             )
         )
     return sorted(infos, key=lambda info: info.name)
+
+
+# --- Figures for monitoring (/metrics, QCOS's /v1/metrics) ----------------------------------------
+
+
+def active_jobs_by_backend() -> list[tuple[str, str, int]]:
+    """(backend, status, jobs) of the jobs queued, running or cancelling now: one grouped query over the
+    status index, which holds only the active rows' share of the table."""
+    rows = (
+        Job.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING])
+        .values_list("backend__name", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return list(rows)
+
+
+def queued_by_backend_and_priority() -> list[tuple[str, int, int]]:
+    """(backend, priority, jobs) of the QUEUED jobs, waiting in Redis or held: one grouped query."""
+    rows = (
+        Job.objects.filter(status=JobStatus.QUEUED)
+        .values_list("backend__name", "job_priority")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return list(rows)
+
+
+def ended_by_backend(*, since: datetime) -> list[tuple[str, str, int]]:
+    """(backend, status, jobs) of the jobs that ended since ``since``: one grouped query, read off the
+    (backend, ended_at) index."""
+    # Naming every backend lets PostgreSQL read each one's recent ends off the index.
+    backends = list(Backend.objects.values_list("pk", flat=True))
+    rows = (
+        Job.objects.filter(backend_id__in=backends, ended_at__gte=since)
+        .values_list("backend__name", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return list(rows)
+
+
+def jobs_by_status() -> dict[str, int]:
+    """Every job by status: one grouped count over the status index (QCOS's get_job_stats)."""
+    return dict(Job.objects.values_list("status").annotate(n=Count("pk")).order_by())
+
+
+def jobs_submitted_and_completed_since(since: datetime) -> tuple[int, int]:
+    """Jobs created since ``since``, and jobs that COMPLETED since then: two counts off the indexes."""
+    backends = list(Backend.objects.values_list("pk", flat=True))
+    submitted = Job.objects.filter(created_at__gte=since).count()
+    completed = Job.objects.filter(backend_id__in=backends, ended_at__gte=since, status=JobStatus.COMPLETED).count()
+    return submitted, completed

@@ -20,7 +20,7 @@ from backends.presenters import BACKEND
 from jobs import inputs as job_params
 from jobs import presenters as job_shapes
 from jobs import rpc as job_rpc
-from portal import about, openrpc
+from portal import about, metrics, openrpc
 from projects import rpc as project_rpc
 
 
@@ -165,6 +165,15 @@ TRANSPILER_METHODS = table(
     RpcMethod("get_transpilers", backend_rpc.get_transpilers, "The transpilers, by name."),
     RpcMethod("get_transpiler", backend_rpc.get_transpiler, "One transpiler.", backend_rpc.NameParams),
 )
+
+METRICS_METHODS = table(
+    RpcMethod(
+        "get_system_health", metrics.get_system_health,
+        "Each part of the portal, checked now (staff).", metrics.NoParams,
+    ),
+    RpcMethod("get_api_stats", metrics.get_api_stats, "Requests answered (staff).", metrics.NoParams),
+    RpcMethod("get_job_stats", metrics.get_job_stats, "Jobs by status (staff).", metrics.NoParams),
+)  # fmt: skip
 
 PROJECT_METHODS = table(
     RpcMethod("get_projects", project_rpc.get_projects, "The caller's projects, by id.", project_rpc.GetProjectsParams),

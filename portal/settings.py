@@ -4,6 +4,7 @@ With nothing set the portal is self-contained: a SQLite file and an embedded Red
 project directory, and a secret key generated once into a git-ignored file.
 """
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -16,6 +17,11 @@ from portal import embedded_redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+# Prometheus (core/metrics.py): every process writes its metrics' files here, /metrics sums them. Set
+# in the environment here, before any process imports prometheus_client, and inherited by children.
+METRICS_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or VAR_DIR / "metrics")
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -82,6 +88,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every request is counted (QCOS's get_api_stats), refused ones too.
+    "portal.metrics.count_requests",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise: a static file needs no policy of its own; every page, error pages and the
@@ -310,6 +318,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 CALLBACK_ALLOWED_NETWORKS = env_list("CALLBACK_ALLOWED_NETWORKS")
+# Who may scrape /metrics besides staff tokens: CIDRs (e.g. the Prometheus server's address).
+METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(n, strict=False) for n in env_list("METRICS_ALLOWED_NETWORKS")]
 CALLBACK_RETRY_DELAYS = [int(x) for x in env_list("CALLBACK_RETRY_DELAYS", "10,30,90,270,810")]
 
 # --- Production hardening (manage.py check --deploy) ----------------------------------------

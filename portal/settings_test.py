@@ -7,7 +7,9 @@ Subprocesses a test starts (workers, servers) get TEST_REDIS_DB and use the same
 
 import atexit
 import os
+import shutil
 import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -52,6 +54,10 @@ if EMBEDDED_REDIS and not os.environ.get("TEST_REDIS_DB"):
     # The test run's own lease on the embedded Redis, taken here because claiming a database needs the
     # server before any fixture runs; given back at the end of the session (tests/conftest.py) or exit.
     embedded_redis.acquire(BASE_DIR)
+if not os.environ.get("TEST_REDIS_DB"):  # the test run itself: metrics of its own, gone with it
+    METRICS_DIR = Path(tempfile.mkdtemp(prefix="portal-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+    atexit.register(shutil.rmtree, METRICS_DIR, True)
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB") or _claim_db())
 os.environ["TEST_REDIS_DB"] = str(TEST_REDIS_DB)  # inherited by the workers and servers tests start
 REDIS_URL = _with_db(REDIS_URL, TEST_REDIS_DB)

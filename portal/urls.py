@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal import jsonrpc, methods
+from portal import metrics as prometheus
 from portal.sse import job_events, jobs_events
 
 urlpatterns = [
@@ -18,6 +19,8 @@ urlpatterns = [
     path("v1/device", jsonrpc.endpoint, {"table": methods.DEVICE_METHODS}),
     path("v1/transpiler", jsonrpc.endpoint, {"table": methods.TRANSPILER_METHODS}),
     path("v1/project", jsonrpc.endpoint, {"table": methods.PROJECT_METHODS}),
+    path("v1/metrics", jsonrpc.endpoint, {"table": methods.METRICS_METHODS}),
+    path("metrics", prometheus.metrics, name="metrics"),
     path("api/", include("portal.api_urls")),
     path("ops/", include("portal.ops_urls")),
     path("admin/", admin.site.urls),

@@ -35,6 +35,7 @@ from django.db.models import F
 from django.utils import timezone
 from requests.structures import CaseInsensitiveDict
 
+from core.metrics import CALLBACK_ATTEMPTS
 from jobs import presenters
 from jobs.choices import CALLBACK_RESERVED_HEADERS, CALLBACK_RESERVED_PREFIX
 from jobs.models import Job, JobResult
@@ -97,11 +98,14 @@ def _record(
 
 def _finish(delivery: CallbackDelivery, status: str) -> bool:
     """pending -> ``status``; False when the delivery had already ended."""
-    return bool(
+    finished = bool(
         CallbackDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
             status=status, updated_at=timezone.now()
         )
     )
+    if finished:
+        CALLBACK_ATTEMPTS.labels(outcome=status).inc()
+    return finished
 
 
 def _send(
@@ -204,6 +208,8 @@ def _failed(
     last = delivery.attempts >= delivery.max_attempts
     if last:
         _finish(delivery, DeliveryStatus.FAILED)
+    else:
+        CALLBACK_ATTEMPTS.labels(outcome="retrying").inc()
     return CallbackFailed(
         f"callback {delivery.name!r} of job {delivery.job_id}, attempt {delivery.attempts} of "
         f"{delivery.max_attempts}: {error}" + (" (no attempts left)" if last else "")

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from core.metrics import RECONCILE_REPAIRS
 from drivers.errors import WORKER_LOST, error_dict
 from drivers.registry import get_driver
 from jobs import queues
@@ -103,6 +104,9 @@ def jobs_reconcile(*, lost_after: float | None = None, queued_grace: float | Non
     summary["active_counts_repaired"] = active_counts_repair()
     for _receiver, counts in jobs_reconciling.send(sender=Job, grace=queued_grace):
         summary.update(counts)
+    for kind, count in summary.items():
+        if count:
+            RECONCILE_REPAIRS.labels(kind=kind).inc(count)
     return summary
 
 

@@ -19,6 +19,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from backends.selectors import timeslot_holder_id
+from core.metrics import JOB_STATUS_CHANGES
 from drivers.base import EntryResult
 from jobs import live, queues
 from jobs.choices import ACTIVE, JobStatus
@@ -79,6 +80,7 @@ def status_changed(
     """What every status change owes, inside its transaction: its announcement (callbacks hear it), and a
     live event after commit."""
     job_status_changed.send(sender=Job, job_id=job_id, status=status, at=at, callbacks=callbacks)
+    JOB_STATUS_CHANGES.labels(status=status).inc()
     event = {"event": "status", "job_status": status, "updated_at": at.isoformat()}
     if isinstance(progress, int):
         event["progress"] = progress

@@ -278,3 +278,56 @@ def test_python_client_submits_and_reads(portal):
     entries = result(client.get_job_results(job["job_id"]))["results"]
     assert sum(entries[0]["results"].values()) == 50
     assert [j["job_id"] for j in result(client.get_jobs({"job_ids": [job["job_id"]]}))] == [job["job_id"]]
+
+
+# --- metrics (/v1/metrics) --------------------------------------------------------------------------
+
+
+def test_metrics_commands_are_for_operators(qcos, portal):
+    """``get-system-health``, ``get-api-stats`` and ``get-job-stats`` show the portal's figures to an
+    operator; a member gets QCOS's -403."""
+    for command in ("get-system-health", "get-api-stats", "get-job-stats"):
+        refused = qcos(command, check=False)
+        assert refused.returncode == 1 and "(-403)" in refused.stderr, (command, refused.stderr)
+    health = qcos("get-system-health", token=portal.staff.token).stdout
+    assert "Overall System Status: online" in health  # the live portal has its worker
+    for component in ("web", "database", "redis", "worker"):
+        assert re.search(rf"\|\s*{component}\s*\|\s*online\s*\|", health), health
+    api = qcos("get-api-stats", token=portal.staff.token).stdout
+    assert re.search(r"\|\s*total_requests\s*\|\s*[1-9]\d*\s*\|", api), api
+    jobs = qcos("get-job-stats", token=portal.staff.token).stdout
+    for field in ("total", "completed", "queued", "deleting", "submitted_job_rate_min", "completed_job_rate_min"):
+        assert re.search(rf"\|\s*{field}\s*\|", jobs), (field, jobs)
+
+
+def test_the_python_clients_metrics_methods(portal):
+    """QCOS's ``Client``: the answers' fields, counted from what happened."""
+    from wy_qcos_client.client import Client
+
+    client = Client(api_server_ip="127.0.0.1", api_server_port=urlsplit(portal.url).port)
+    client.set_token(portal.staff.token)
+
+    def result(answer):
+        status_code, _reason, text, _response = answer
+        assert status_code == 200, text
+        return json.loads(text)["result"]
+
+    before = result(client.get_api_stats())
+    assert set(before) == {"total_requests", "last_hour_requests", "last_day_requests"}
+    job = result(client.submit_job([BELL_FILE.read_text()], backend="dummy", shots=20))
+    wait_for(lambda: result(client.get_job_status(job["job_id"]))["job_status"] == "COMPLETED", timeout=120, what="job")
+    stats = result(client.get_job_stats())
+    assert stats["completed"] >= 1 and stats["total"] == sum(
+        stats[name] for name in ("completed", "failed", "running", "queued", "cancelling", "cancelled", "deleting",
+                                 "deleted", "unknown")
+    )  # fmt: skip
+    assert stats["submitted_job_rate_min"] >= 1.0 and stats["completed_job_rate_min"] >= 1.0
+    after = result(client.get_api_stats())  # counted by the web process once a second: a fresh look
+    wait_for(
+        lambda: result(client.get_api_stats())["total_requests"] >= before["total_requests"] + 3,
+        timeout=10, what="the requests counted",
+    )  # fmt: skip
+    assert after["last_day_requests"] >= after["last_hour_requests"] >= 1
+    health = result(client.get_system_health())
+    assert health["system_healthy"] is True and isinstance(health["heartbeat_timestamp"], float)
+    assert health["component_status"] == {"web": "online", "database": "online", "redis": "online", "worker": "online"}
