@@ -117,6 +117,9 @@ class Driver:
     name: str = ""
     results_fetch_mode: str = "sync"
     code_types: tuple[str, ...] = ()  # the code types it runs
+    # The job types it runs: "" and QCOS's "sampling" (a run), "estimation"; the Aer driver adds the
+    # primitives' "sampler" and "estimator". Submit refuses any other with job_type_not_supported.
+    job_types: tuple[str, ...] = ("", "sampling", "estimation")
     transpilers: tuple[str, ...] = ()  # the transpilers its jobs may ask for
     option_names: tuple[str, ...] = ()  # the driver_options it takes
     tech_type: str = "generic_simulator"  # in QCOS's vocabulary (neutral_atom, superconducting, ...)

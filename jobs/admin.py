@@ -143,13 +143,13 @@ class JobTypeFilter(admin.SimpleListFilter):
     parameter_name = "job_type"
 
     def lookups(self, request, model_admin):
-        return [("run", "run"), ("estimation", "estimation")]
+        return [("run", "run"), ("estimation", "estimation"), ("sampler", "sampler"), ("estimator", "estimator")]
 
     def queryset(self, request, queryset):
         if self.value() == "run":
-            return queryset.filter(job_type="")
-        if self.value() == "estimation":
-            return queryset.filter(job_type="estimation")
+            return queryset.filter(job_type__in=["", "sampling"])
+        if self.value() in ("estimation", "sampler", "estimator"):
+            return queryset.filter(job_type=self.value())
         return queryset
 
 

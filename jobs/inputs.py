@@ -30,6 +30,7 @@ from core.validation import (
     text_problem,
     validate,
 )
+from drivers import primitives
 from drivers.base import PROFILING_STAGES
 from drivers.transpilers import TRANSPILERS
 from jobs import services
@@ -59,7 +60,8 @@ UNSUPPORTED_OPTIONS = ("qec_options", "qem_options", "flavor_id", "extra_specs")
 MAX_CALLBACKS = 20  # each is a delivery per status change
 MAX_CALLBACK_HEADERS = 20
 MAX_HEADER_NAME_LENGTH = 100
-JOB_TYPES = ("", "sampling", "estimation")
+# "" and QCOS's "sampling": a run; "estimation": its cost; "sampler" / "estimator": PUBs (issue 17).
+JOB_TYPES = ("", "sampling", "estimation", *primitives.JOB_TYPES)
 # A job's own metadata (Superstaq's): flat, so every key can be a filter. A key is a name (letters,
 # digits, single underscores), never a Django lookup path; a value a JSON scalar.
 MAX_METADATA_KEYS = 32
@@ -264,6 +266,16 @@ def validate_source_code(code_type: str, source_code: list) -> None:
         raise serializers.ValidationError(errors)
 
 
+def validate_pubs(job_type: str, code_type: str, source_code: list, shots: int) -> None:
+    """A sampler or estimator job's PUBs (``drivers.primitives.read_pub``), each field named, as
+    ``source_code[2].observables``; what needs the backend its driver checks at submit."""
+    if code_type != CodeType.QASM3:
+        raise serializers.ValidationError({"code_type": [f"a {job_type} job's circuits are OpenQASM 3: qasm3"]})
+    errors = primitives.source_errors(job_type, source_code, shots)
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
 class SubmitJobSerializer(StrictSerializer):
     """The fields of ``submit_job`` (seed 000, SPEC §3)."""
 
@@ -321,8 +333,11 @@ class SubmitJobSerializer(StrictSerializer):
                     {"circuit_aggregation": ["conflicts with enable_circuit_aggregation"]}
                 )
             attrs["enable_circuit_aggregation"] = True
-        validate_source_code(attrs["code_type"], attrs["source_code"])
         attrs["job_type"] = attrs.get("job_type") or ""
+        if attrs["job_type"] in primitives.JOB_TYPES:
+            validate_pubs(attrs["job_type"], attrs["code_type"], attrs["source_code"], attrs["shots"])
+        else:
+            validate_source_code(attrs["code_type"], attrs["source_code"])
         attrs["callbacks"] = attrs.get("callbacks") or []
         stages = PROFILING_STAGES if "all" in attrs["profiling"] else attrs["profiling"]  # QCOS's "all"
         attrs["profiling"] = list(dict.fromkeys(stages))

@@ -126,7 +126,10 @@ _STATUS = Shape(
         "description": Out(_attr("description"), s.CharField(allow_null=True)),
         "transpiler_options": Out(_attr("transpiler_options"), s.DictField(allow_null=True)),
         "driver_options": Out(_attr("driver_options"), s.DictField(allow_null=True)),
-        "job_type": Out(_attr("job_type"), s.CharField(help_text='"" or "estimation".')),
+        "job_type": Out(
+            _attr("job_type"),
+            s.CharField(help_text='"" (a run), "estimation", or a primitive: "sampler", "estimator".'),
+        ),
         "profiling": Out(_attr("profiling"), s.ListField(child=s.CharField())),
         "dry_run": Out(_attr("dry_run"), s.BooleanField()),
         "enable_circuit_aggregation": Out(_attr("enable_circuit_aggregation"), s.BooleanField()),

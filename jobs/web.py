@@ -31,6 +31,7 @@ from backends.presenters import backend_view
 from backends.selectors import backends_with_queue_length
 from core.charts import Bar, bar_chart
 from core.exceptions import InvalidParams, InvalidState, NotFound, PermissionDenied, PortalError
+from drivers.primitives import JOB_TYPES as PRIMITIVE_JOB_TYPES
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, RAN, CodeType, JobStatus
 from jobs.filtersets import JobFilterSet
 from jobs.forms import EXAMPLES, JobUpdateForm, SubmitJobForm, source_as_text
@@ -193,6 +194,11 @@ def _source(source: Any) -> dict[str, Any]:
     return {"source": text[:SHOWN_SOURCE_CHARS], "source_more": max(len(text) - SHOWN_SOURCE_CHARS, 0)}
 
 
+def _shortened(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= SHOWN_SOURCE_CHARS else text[:SHOWN_SOURCE_CHARS] + " ..."
+
+
 def _drawings(job, index: int, notes: dict[tuple[int, str], str]) -> list[dict[str, Any]]:
     """The entry's pictures as submitted and as transpiled: a URL, or the note saying why there is none."""
     drawn = []
@@ -223,6 +229,10 @@ def _entries(job, view: dict[str, Any]) -> list[dict[str, Any]]:
         if job.job_type == "estimation" and isinstance(results, dict):
             entry["kind"] = "estimation"
             entry["pairs"] = sorted(results.items())
+        elif job.job_type in PRIMITIVE_JOB_TYPES and isinstance(results, dict):
+            # Arrays of any size: each field shown as its first SHOWN_SOURCE_CHARS characters of JSON.
+            entry["kind"] = "estimation"
+            entry["pairs"] = [(key, _shortened(value)) for key, value in results.items()]
         elif job.code_type == CodeType.QUBO and isinstance(results, list):
             entry["kind"] = "qubo"
             entry["energy_chart"] = _energy_chart((result.get("metadata") or {}).get("energy_histogram"))
@@ -367,7 +377,7 @@ def job_results_json(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 
 def _csv_rows(job, view: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    if job.job_type == "estimation":
+    if job.job_type == "estimation" or job.job_type in PRIMITIVE_JOB_TYPES:
         header = ["entry", "key", "value"]
         rows = [
             [entry["index"], key, json.dumps(value) if isinstance(value, dict | list) else value]

@@ -13,7 +13,7 @@ from drivers.transpilers import TRANSPILER_INFO
 
 VERSION = "0.1.0"
 API_VERSION = "v1"
-JOB_TYPES = ["sampling", "estimation"]
+JOB_TYPES = ["sampling", "estimation", "sampler", "estimator"]
 TECH_TYPES = {"generic_simulator": {"alias_name": "Simulator"}}
 
 

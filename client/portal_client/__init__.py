@@ -4,6 +4,8 @@
 - ``PortalJob``: a job as qiskit's ``JobV1``;
 - ``PortalProvider(url, token)``: the circuit backends as qiskit ``BackendV2``;
 - ``PortalSampler(url, token, backend="qubo_sa")``: the QUBO backends as a ``dimod.Sampler``;
+- ``PortalSamplerV2`` / ``PortalEstimatorV2(url, token, backend="aer_simulator")``: qiskit's V2
+  primitives run on the portal, one job per ``run``;
 - ``qportal`` / ``python -m portal_client``: the command line.
 
 The names are imported on first use (PEP 562): qiskit and dimod take seconds to import, and the
@@ -45,6 +47,7 @@ from portal_client.errors import (
 if TYPE_CHECKING:
     from portal_client.api import PortalClient
     from portal_client.job import PortalJob
+    from portal_client.primitives import PortalEstimatorV2, PortalPrimitiveJob, PortalSamplerV2
     from portal_client.provider import PortalBackend, PortalProvider
     from portal_client.qubo import PortalSampler
     from portal_client.qubo_problem import QuboProblem
@@ -58,9 +61,15 @@ _LAZY = {
     "PortalBackend": "portal_client.provider",
     "PortalProvider": "portal_client.provider",
     "PortalSampler": "portal_client.qubo",
+    "PortalSamplerV2": "portal_client.primitives",
+    "PortalEstimatorV2": "portal_client.primitives",
+    "PortalPrimitiveJob": "portal_client.primitives",
     "QuboProblem": "portal_client.qubo_problem",
 }
-_SUBMODULES = ("api", "cli", "client", "errors", "job", "provider", "qubo", "qubo_problem", "transport")
+_SUBMODULES = (
+    "api", "cli", "client", "errors", "job", "primitives", "primitives_results", "provider", "qubo", "qubo_problem",
+    "transport",
+)  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
@@ -82,6 +91,7 @@ __all__ = [
     "InvalidRequest", "InvalidState", "JobError", "JobNotSubmittedToQC", "JobTimeout", "JobTypeNotSupported",
     "MethodNotFound", "NoBookedTimeslots",
     "NotFound", "NotImplementedByPortal", "ParseError", "PermissionDenied", "PortalBackend", "PortalClient",
-    "PortalError", "PortalJob", "PortalProvider", "PortalSampler", "QuboProblem", "QuotaExceeded", "RateLimited",
+    "PortalError", "PortalEstimatorV2", "PortalJob", "PortalPrimitiveJob", "PortalProvider", "PortalSampler",
+    "PortalSamplerV2", "QuboProblem", "QuotaExceeded", "RateLimited",
     "ServiceError", "TimeslotRequired", "Unauthenticated",
 ]  # fmt: skip

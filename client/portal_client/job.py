@@ -363,8 +363,8 @@ class PortalJob(JobRecord, JobV1):
     def result(self, timeout: float | None = None, wait: float = 5) -> Any:
         """Wait for the job, then its results: a qiskit ``Result`` for circuits; for a QUBO a
         ``dimod.SampleSet`` (a list of them, one per matrix, for a job of several); for an estimation
-        job each entry's estimates. A FAILED or CANCELLED job raises ``JobError`` carrying the
-        entries' errors."""
+        job each entry's estimates; for a sampler or estimator job the primitives' ``PrimitiveResult``.
+        A FAILED or CANCELLED job raises ``JobError`` carrying the entries' errors."""
         self.wait_for_final_state(timeout=timeout, wait=wait)
         entries = self._entries()
         status = self._data["job_status"]
@@ -380,6 +380,10 @@ class PortalJob(JobRecord, JobV1):
             raise errors.JobError(message, job_id=self.job_id(), job_status=status, entry_errors=entry_errors)
         if self._data.get("job_type") == "estimation":
             return [entry["results"] for entry in entries]
+        if self._data.get("job_type") in ("sampler", "estimator"):
+            from portal_client.primitives_results import primitive_result
+
+            return primitive_result(self._data, entries)
         if self._data.get("code_type") == "qubo":
             from portal_client.qubo_problem import sampleset_from_entry  # imports dimod: only for QUBO jobs
 

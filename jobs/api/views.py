@@ -36,7 +36,25 @@ class SourceCodeEntrySchema(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         matrix = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
-        return {"oneOf": [{"type": "string", "description": "OpenQASM source"}, {**matrix, "description": "QUBO"}]}
+        pub = {
+            "type": "object", "required": ["circuit"],
+            "properties": {
+                "circuit": {"type": "string", "description": "OpenQASM 3; parameters as input float[64] declarations"},
+                "parameter_values": {
+                    "type": "array", "items": {}, "nullable": True, "description": "Last axis: one value per parameter",
+                },
+                "observables": {"description": "Estimator: {pauli: coefficient} objects, nested to any shape"},
+                "shots": {"type": "integer", "nullable": True, "minimum": 1, "description": "Sampler"},
+                "precision": {"type": "number", "nullable": True, "minimum": 0, "description": "Estimator"},
+            },
+            "additionalProperties": False,
+            "description": "A sampler or estimator PUB (job_type sampler / estimator)",
+        }  # fmt: skip
+        return {
+            "oneOf": [
+                {"type": "string", "description": "OpenQASM source"}, {**matrix, "description": "QUBO"}, pub,
+            ]
+        }  # fmt: skip
 
 
 _NOT_FOUND = OpenApiResponse(description="No such job, or not one the caller may read.")

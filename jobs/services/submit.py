@@ -20,6 +20,7 @@ from core.exceptions import (
     NotFound,
     QuotaExceeded,
 )
+from drivers import primitives
 from drivers.registry import get_driver
 from jobs.choices import JobStatus
 from jobs.models import Job, JobEvent, Tag
@@ -67,6 +68,8 @@ def _check_backend(backend: Backend, spec: JobSpec) -> None:
             f"Backend {backend.name} does not take code_type {spec.code_type!r}; "
             f"it takes {', '.join(backend.code_types)}."
         )
+    if spec.job_type not in get_driver(backend.driver).job_types:
+        raise JobTypeNotSupported(f"Backend {backend.name} does not take job_type {spec.job_type!r}.")
     if spec.shots > backend.max_shots:
         raise InvalidParams.field("shots", f"at most {backend.max_shots} on backend {backend.name}")
     if len(spec.source_code) > backend.max_circuits:
@@ -94,7 +97,8 @@ def _check_timeslots(backend: Backend, project: Project, spec: JobSpec, now) -> 
 
 
 def _check_project_quotas(project: Project, spec: JobSpec) -> None:
-    if project.max_shots_per_job is not None and spec.shots > project.max_shots_per_job:
+    shots = primitives.largest_shots(spec.job_type, spec.source_code, spec.shots)  # a PUB may set its own
+    if project.max_shots_per_job is not None and shots > project.max_shots_per_job:
         raise QuotaExceeded(
             f"Project {project.slug} allows at most {project.max_shots_per_job} shots per job.",
             field="shots", limit=project.max_shots_per_job,

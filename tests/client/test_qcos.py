@@ -72,7 +72,7 @@ def test_version_with_details_lists_the_transpilers(qcos):
     """``version --details`` shows the server's versions and capabilities, transpilers by name."""
     out = qcos("version", "--details").stdout
     assert "API version: v1" in out and "Auth mode: token" in out
-    assert "job_types: estimation, sampling" in out
+    assert "job_types: estimation, estimator, sampler, sampling" in out
     assert "'cmss'" in out and "'qiskit'" in out
 
 
