@@ -12,6 +12,7 @@ import math
 import os
 import threading
 import uuid
+from dataclasses import replace
 from typing import Any
 
 # Aer's OpenMP threads spin for a while after each parallel region (libgomp's default), which
@@ -157,7 +158,7 @@ class AerDriver(Driver):
         coupling = coupling_map_error(backend, job.transpiler_options)
         if coupling:
             errors.append({"field": "transpiler_options.coupling_map", "message": coupling})
-        if job.job_type in primitives.JOB_TYPES:
+        if primitives.is_pub_job(job.job_type, job.code_type, job.source_code):
             errors += primitives.backend_errors(backend, job.job_type, job.source_code)
         if errors:
             raise InvalidParams(errors=errors)
@@ -182,7 +183,7 @@ class AerDriver(Driver):
         max_bytes = backend.options.get("max_memory_mb", DEFAULT_MAX_MEMORY_MB) * 1024 * 1024
         prepared: list[tuple[int, QuantumCircuit, QuantumCircuit, StageTimer]] = []
         options_error = coupling_map_error(backend, job.transpiler_options)
-        if job.job_type in primitives.JOB_TYPES:
+        if primitives.is_pub_job(job.job_type, job.code_type, job.source_code):
             self._run_pubs(backend, job, report, sim, options_error)
             return
         for index, source in job.pending():
@@ -231,7 +232,7 @@ class AerDriver(Driver):
                     raise EntryError(INVALID_PAYLOAD, options_error)
                 with timer.stage("driver:parse"):
                     try:
-                        pub = primitives.read_pub(job.job_type, source)
+                        pub = primitives.read_pub(primitives.kind_of(job.job_type, source), source)
                     except primitives.PubError as exc:
                         raise EntryError(INVALID_PAYLOAD, str(exc)) from exc
                     circuit = qasm.parse("qasm3", pub.circuit, max_qubits=backend.max_qubits, backend_name=backend.name)
@@ -245,7 +246,11 @@ class AerDriver(Driver):
                     except BaseException as exc:
                         raise entry_error(exc, TRANSPILE_ERROR) from exc
                 with timer.stage("driver:run"):
-                    if job.dry_run:
+                    if job.job_type == primitives.ESTIMATION:  # estimated, never run
+                        shots = pub.shots or job.shots
+                        per_circuit = self.estimate(backend, compiled, replace(job, shots=shots))
+                        results = primitives.estimate_pub(pub, per_circuit, shots)
+                    elif job.dry_run:
                         results = primitives.dry_run_pub(pub, circuit, job.shots, job.job_id, index)
                     else:
                         try:
@@ -255,8 +260,11 @@ class AerDriver(Driver):
             except EntryError as exc:
                 report(index, self._failed(exc, timer))
                 continue
-            extra: dict[str, Any] = {"primitive": job.job_type, "method": method}
-            extra.update({"dry_run": True} if job.dry_run else {"seed_simulator": seed})
+            extra: dict[str, Any] = {"primitive": pub.kind, "method": method}
+            if job.job_type == primitives.ESTIMATION:
+                extra["job_type"] = primitives.ESTIMATION
+            else:
+                extra.update({"dry_run": True} if job.dry_run else {"seed_simulator": seed})
             report(index, self._completed(circuit, results, timer, extra, compiled))
 
     def _check_size(self, backend, circuit: QuantumCircuit, method: str, max_bytes: int) -> None:
@@ -373,7 +381,7 @@ class AerDriver(Driver):
 
     def draw(self, backend, job: DriverJob, transpiled: list[str | None]) -> list[Drawing]:
         sources = job.source_code
-        if job.job_type in primitives.JOB_TYPES:
+        if primitives.is_pub_job(job.job_type, job.code_type, job.source_code):
             sources = [primitives.circuit_of(pub) for pub in sources]
         return drawing.circuit_drawings(
             job.code_type, sources, transpiled, max_qubits=backend.max_qubits, backend_name=backend.name

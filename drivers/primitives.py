@@ -29,6 +29,7 @@ from drivers.errors import INVALID_PAYLOAD, EntryError
 
 SAMPLER, ESTIMATOR = "sampler", "estimator"
 JOB_TYPES = (SAMPLER, ESTIMATOR)
+ESTIMATION = "estimation"  # a job that estimates its entries' cost instead of running them
 FIELDS = {
     SAMPLER: ("circuit", "parameter_values", "shots"),
     ESTIMATOR: ("circuit", "observables", "parameter_values", "precision"),
@@ -46,6 +47,25 @@ MAX_SAMPLES_PER_JOB = 10_000_000
 # qiskit.qasm3.dumps writes a circuit's parameters as ``input float[64] name;``.
 _INPUT = re.compile(r"\binput\s+(?:float|angle)\s*(?:\[\s*\d+\s*\])?\s+([^\W\d]\w*)\s*;")
 _PAULI = re.compile(r"[IXYZ]+")
+
+
+def is_pub_job(job_type: str, code_type: str, source_code: Any) -> bool:
+    """Whether a job's entries are PUBs: a sampler or estimator job's, or an estimation job's that
+    estimates PUBs (qasm3 objects) instead of plain circuits."""
+    if job_type in JOB_TYPES:
+        return True
+    return (
+        job_type == ESTIMATION and code_type == "qasm3" and isinstance(source_code, list) and bool(source_code)
+        and all(isinstance(entry, dict) for entry in source_code)
+    )  # fmt: skip
+
+
+def kind_of(job_type: str, entry: Any) -> str:
+    """An entry's kind of PUB: its sampler or estimator job's; in an estimation job, an estimator PUB
+    when it has observables, else a sampler PUB."""
+    if job_type in JOB_TYPES:
+        return job_type
+    return ESTIMATOR if isinstance(entry, dict) and "observables" in entry else SAMPLER
 
 
 class PubError(Exception):
@@ -210,11 +230,12 @@ def circuit_of(pub: Any) -> Any:
     return pub.get("circuit") if isinstance(pub, dict) else pub
 
 
-def source_errors(kind: str, source_code: list, shots: int) -> dict[str, str]:
+def source_errors(job_type: str, source_code: list, shots: int) -> dict[str, str]:
     """Each PUB's problems, by field (``source_code[2].observables``), and the job's totals."""
     errors: dict[str, str] = {}
     bound = samples = 0
     for index, entry in enumerate(source_code):
+        kind = kind_of(job_type, entry)
         try:
             pub = read_pub(kind, entry)
         except PubError as exc:
@@ -231,11 +252,16 @@ def source_errors(kind: str, source_code: list, shots: int) -> dict[str, str]:
     return errors
 
 
-def largest_shots(kind: str, source_code: list, shots: int) -> int:
-    """The most shots any PUB of a ``kind`` job runs (what a shots quota must see)."""
-    if kind != SAMPLER:
+def largest_shots(job_type: str, source_code: list, shots: int) -> int:
+    """The most shots any sampler PUB of the job asks (what a shots quota must see)."""
+    if job_type not in (SAMPLER, ESTIMATION):
         return shots
-    return max((entry.get("shots") or shots for entry in source_code if isinstance(entry, dict)), default=shots)
+    asked = [
+        entry.get("shots") or shots
+        for entry in source_code
+        if isinstance(entry, dict) and kind_of(job_type, entry) == SAMPLER and isinstance(entry.get("shots"), int)
+    ]
+    return max([shots, *asked])
 
 
 def declared_parameters(source: str) -> list[str]:
@@ -243,12 +269,13 @@ def declared_parameters(source: str) -> list[str]:
     return sorted(set(_INPUT.findall(qasm.strip_comments(source))))
 
 
-def backend_errors(backend: Any, kind: str, source_code: list) -> list[dict[str, str]]:
+def backend_errors(backend: Any, job_type: str, source_code: list) -> list[dict[str, str]]:
     """What the backend refuses of each PUB, read from the circuit's text (``qasm.scan``: includes,
     sizes): qubits, parameters, the observables' width, shots."""
     errors = []
     for index, entry in enumerate(source_code):
         name = f"source_code[{index}]"
+        kind = kind_of(job_type, entry)
         try:
             pub = read_pub(kind, entry)
             try:
@@ -365,6 +392,24 @@ def run_pub(
             "samples": _hex_samples(bits.array, (*pub.param_shape, pub_shots)),
         }
     return {"shape": list(pub.param_shape), "shots": pub_shots, "registers": registers}
+
+
+def estimate_pub(pub: Pub, per_circuit: dict[str, Any], shots: int) -> dict[str, Any]:
+    """An estimation job's answer for a PUB: its transpiled circuit's resources (``per_circuit``, as
+    for a plain circuit, ``estimated_seconds`` for one bound circuit), the circuits it binds, and the
+    seconds of all of them."""
+    estimate = {
+        **per_circuit,
+        "primitive": pub.kind,
+        "shape": [int(n) for n in pub.shape],
+        "num_bound_circuits": pub.num_bound,
+        "estimated_seconds": round(per_circuit["estimated_seconds"] * pub.num_bound, 9),
+    }
+    if pub.kind == ESTIMATOR:
+        estimate["num_observables"] = int(math.prod(pub.observables.shape))
+    else:
+        estimate["shots"] = shots
+    return estimate
 
 
 def dry_run_pub(pub: Pub, circuit: QuantumCircuit, shots: int, job_id: str, index: int) -> dict[str, Any]:

@@ -267,8 +267,9 @@ def validate_source_code(code_type: str, source_code: list) -> None:
 
 
 def validate_pubs(job_type: str, code_type: str, source_code: list, shots: int) -> None:
-    """A sampler or estimator job's PUBs (``drivers.primitives.read_pub``), each field named, as
-    ``source_code[2].observables``; what needs the backend its driver checks at submit."""
+    """A sampler or estimator job's PUBs, or those an estimation job estimates
+    (``drivers.primitives.read_pub``), each field named, as ``source_code[2].observables``; what
+    needs the backend its driver checks at submit."""
     if code_type != CodeType.QASM3:
         raise serializers.ValidationError({"code_type": [f"a {job_type} job's circuits are OpenQASM 3: qasm3"]})
     errors = primitives.source_errors(job_type, source_code, shots)
@@ -334,7 +335,7 @@ class SubmitJobSerializer(StrictSerializer):
                 )
             attrs["enable_circuit_aggregation"] = True
         attrs["job_type"] = attrs.get("job_type") or ""
-        if attrs["job_type"] in primitives.JOB_TYPES:
+        if primitives.is_pub_job(attrs["job_type"], attrs["code_type"], attrs["source_code"]):
             validate_pubs(attrs["job_type"], attrs["code_type"], attrs["source_code"], attrs["shots"])
         else:
             validate_source_code(attrs["code_type"], attrs["source_code"])

@@ -205,3 +205,35 @@ def test_the_readme_estimator_example(rpc, tenant, run_worker):
     done = results_of(rpc, tenant, call["params"]["body"], run_worker)
     assert done["job_status"] == "COMPLETED"
     assert np.allclose(done["results"][0]["results"]["evs"], [1, 1, 0], atol=1e-9)
+
+
+def test_an_estimation_job_estimates_pubs_without_running_them(rpc, tenant, run_worker):
+    """job_type estimation takes PUBs too (an estimator PUB has observables, a sampler PUB has none):
+    each answers its transpiled circuit's resources, the circuits it binds and the seconds of all of
+    them; it runs even while the backend is paused, as any estimation does."""
+    from backends.models import Backend, BackendStatus
+
+    Backend.objects.filter(name="dummy").update(status=BackendStatus.PAUSED)
+    estimator_pub = estimator_body()["source_code"][0]
+    sampler_pub = sampler_body(shots=300)["source_code"][0]
+    body = {
+        "code_type": "qasm3",
+        "job_type": "estimation",
+        "backend": "dummy",
+        "source_code": [estimator_pub, sampler_pub],
+    }
+    done = results_of(rpc, tenant, body, run_worker)
+    assert done["job_status"] == "COMPLETED"
+    estimated, sampled = (entry["results"] for entry in done["results"])
+    assert estimated["primitive"] == "estimator" and estimated["shape"] == [2, 2]
+    assert estimated["num_bound_circuits"] == 2 and estimated["num_observables"] == 2
+    assert sampled["primitive"] == "sampler" and sampled["shape"] == [2] and sampled["shots"] == 300
+    assert sampled["num_bound_circuits"] == 2 and sampled["num_qubits"] == 2
+    assert estimated["estimated_seconds"] > 0 and "evs" not in estimated and "registers" not in sampled
+    assert done["results"][0]["metadata"]["job_type"] == "estimation"
+
+
+def test_an_estimation_jobs_pubs_are_validated_as_any_pubs(rpc, tenant):
+    pub = {**estimator_body()["source_code"][0], "observables": [{"ZZZ": 1.0}]}
+    body = {"code_type": "qasm3", "job_type": "estimation", "backend": "dummy", "source_code": [pub]}
+    assert fields_of(refused(rpc, tenant, body)) == ["source_code[0].observables"]

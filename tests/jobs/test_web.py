@@ -276,7 +276,7 @@ def _all_outcomes(bits: int) -> dict[str, int]:
 def test_job_page_shows_the_most_frequent_outcomes_and_how_many_more(web, tenant, submit):
     """An entry with 65,536 distinct outcomes: the page shows the SHOWN_OUTCOMES most frequent ones, most
     frequent first, says how many more there are and links the downloads, which still have them all."""
-    from jobs.web import SHOWN_OUTCOMES
+    from jobs.web_entries import SHOWN_OUTCOMES
 
     counts = _all_outcomes(16)
     job = _finished(Job.objects.get(pk=submit(tenant, shots=sum(_all_outcomes(16).values()))["job_id"]),
@@ -323,7 +323,7 @@ def test_job_page_counts_memory_without_listing_it(web, tenant, submit):
 def test_job_page_shows_the_best_qubo_solutions_and_how_many_more(web, tenant, submit):
     """A QUBO entry with more solutions than SHOWN_OUTCOMES shows the best ones, in rank order, and how many more."""
     from drivers.base import EntryResult
-    from jobs.web import SHOWN_OUTCOMES
+    from jobs.web_entries import SHOWN_OUTCOMES
 
     solutions = [
         {"result": rank, "quboValue": -100 + rank, "maxcutValue": 0, "solutionVector": [rank % 2] * 10}
@@ -342,7 +342,7 @@ def test_job_page_shows_the_best_qubo_solutions_and_how_many_more(web, tenant, s
 
 def test_job_page_shows_the_start_of_a_long_source(web, tenant, submit):
     """A source longer than SHOWN_SOURCE_CHARS is cut on the page, which says how much more Results JSON has."""
-    from jobs.web import SHOWN_SOURCE_CHARS
+    from jobs.web_entries import SHOWN_SOURCE_CHARS
 
     source = BELL + "// " + "x" * (2 * SHOWN_SOURCE_CHARS) + "\n"
     job = Job.objects.get(pk=submit(tenant, source_code=[source])["job_id"])
@@ -407,7 +407,7 @@ def test_a_qubo_job_shows_the_energy_distribution_of_all_its_reads(web, tenant, 
 def test_an_energy_histogram_reported_from_outside_that_is_not_one_draws_no_chart(histogram):
     """A device reporting through set_job_results may send any metadata: the page then has no chart,
     never an error or a page of ten thousand bars."""
-    from jobs.web import _energy_chart
+    from jobs.web_entries import _energy_chart
 
     assert _energy_chart(histogram) is None
 
