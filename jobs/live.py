@@ -120,8 +120,9 @@ async def _follow(job_ids: list[uuid.UUID], load, statuses: dict[str, str]) -> A
     pubsub = client.pubsub()
 
     def changed(job_id: str, status: str) -> str:
+        ended = statuses.get(job_id) == JobStatus.DELETED  # said already (a re-read and its event both tell it)
         statuses[job_id] = status
-        return _ending(job_id, status) if status == JobStatus.DELETED else ""
+        return _ending(job_id, status) if status == JobStatus.DELETED and not ended else ""
 
     try:
         await _subscribe(pubsub, [channel(job_id) for job_id in job_ids])
@@ -140,8 +141,8 @@ async def _follow(job_ids: list[uuid.UUID], load, statuses: dict[str, str]) -> A
                 yield cancel
                 return
             event = json.loads(message["data"])
-            if event.get("job_id") not in statuses:
-                continue
+            if statuses.get(event.get("job_id"), JobStatus.DELETED) == JobStatus.DELETED:
+                continue  # not one of these jobs, or one whose deletion was told (a re-read may tell it first)
             kind = event.pop("event", "status")
             status = event.get("job_status", statuses[event["job_id"]])
             yield sse(kind, event) + changed(event["job_id"], status)

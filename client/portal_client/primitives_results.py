@@ -15,11 +15,12 @@ the circuits, when at hand, add their ``circuit_metadata``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from qiskit import QuantumCircuit
+from qiskit import QuantumCircuit, qasm3
 from qiskit.primitives import BitArray, DataBin, PrimitiveResult, PubResult, SamplerPubResult
 
 from portal_client import errors
@@ -39,6 +40,22 @@ def bit_array(samples: Any, num_bits: int, shape: tuple[int, ...], shots: int) -
     return BitArray.from_samples([str(sample) for sample in flat], num_bits).reshape(*shape, shots)
 
 
+_DECLARED_BITS = re.compile(r"^bit\[\d+\]\s+([^\s;]+)\s*;", re.M)
+
+
+def _by_circuit_names(circuit: QuantumCircuit, registers: dict[str, BitArray]) -> dict[str, BitArray]:
+    """The registers under the circuit's own names, in its order. They come keyed by the names OpenQASM
+    3 gave them, which are the circuit's but for a register named like a keyword (the exporter writes
+    ``input`` as ``input_0``), and in no order to rely on (PostgreSQL's JSON keeps none)."""
+    names = [creg.name for creg in circuit.cregs]
+    if set(names) == set(registers):
+        return {name: registers[name] for name in names}
+    exported = _DECLARED_BITS.findall(qasm3.dumps(circuit))  # the register declarations, in the circuit's order
+    if len(exported) != len(names) or set(exported) != set(registers):
+        return registers
+    return {name: registers[written] for name, written in zip(names, exported, strict=True)}
+
+
 def sampler_pub_result(entry: dict[str, Any], index: int, circuit: QuantumCircuit | None) -> SamplerPubResult:
     results = entry.get("results")
     try:
@@ -50,10 +67,8 @@ def sampler_pub_result(entry: dict[str, Any], index: int, circuit: QuantumCircui
         }
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _malformed(index, f"{type(exc).__name__}: {exc}") from exc
-    if circuit is not None and len(circuit.cregs) == len(registers):
-        # The registers come in the circuit's order, named as OpenQASM 3 wrote them (the exporter renames
-        # a register named like a keyword): the circuit's own names go back on them.
-        registers = {creg.name: bits for creg, bits in zip(circuit.cregs, registers.values(), strict=True)}
+    if circuit is not None:
+        registers = _by_circuit_names(circuit, registers)
     metadata = {"shots": shots, "circuit_metadata": _circuit_metadata(circuit), "portal": entry.get("metadata") or {}}
     return SamplerPubResult(DataBin(**registers, shape=shape), metadata=metadata)
 
