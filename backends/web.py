@@ -42,11 +42,14 @@ def backend_detail(request: HttpRequest, name: str) -> HttpResponse:
         raise NotFound(f"Backend {name!r} not found.")
     now = timezone.now()
     per_hour = backend_jobs_per_hour(backend, until=now)
-    readable = set(projects_for_user(request.user).values_list("pk", flat=True))
+    booked = backend_timeslots(backend, at=now)
+    readable = set(
+        projects_for_user(request.user).filter(pk__in={slot.project_id for slot in booked}).values_list("pk", flat=True)
+    )
     slots = [
         {"start_at": slot.start_at, "end_at": slot.end_at, "running": slot.start_at <= now,
          "project": slot.project.slug if slot.project_id in readable else None}
-        for slot in backend_timeslots(backend, at=now)
+        for slot in booked
     ]  # fmt: skip
     bars = [Bar(f"{hour:%H}h", n, f"{hour:%Y-%m-%d %H}:00 UTC: {n} job{'s' if n != 1 else ''}") for hour, n in per_hour]
     return render(

@@ -28,7 +28,7 @@ from redis import RedisError
 from backends.models import BackendStatus, Timeslot
 from backends.selectors import backend_get, backend_list, timeslots_for_user
 from backends.services import backend_set_status, backend_status_of, timeslot_book, timeslot_cancel
-from core.exceptions import InvalidParams, NotFound, PortalError
+from core.exceptions import InvalidParams, PortalError
 from jobs import ops_selectors, queues
 from jobs.services import job_force_stop, jobs_operator_requeue
 from projects.selectors import project_get_for_user, project_usage, projects_for_user
@@ -271,15 +271,6 @@ def _datetime_field(data, name: str) -> datetime:
     return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
 
 
-def _project(request: HttpRequest, raw: str):
-    # project_get_for_user wants an id: a string that is not one fails in the UUID field's lookup itself.
-    try:
-        project_id = uuid.UUID(raw.strip())
-    except ValueError:
-        raise NotFound(f"Project {raw[:40]} not found.") from None
-    return project_get_for_user(request.user, project_id)
-
-
 @operator_view
 @require_http_methods(["GET", "POST"])
 def timeslot_book_view(request: HttpRequest) -> HttpResponse:
@@ -293,7 +284,7 @@ def timeslot_book_view(request: HttpRequest) -> HttpResponse:
         slot = timeslot_book(
             user=request.user,
             backend=backend_get(data.get("backend", "")),
-            project=_project(request, data.get("project", "")),
+            project=project_get_for_user(request.user, data.get("project", "").strip()),
             start_at=_datetime_field(data, "start_at"),
             end_at=_datetime_field(data, "end_at"),
             note=data.get("note", "").strip(),
