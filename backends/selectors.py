@@ -6,18 +6,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Subquery
+from django.db.models import CharField, Count, DateTimeField, IntegerField, Q, QuerySet, Subquery
 from django.db.models.functions import TruncHour
 
 from backends.models import Backend, Timeslot
 from core.exceptions import NotFound
+from core.prepared import Param, Prepared
+
+# Every submit reads both (compiled once: core.prepared).
+_BACKEND_BY_NAME = Prepared(lambda: Backend.objects.filter(name=Param("name", CharField()))[:1])
+_TIMESLOT_STANDING = Prepared(
+    lambda: (
+        Timeslot.objects.filter(backend_id=Param("backend_id", IntegerField()))
+        .filter(end_at__gt=Param("at", DateTimeField()))
+        .filter(Q(start_at__lte=Param("at", DateTimeField())) | Q(project_id=Param("project_id", IntegerField())))
+        .order_by("start_at")
+        .values_list("project_id", "start_at")[:2]
+    )
+)
 
 
 def backend_get(name: str) -> Backend:
-    try:
-        return Backend.objects.get(name=name)
-    except Backend.DoesNotExist as exc:
-        raise NotFound(f"Backend {name!r} not found.") from exc
+    backend = _BACKEND_BY_NAME.first(name=name)
+    if backend is None:
+        raise NotFound(f"Backend {name!r} not found.")
+    return backend
 
 
 def backend_list() -> QuerySet[Backend]:
@@ -104,12 +117,7 @@ class TimeslotStanding:
 def timeslot_standing(*, backend: Backend, project_id: int, at: datetime) -> TimeslotStanding:
     """One query: the slot running now (whoever holds it) and the project's first slot to come. The
     slots of a backend never overlap, so the first two by start are enough to tell both."""
-    rows = list(
-        Timeslot.objects.filter(backend=backend, end_at__gt=at)
-        .filter(Q(start_at__lte=at) | Q(project_id=project_id))
-        .order_by("start_at")
-        .values_list("project_id", "start_at")[:2]
-    )
+    rows = _TIMESLOT_STANDING.all(backend_id=backend.pk, at=at, project_id=project_id)
     holder = rows[0][0] if rows and rows[0][1] <= at else None
     return TimeslotStanding(holder=holder, project_has_slot=any(project == project_id for project, _ in rows))
 

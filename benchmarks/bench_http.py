@@ -4,6 +4,8 @@ connections posts a Bell submit for ``--seconds`` against
 - the floor: a minimal Django + DRF endpoint doing the least a submit must do (a hashed-token
   lookup, serializer validation, one INSERT, one Redis push; ``benchmarks/floor_http``) under gunicorn
   gthread, 2 processes x 4 threads;
+- the same floor served the way the portal serves its API (uvicorn workers, a2wsgi's thread pool):
+  the server's own share;
 - the portal, as ``runportal --workers 0`` serves it, once per ``--web-workers`` value given.
 
     apt-get install wrk          # once
@@ -102,17 +104,28 @@ def wait_up(url: str, path: str, timeout: float = 60) -> None:
     raise SystemExit(f"{url} did not answer")
 
 
-def run_floor(pg: str, args) -> dict[str, float]:
+FLOOR_SERVERS = {
+    "gthread": ["floor_http.app:application", "--worker-class", "gthread", "--threads", "4"],
+    # The portal's own server: uvicorn workers, the WSGI application behind a2wsgi's thread pool.
+    "portal's": ["floor_http.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker"],
+}
+
+
+def floor_database(pg: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(BENCH), "DJANGO_SETTINGS_MODULE": "floor_http.settings",
            "FLOOR_DATABASE_URL": fresh_database(pg, "portal_floor")}  # fmt: skip
     subprocess.run([sys.executable, "-m", "django", "migrate", "--run-syncdb", "-v", "0"], env=env, check=True)
     with psycopg.connect(env["FLOOR_DATABASE_URL"], autocommit=True) as conn:
         digest = hashlib.sha256(FLOOR_TOKEN.encode()).hexdigest()
         conn.execute("INSERT INTO floor_http_token (key_hash) VALUES (%s)", (digest,))
+    return env
+
+
+def run_floor(env: dict[str, str], args, server: str) -> dict[str, float]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "floor_http.app:application", "--bind", f"127.0.0.1:{port}",
-         "--worker-class", "gthread", "--workers", "2", "--threads", "4", "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", *FLOOR_SERVERS[server], "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--log-level", "warning"],
         cwd=BENCH, env=env,
     )  # fmt: skip
     try:
@@ -152,8 +165,10 @@ def main() -> None:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/10")
     os.chdir(ROOT)
 
-    floor = run_floor(args.pg, args)
-    rows = [(f"portal, --web-workers {w}", run_portal(args.pg, args, w)) for w in args.web_workers.split(",")]
+    env = floor_database(args.pg)
+    floor = run_floor(env, args, "gthread")
+    rows = [("floor, the portal's server", run_floor(env, args, "portal's"))]
+    rows += [(f"portal, --web-workers {w}", run_portal(args.pg, args, w)) for w in args.web_workers.split(",")]
     print(f"\nsubmit_job over HTTP, {args.connections} connections, {args.seconds} s (wrk)")
     print(f"{'server':32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'req/s ratio':>12} "
           f"{'p99 ratio':>10} {'CPU ratio':>10}")  # fmt: skip

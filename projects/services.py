@@ -12,11 +12,12 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import CharField, Q
 from django.utils import timezone
 
 from core import ratelimit
 from core.exceptions import InvalidParams, PermissionDenied, Unauthenticated
+from core.prepared import Param, Prepared
 from projects.models import ApiToken, Membership, Project, RefreshToken, Role, TokenScope, User, new_callback_secret
 from projects.permissions import bound_project_id, can_issue_driver_tokens
 
@@ -164,12 +165,18 @@ def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
+# Every API request's first query, so compiled once (core.prepared).
+_TOKEN_BY_HASH = Prepared(
+    lambda: ApiToken.objects.select_related("user", "project").filter(key_hash=Param("digest", CharField()))[:1]
+)
+
+
 def token_authenticate(raw: str) -> ApiToken:
     """The active token ``raw`` names, or Unauthenticated. Touches ``last_used_at`` now and then."""
     if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         raise Unauthenticated("Invalid API token.")
     digest = _hash_token(raw)
-    token = ApiToken.objects.select_related("user", "project").filter(key_hash=digest).first()
+    token = _TOKEN_BY_HASH.first(digest=digest)
     # The lookup is by hash, so timing reveals nothing of the token; compare_digest keeps it so.
     if token is None or not hmac.compare_digest(token.key_hash, digest):
         raise Unauthenticated("Invalid API token.")

@@ -1,0 +1,116 @@
+"""core.prepared: a hot read compiled once, giving exactly what its queryset gives."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connections
+from django.db.models import CharField, DateTimeField, IntegerField, UUIDField
+from django.utils import timezone
+
+from core.prepared import Param, Prepared
+from jobs.models import Job, JobEvent
+from projects.models import ApiToken
+from projects.services import token_create
+from tests.factories import make_project, make_tenant, submit_bell
+
+pytestmark = pytest.mark.django_db
+
+
+def _token_read(calls: list | None = None) -> Prepared:
+    def build():
+        if calls is not None:
+            calls.append(1)
+        return ApiToken.objects.select_related("user", "project").filter(key_hash=Param("digest", CharField()))[:1]
+
+    return Prepared(build)
+
+
+def test_instances_with_their_related_rows_in_one_query(django_assert_num_queries):
+    tenant = make_tenant()
+    token, _ = token_create(user=tenant.user, project=tenant.project)
+    read = _token_read()
+    with django_assert_num_queries(1):
+        found = read.first(digest=token.key_hash)
+        assert (found.user.username, found.project.slug) == (tenant.user.username, tenant.project.slug)
+    expected = ApiToken.objects.get(pk=token.pk)
+    assert [getattr(found, f.attname) for f in ApiToken._meta.concrete_fields] == [
+        getattr(expected, f.attname) for f in ApiToken._meta.concrete_fields
+    ]
+    assert found._state.adding is False and found._state.db == "default"
+
+
+def test_a_null_relation_and_no_row():
+    tenant = make_tenant()  # its token is bound to no project
+    token = ApiToken.objects.get(user=tenant.user)
+    read = _token_read()
+    assert read.first(digest=token.key_hash).project is None
+    assert read.first(digest="0" * 64) is None
+
+
+def test_compiled_once_then_bound_per_call():
+    calls: list = []
+    read = _token_read(calls)
+    first, second = make_tenant(), make_tenant()
+    digests = {t.user.username: ApiToken.objects.get(user=t.user).key_hash for t in (first, second)}
+    assert read.first(digest=digests[first.user.username]).user == first.user
+    assert read.first(digest=digests[second.user.username]).user == second.user
+    assert len(calls) == 1
+
+
+def test_each_thread_compiles_for_its_own_connection():
+    tenant = make_tenant()
+    digest = ApiToken.objects.get(user=tenant.user).key_hash
+    read = _token_read()
+    assert read.first(digest=digest).user == tenant.user
+    seen = []
+
+    def compile_in_thread():
+        try:
+            seen.append(read._compiled()[0])
+        finally:
+            connections.close_all()
+
+    # Another thread has its own connection: it compiles for itself rather than share this
+    # thread's compiler.
+    thread = threading.Thread(target=compile_in_thread)
+    thread.start()
+    thread.join(timeout=10)
+    assert seen and seen[0] is not read._compiled()[0]
+
+
+def test_values_list_with_datetime_and_uuid_parameters():
+    tenant = make_tenant()
+    job = submit_bell(tenant)
+    at = JobEvent.objects.get(job=job).at
+    read = Prepared(
+        lambda: (
+            JobEvent.objects.filter(job_id=Param("job", UUIDField()), at__gte=Param("since", DateTimeField()))
+            .order_by("id")
+            .values_list("status", "at")
+        )
+    )
+    assert read.all(job=job.job_id, since=at) == [("QUEUED", at)]
+    assert read.all(job=job.job_id, since=at + timedelta(microseconds=1)) == []
+    assert read.all(job=job.job_id, since=timezone.now() - timedelta(days=1)) == [("QUEUED", at)]
+
+
+def test_a_parameter_used_twice_and_json_fields_converted():
+    project = make_project()
+    tenant = make_tenant(project=project)
+    job = submit_bell(tenant, metadata={"a": [1, 2]})
+    read = Prepared(
+        lambda: Job.objects.filter(
+            num_entries=Param("n", IntegerField()), shots__gte=Param("n", IntegerField())
+        ).values_list("metadata", "job_id")
+    )
+    assert read.all(n=1) == [({"a": [1, 2]}, job.job_id)]
+    assert read.all(n=2) == []
+
+
+def test_only_instances_and_tuples():
+    read = Prepared(lambda: ApiToken.objects.values("id"))
+    with pytest.raises(TypeError):
+        read.all()
