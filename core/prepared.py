@@ -70,16 +70,21 @@ class Prepared:
         if compiled is None:
             compiler = queryset.query.get_compiler(using=queryset.db)
             sql, params = compiler.as_sql()  # fills compiler.select and klass_info
-            compiled = cache[self] = (queryset, compiler, sql, tuple(params))
+            # As compiler.results_iter finds them, once: the columns' from-database conversions.
+            converters = compiler.get_converters([column[0] for column in compiler.select[: compiler.col_count]])
+            compiled = cache[self] = (queryset, compiler, sql, tuple(params), converters)
         return connection, compiled
 
     def all(self, **values: Any) -> list:
-        connection, (queryset, compiler, sql, params) = self._compiled()
+        connection, (queryset, compiler, sql, params, converters) = self._compiled()
         bound = [p.bind(values[p.name], connection) if isinstance(p, _Slot) else p for p in params]
         with connection.cursor() as cursor:
             cursor.execute(sql, bound)
             fetched = cursor.fetchall()
-        rows = compiler.results_iter(results=[fetched], tuple_expected=True)
+        rows = [row[: compiler.col_count] for row in fetched] if compiler.has_extra_select else fetched
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        rows = map(tuple, rows)
         if queryset._iterable_class is ValuesListIterable:
             return list(rows)
         return self._instances(queryset.db, compiler, rows)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import OuterRef
+from django.db.models import DateTimeField, IntegerField, OuterRef, UUIDField
 from django.utils import timezone
 
 from backends.models import Backend
@@ -22,6 +22,7 @@ from core.exceptions import (
     NotFound,
     PermissionDenied,
 )
+from core.prepared import Param, Prepared
 from drivers.base import EntryResult
 from jobs import live, queues
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, JobStatus
@@ -181,18 +182,39 @@ def job_update(
     return job_get_for_user(user=user, job_id=job_id)
 
 
+# A worker's reads of every job it runs, compiled once (core.prepared).
+_JOB_TO_START = Prepared(
+    lambda: (
+        Job.objects.select_related("backend")
+        .annotate(slot_holder=timeslot_holder(OuterRef("backend_id"), Param("now", DateTimeField())))
+        .filter(pk=Param("job_id", UUIDField()))[:1]
+    )
+)
+# What the writers need, not the job's source (read once, at its start); by attempt or not.
+_WRITER_FIELDS = ("job_id", "project_id", "code_type", "num_entries", "num_qubits", "attempts", "callbacks")
+_RUNNING = {
+    on_attempt: Prepared(
+        lambda on_attempt=on_attempt: (
+            Job.objects.select_for_update()
+            .only(*_WRITER_FIELDS)
+            .filter(pk=Param("job_id", UUIDField()), status=JobStatus.RUNNING)
+            .filter(**({"attempts": Param("attempt", IntegerField())} if on_attempt else {}))[:1]
+        )
+    )
+    for on_attempt in (True, False)
+}
+_ENTRY_STATUSES = Prepared(
+    lambda: JobResult.objects.filter(job_id=Param("job_id", UUIDField())).values_list("index", "status")
+)
+
+
 def job_start(*, job_id: uuid.UUID, worker_name: str = "") -> Job | None:
     """QUEUED -> RUNNING for the worker that dequeued it; None when the job is no longer QUEUED
     (cancelled, deleted, or completed by set_job_results) or may not run now (``rules.may_be_enqueued``:
     its backend is not online, or a timeslot of another project holds it, or the job waits for its
     project's slot). Then the job stays QUEUED, held in the database until it may run."""
     now = timezone.now()
-    job = (
-        Job.objects.select_related("backend")
-        .annotate(slot_holder=timeslot_holder(OuterRef("backend_id"), now))
-        .filter(pk=job_id)
-        .first()
-    )
+    job = _JOB_TO_START.first(job_id=job_id, now=now)
     if job is None or job.status != JobStatus.QUEUED:
         return None
     if not may_be_enqueued(job, holder=job.slot_holder):
@@ -236,12 +258,7 @@ def _store_entry(job: Job, index: int, entry: EntryResult, done: int) -> dict[st
 
 def _running(job_id: uuid.UUID, attempt: int | None) -> Job | None:
     """The job, locked, while it is RUNNING on ``attempt``; None when a late or duplicate writer lost."""
-    where: dict[str, Any] = {"pk": job_id, "status": JobStatus.RUNNING}
-    if attempt is not None:
-        where["attempts"] = attempt
-    # What the writers need, not the job's source (read once, at its start).
-    fields = ("job_id", "project_id", "code_type", "num_entries", "num_qubits", "attempts", "callbacks")
-    return Job.objects.select_for_update().only(*fields).filter(**where).first()
+    return _RUNNING[attempt is not None].first(job_id=job_id, attempt=attempt)
 
 
 def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult, attempt: int | None = None) -> bool:
@@ -251,7 +268,7 @@ def job_record_entry(*, job_id: uuid.UUID, index: int, entry: EntryResult, attem
         job = _running(job_id, attempt)
         if job is None:
             return False
-        stored = set(JobResult.objects.filter(job_id=job_id).values_list("index", flat=True))
+        stored = {index for index, _ in _ENTRY_STATUSES.all(job_id=job_id)}
         if index in stored:
             return False
         fields = _store_entry(job, index, entry, len(stored))
@@ -270,7 +287,7 @@ def job_finish(
         job = _running(job_id, attempt)
         if job is None:
             return None
-        statuses = dict(JobResult.objects.filter(job_id=job_id).values_list("index", "status"))
+        statuses = dict(_ENTRY_STATUSES.all(job_id=job_id))
         fields: dict[str, Any] = {}
         if last is not None and last[0] not in statuses:
             fields = _store_entry(job, last[0], last[1], len(statuses))
