@@ -9,7 +9,9 @@ call only binds its parameters, runs the SQL and builds the rows as the queryset
     _TOKEN = Prepared(lambda: ApiToken.objects.select_related("user").filter(key_hash=Param("digest", CharField())))
     token = _TOKEN.first(digest=digest)
 
-For fixed-shape reads on the hot paths only: a queryset whose SQL depends on its arguments (an
+``PreparedUpdate`` and ``PreparedInsert`` do the same for the state machine's writes.
+
+For fixed-shape statements on the hot paths only: a queryset whose SQL depends on its arguments (an
 ``__in`` list, an optional filter) is not one.
 """
 
@@ -18,21 +20,38 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db import connections
-from django.db.models import Expression, Field, QuerySet
+from django.db import connections, router, transaction
+from django.db.models import Expression, Field, Model, QuerySet, sql
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 
 
 class _Slot:
     """Where a named parameter goes in the compiled parameters."""
 
-    __slots__ = ("field", "name")
+    __slots__ = ("field", "name", "saved")
 
-    def __init__(self, name: str, field: Field) -> None:
-        self.name, self.field = name, field
+    def __init__(self, name: str, field: Field, saved: bool) -> None:
+        self.name, self.field, self.saved = name, field, saved
 
     def bind(self, value: Any, connection) -> Any:
+        if self.saved:  # a value written, as the ORM prepares it for a save (a None is SQL NULL)
+            return self.field.get_db_prep_save(value, connection)
         return self.field.get_db_prep_value(value, connection, prepared=False)
+
+
+def _bind(params: tuple, values: dict[str, Any], connection) -> list:
+    return [p.bind(values[p.name], connection) if isinstance(p, _Slot) else p for p in params]
+
+
+def _per_connection(key: object, alias: str, compile: Callable[[Any], tuple]) -> tuple:
+    connection = connections[alias]
+    # Kept with the connection it was compiled for: connections are per thread, and a compiler's
+    # converters read its connection's vendor.
+    cache = connection.__dict__.setdefault("_prepared_statements", {})
+    compiled = cache.get(key)
+    if compiled is None:
+        compiled = cache[key] = compile(connection)
+    return connection, compiled
 
 
 class Param(Expression):
@@ -44,7 +63,8 @@ class Param(Expression):
         self.name = name
 
     def as_sql(self, compiler, connection):
-        return "%s", [_Slot(self.name, self.output_field)]
+        saved = isinstance(compiler, sql.compiler.SQLUpdateCompiler | sql.compiler.SQLInsertCompiler)
+        return "%s", [_Slot(self.name, self.output_field, saved)]
 
 
 class Prepared:
@@ -62,24 +82,20 @@ class Prepared:
             if queryset._iterable_class not in (ModelIterable, ValuesListIterable):
                 raise TypeError("a prepared read gives model instances or values_list tuples")
             self._queryset = queryset
-        connection = connections[queryset.db]
-        # The compiler is kept with the connection it compiled for: connections are per thread, and
-        # its converters read the connection's vendor.
-        cache = connection.__dict__.setdefault("_prepared_reads", {})
-        compiled = cache.get(self)
-        if compiled is None:
-            compiler = queryset.query.get_compiler(using=queryset.db)
-            sql, params = compiler.as_sql()  # fills compiler.select and klass_info
+
+        def compile(connection) -> tuple:
+            compiler = queryset.query.get_compiler(connection=connection)
+            statement, params = compiler.as_sql()  # fills compiler.select and klass_info
             # As compiler.results_iter finds them, once: the columns' from-database conversions.
             converters = compiler.get_converters([column[0] for column in compiler.select[: compiler.col_count]])
-            compiled = cache[self] = (queryset, compiler, sql, tuple(params), converters)
-        return connection, compiled
+            return queryset, compiler, statement, tuple(params), converters
+
+        return _per_connection(self, queryset.db, compile)
 
     def all(self, **values: Any) -> list:
-        connection, (queryset, compiler, sql, params, converters) = self._compiled()
-        bound = [p.bind(values[p.name], connection) if isinstance(p, _Slot) else p for p in params]
+        connection, (queryset, compiler, statement, params, converters) = self._compiled()
         with connection.cursor() as cursor:
-            cursor.execute(sql, bound)
+            cursor.execute(statement, _bind(params, values, connection))
             fetched = cursor.fetchall()
         rows = [row[: compiler.col_count] for row in fetched] if compiler.has_extra_select else fetched
         if converters:
@@ -110,3 +126,53 @@ class Prepared:
                 setattr(obj, name, row[position])
             instances.append(obj)
         return instances
+
+
+class PreparedUpdate:
+    """A fixed-shape UPDATE: ``build()`` makes the queryset of the rows, ``values()`` the new values
+    (``Param``s, expressions of them, constants), as ``queryset.update(**values())`` would write them."""
+
+    def __init__(self, build: Callable[[], QuerySet], values: Callable[[], dict[str, Any]]) -> None:
+        self._build, self._values = build, values
+        self._alias: str | None = None
+
+    def run(self, **values: Any) -> int:
+        """The number of rows updated."""
+
+        def compile(connection) -> tuple:
+            query = self._build().query.chain(sql.UpdateQuery)
+            query.add_update_values(self._values())
+            statement, params = query.get_compiler(connection=connection).as_sql()
+            return statement, tuple(params)
+
+        if self._alias is None:
+            self._alias = router.db_for_write(self._build().model)
+        alias = self._alias
+        connection, (statement, params) = _per_connection(self, alias, compile)
+        # As the ORM's own writes: a failed one dooms the surrounding transaction.
+        with transaction.mark_for_rollback_on_error(alias), connection.cursor() as cursor:
+            cursor.execute(statement, _bind(params, values, connection))
+            return cursor.rowcount
+
+
+class PreparedInsert:
+    """A fixed-shape INSERT of one row of ``model`` with ``fields`` (attribute names: ``job_id`` for a
+    foreign key), each a parameter of the same name; nothing is read back (not even the new id)."""
+
+    def __init__(self, model: type[Model], fields: tuple[str, ...]) -> None:
+        self._model, self._fields = model, fields
+
+    def run(self, **values: Any) -> None:
+        def compile(connection) -> tuple:
+            meta = self._model._meta
+            fields = [meta.get_field(name) for name in self._fields]
+            row = self._model(**{f.attname: Param(f.attname, f) for f in fields})
+            query = sql.InsertQuery(self._model)
+            query.insert_values(fields, [row])
+            [(statement, params)] = query.get_compiler(connection=connection).as_sql()
+            return statement, tuple(params)
+
+        alias = router.db_for_write(self._model)
+        connection, (statement, params) = _per_connection(self, alias, compile)
+        with transaction.mark_for_rollback_on_error(alias), connection.cursor() as cursor:
+            cursor.execute(statement, _bind(params, values, connection))

@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q, QuerySet, Subquery, Value
+from django.db.models import F, IntegerField, Q, QuerySet, Subquery, UUIDField, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from backends.selectors import timeslot_holder_id
 from core.metrics import JOB_STATUS_CHANGES
+from core.prepared import Param, PreparedInsert, PreparedUpdate
 from drivers.base import EntryResult
 from jobs import live, queues
 from jobs.choices import ACTIVE, JobStatus
@@ -49,15 +50,10 @@ def transition(
     so the winner knows which side the job came from."""
     now = timezone.now()
     allowed = set(allowed)
-    where: dict[str, Any] = {"pk": job_id}
-    if attempt is not None:
-        where["attempts"] = attempt
     with transaction.atomic():
         for group in (allowed & ACTIVE, allowed - ACTIVE):
-            if group and Job.objects.filter(status__in=list(group), **where).update(
-                status=to, updated_at=now, **fields
-            ):
-                JobEvent.objects.create(job_id=job_id, status=to, at=now, detail=detail[:500])
+            if group and _update_job(job_id, group, attempt, {"status": to, "updated_at": now, **fields}):
+                _INSERT_EVENT.run(job_id=job_id, status=to, at=now, detail=detail[:500])
                 status_changed(job_id, to, now, progress=fields.get("progress"), callbacks=callbacks)
                 was_active = bool(group & ACTIVE)
                 if was_active != (to in ACTIVE):
@@ -66,11 +62,45 @@ def transition(
     return False
 
 
+# The state machine's own statements, compiled once per shape (core.prepared): a status change's
+# UPDATE by the statuses it may leave, whether it is a worker's (on an attempt) and the fields it
+# writes; its event; the counter.
+_JOB_UPDATES: dict[tuple, PreparedUpdate] = {}
+_INSERT_EVENT = PreparedInsert(JobEvent, ("job_id", "status", "at", "detail"))
+# Never below zero, even for rows written around the state machine; jobs_reconcile recounts.
+_COUNT_ACTIVE = PreparedUpdate(
+    lambda: Project.objects.filter(pk=Param("project_id", IntegerField())),
+    lambda: {"active_jobs": Greatest(F("active_jobs") + Param("delta", IntegerField()), 0)},
+)
+
+
+def _job_update(statuses: frozenset[str], on_attempt: bool, names: tuple[str, ...]) -> PreparedUpdate:
+    def rows() -> QuerySet[Job]:
+        jobs = Job.objects.filter(pk=Param("where_job_id", UUIDField()), status__in=sorted(statuses))
+        return jobs.filter(attempts=Param("where_attempt", IntegerField())) if on_attempt else jobs
+
+    return PreparedUpdate(rows, lambda: {name: Param(name, Job._meta.get_field(name)) for name in names})
+
+
+def _update_job(job_id: uuid.UUID, statuses: set[str], attempt: int | None, values: dict[str, Any]) -> int:
+    """``values`` written if the job's status is one of ``statuses`` (and it is on ``attempt``); the rows
+    written, 0 or 1."""
+    if any(hasattr(value, "resolve_expression") for value in values.values()):
+        # An expression is a shape of its own (a snapshot's subquery): through the ORM.
+        where = {"pk": job_id} if attempt is None else {"pk": job_id, "attempts": attempt}
+        return Job.objects.filter(status__in=sorted(statuses), **where).update(**values)
+    key = (frozenset(statuses), attempt is not None, tuple(sorted(values)))
+    update = _JOB_UPDATES.get(key) or _JOB_UPDATES.setdefault(key, _job_update(*key))
+    return update.run(where_job_id=job_id, where_attempt=attempt, **values)
+
+
 def count_active(job_id: uuid.UUID, delta: int, *, project_id: int | None = None) -> None:
     """Move the job's project's count of active jobs. Last in its transaction: the project's row
     stays locked only until the commit that follows."""
-    project = project_id if project_id is not None else Subquery(Job.objects.filter(pk=job_id).values("project_id")[:1])
-    # Never below zero, even for rows written around the state machine; jobs_reconcile recounts.
+    if project_id is not None:
+        _COUNT_ACTIVE.run(project_id=project_id, delta=delta)
+        return
+    project = Subquery(Job.objects.filter(pk=job_id).values("project_id")[:1])
     Project.objects.filter(pk=project).update(active_jobs=Greatest(F("active_jobs") + delta, 0))
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
-from django.db.models import CharField, DateTimeField, IntegerField, UUIDField
+from django.db import IntegrityError, connections, transaction
+from django.db.models import CharField, DateTimeField, IntegerField, JSONField, UUIDField
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
-from core.prepared import Param, Prepared
+from core.prepared import Param, Prepared, PreparedInsert, PreparedUpdate
 from jobs.models import Job, JobEvent
 from projects.models import ApiToken
 from projects.services import token_create
@@ -114,3 +116,39 @@ def test_only_instances_and_tuples():
     read = Prepared(lambda: ApiToken.objects.values("id"))
     with pytest.raises(TypeError):
         read.all()
+
+
+def test_an_update_writes_as_the_orm_would_and_counts_its_rows():
+    job = submit_bell(make_tenant())
+    update = PreparedUpdate(
+        lambda: Job.objects.filter(pk=Param("job", UUIDField()), status=Param("status", CharField())),
+        lambda: {"metadata": Param("metadata", JSONField()), "job_name": Param("name", CharField(null=True))},
+    )
+    assert update.run(job=job.job_id, status="RUNNING", metadata={"x": 1}, name="n") == 0
+    assert update.run(job=job.job_id, status="QUEUED", metadata={"x": [1, None]}, name=None) == 1
+    job.refresh_from_db()
+    assert (job.metadata, job.job_name) == ({"x": [1, None]}, None)
+
+
+def test_an_insert_of_one_row():
+    job = submit_bell(make_tenant())
+    insert = PreparedInsert(JobEvent, ("job_id", "status", "at", "detail"))
+    at = timezone.now()
+    insert.run(job_id=job.job_id, status="RUNNING", at=at, detail="d")
+    assert list(JobEvent.objects.filter(job=job).values_list("status", "at", "detail")) == [
+        ("QUEUED", job.queued_at, ""),
+        ("RUNNING", at, "d"),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_write_dooms_its_transaction():
+    """As the ORM's writes do: the surrounding atomic block rolls back even if the error is caught."""
+    job = submit_bell(make_tenant())
+    insert = PreparedInsert(JobEvent, ("job_id", "status", "at", "detail"))
+    with pytest.raises(TransactionManagementError), transaction.atomic():
+        insert.run(job_id=job.job_id, status="RUNNING", at=timezone.now(), detail="")
+        with contextlib.suppress(IntegrityError):
+            insert.run(job_id=job.job_id, status=None, at=timezone.now(), detail="")  # NOT NULL
+        JobEvent.objects.count()
+    assert not JobEvent.objects.filter(job=job, status="RUNNING").exists()
