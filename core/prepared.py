@@ -157,10 +157,18 @@ class PreparedUpdate:
 
 class PreparedInsert:
     """A fixed-shape INSERT of one row of ``model`` with ``fields`` (attribute names: ``job_id`` for a
-    foreign key), each a parameter of the same name; nothing is read back (not even the new id)."""
+    foreign key; all its columns when None), each a parameter of the same name; nothing is read back
+    (not even a new id)."""
 
-    def __init__(self, model: type[Model], fields: tuple[str, ...]) -> None:
-        self._model, self._fields = model, fields
+    def __init__(self, model: type[Model], fields: tuple[str, ...] | None = None) -> None:
+        self._model = model
+        self._fields = fields or tuple(f.attname for f in model._meta.concrete_fields)
+
+    def save_new(self, obj: Model) -> None:
+        """Insert ``obj`` as ``obj.save(force_insert=True)`` would, for a model whose key is set before
+        the insert and whose fields compute nothing on save (no ``auto_now``) and that no signal hears."""
+        self.run(**{name: getattr(obj, name) for name in self._fields})
+        obj._state.adding, obj._state.db = False, router.db_for_write(self._model)
 
     def run(self, **values: Any) -> None:
         def compile(connection) -> tuple:

@@ -53,7 +53,7 @@ def transition(
     with transaction.atomic():
         for group in (allowed & ACTIVE, allowed - ACTIVE):
             if group and _update_job(job_id, group, attempt, {"status": to, "updated_at": now, **fields}):
-                _INSERT_EVENT.run(job_id=job_id, status=to, at=now, detail=detail[:500])
+                record_event(job_id, to, now, detail)
                 status_changed(job_id, to, now, progress=fields.get("progress"), callbacks=callbacks)
                 was_active = bool(group & ACTIVE)
                 if was_active != (to in ACTIVE):
@@ -72,6 +72,11 @@ _COUNT_ACTIVE = PreparedUpdate(
     lambda: Project.objects.filter(pk=Param("project_id", IntegerField())),
     lambda: {"active_jobs": Greatest(F("active_jobs") + Param("delta", IntegerField()), 0)},
 )
+
+
+def record_event(job_id: uuid.UUID, status: str, at: datetime, detail: str = "") -> None:
+    """The job's timeline entry of a status change (in the change's transaction)."""
+    _INSERT_EVENT.run(job_id=job_id, status=status, at=at, detail=detail[:500])
 
 
 def _job_update(statuses: frozenset[str], on_attempt: bool, names: tuple[str, ...]) -> PreparedUpdate:

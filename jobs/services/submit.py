@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, IntegerField
 from django.utils import timezone
 
 from backends.models import Backend, BackendStatus
@@ -20,12 +20,13 @@ from core.exceptions import (
     NotFound,
     QuotaExceeded,
 )
+from core.prepared import Param, PreparedInsert, PreparedUpdate
 from drivers import primitives
 from drivers.registry import get_driver
 from jobs.choices import JobStatus
-from jobs.models import Job, JobEvent, Tag
+from jobs.models import Job, Tag
 from jobs.presenters import driver_job
-from jobs.services.state import enqueue_if_allowed, status_changed, tags_named
+from jobs.services.state import enqueue_if_allowed, record_event, status_changed, tags_named
 from projects.models import Project, User
 from projects.permissions import can_submit
 
@@ -124,6 +125,14 @@ def _known_tags(job: Job, tags: list[Tag]) -> None:
     job._prefetched_objects_cache = {"tags": stored}
 
 
+# Every submit's writes, compiled once (core.prepared).
+_INSERT_JOB = PreparedInsert(Job)
+_TAKE_QUOTA = PreparedUpdate(
+    lambda: Project.objects.filter(pk=Param("project_id", IntegerField()), active_jobs__lt=F("max_queued_jobs")),
+    lambda: {"active_jobs": F("active_jobs") + 1},
+)
+
+
 def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
     """Validate a submission against its backend and project, store it QUEUED and enqueue it after commit."""
     if not can_submit(user, project):
@@ -171,19 +180,17 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
                 raise Conflict(f"job_id {spec.job_id} is already used.", error_code="conflict")
             now = timezone.now()
             job.created_at = job.updated_at = job.queued_at = now
-            job.save(force_insert=True)
+            _INSERT_JOB.save_new(job)
             tags = tags_named(spec.tags) if spec.tags else []
             if tags:
                 job.tags.set(tags)
             _known_tags(job, tags)
-            JobEvent.objects.create(job=job, status=JobStatus.QUEUED, at=now)
+            record_event(job.job_id, JobStatus.QUEUED, now)
             status_changed(job.job_id, JobStatus.QUEUED, now, progress=0, callbacks=job.callbacks)
             enqueue_if_allowed(job, holder=holder)
             # The quota, as one conditional increment: concurrent submits cannot all slip under it,
             # and, last in the transaction, it locks the project's row only until the commit.
-            taken = Project.objects.filter(pk=project.pk, active_jobs__lt=F("max_queued_jobs")).update(
-                active_jobs=F("active_jobs") + 1
-            )
+            taken = _TAKE_QUOTA.run(project_id=project.pk)
             if not taken:
                 counts = Project.objects.filter(pk=project.pk).values_list("active_jobs", "max_queued_jobs")
                 _over_quota(project, *counts.get())  # rolls the job back

@@ -141,7 +141,7 @@ def test_an_insert_of_one_row():
     ]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_failed_write_dooms_its_transaction():
     """As the ORM's writes do: the surrounding atomic block rolls back even if the error is caught."""
     job = submit_bell(make_tenant())
