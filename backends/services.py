@@ -10,11 +10,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Subquery
+from django.db.models import CharField, IntegerField, Subquery
 
 from backends.models import Backend, BackendSnapshot, BackendStatus, Timeslot
 from backends.signals import backend_online, timeslots_changed
 from core.exceptions import Conflict, InvalidParams, PermissionDenied
+from core.prepared import Bound, Param
 
 
 def backend_status_of(status: str) -> BackendStatus:
@@ -61,7 +62,15 @@ def backend_properties(backend: Backend) -> dict[str, Any]:
     return described
 
 
-def backend_snapshot_ref(*, backend: Backend) -> Subquery:
+# The snapshot's id by its backend and configuration, inside the start's UPDATE (a Bound template).
+_SNAPSHOT_ID = Subquery(
+    BackendSnapshot.objects.filter(
+        backend_id=Param("snapshot_backend_id", IntegerField()), config_hash=Param("snapshot_hash", CharField())
+    ).values("pk")[:1]
+)
+
+
+def backend_snapshot_ref(*, backend: Backend) -> Bound:
     """The snapshot of ``backend`` as it is configured now, as an expression for the job's start UPDATE:
     stored the first time this process meets that configuration, then referred to inside the UPDATE,
     so a job's start costs no query of its own for it (and a snapshot gone meanwhile is a null, not an
@@ -81,7 +90,7 @@ def backend_snapshot_ref(*, backend: Backend) -> Subquery:
             pass  # another worker stored the same configuration meanwhile
         with _known_lock:
             _known.add(key)
-    return Subquery(BackendSnapshot.objects.filter(backend_id=backend.pk, config_hash=digest).values("pk")[:1])
+    return Bound(_SNAPSHOT_ID, snapshot_backend_id=backend.pk, snapshot_hash=digest)
 
 
 def forget_snapshots() -> None:

@@ -67,6 +67,16 @@ class Param(Expression):
         return "%s", [_Slot(self.name, self.output_field, saved)]
 
 
+class Bound:
+    """A value to write that is an expression of parameters (a subquery, say), with their values for
+    this call: ``template`` is built once, with ``Param``s, and its shape is the same every call."""
+
+    __slots__ = ("params", "template")
+
+    def __init__(self, template: Expression, **params: Any) -> None:
+        self.template, self.params = template, params
+
+
 class Prepared:
     """A fixed-shape read: ``build()`` makes its queryset (model instances, select_related included,
     or ``values_list`` tuples), with ``Param``s where the call's values go."""

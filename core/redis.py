@@ -6,12 +6,18 @@ shares its parent's sockets."""
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils.module_loading import import_string
 from django_rq.connection_utils import get_redis_connection
-from redis import Redis
+from redis import Redis, RedisError
+from redis.client import Pipeline
+
+logger = logging.getLogger(__name__)
 
 _clients: dict[str, Redis] = {}
 _lock = threading.Lock()
@@ -37,3 +43,52 @@ def client(queue: str = "default") -> Redis:
                 ensure_server()
                 found = _clients[key] = get_redis_connection(config)
     return found
+
+
+class _Batch:
+    """The Redis writes one transaction owes after its commit, in order, sent in one round trip a
+    Redis server."""
+
+    def __init__(self, savepoints: tuple[str, ...]) -> None:
+        self.savepoints = savepoints
+        self.writes: list[tuple[Redis, Callable[[Pipeline], object], str]] = []
+
+    def flush(self) -> None:
+        by_client: dict[int, tuple[Redis, list]] = {}
+        for redis, write, failure in self.writes:
+            by_client.setdefault(id(redis), (redis, []))[1].append((write, failure))
+        for redis, writes in by_client.values():
+            try:
+                with redis.pipeline() as pipe:
+                    pipe.multi()  # as RQ's enqueue wants its pipeline (it would start one itself, first)
+                    for write, _ in writes:
+                        write(pipe)
+                    pipe.execute()
+            except RedisError:
+                for _, failure in writes:
+                    logger.warning(failure, exc_info=True)
+
+
+def after_commit(
+    redis: Redis, write: Callable[[Pipeline], object], *, failure: str, using: str = DEFAULT_DB_ALIAS
+) -> None:
+    """Run ``write`` (commands on a pipeline) once the surrounding transaction commits, in the same
+    round trip as the transaction's other such writes (at once outside a transaction). The database
+    is the truth and Redis its follower, so a Redis failure is logged (``failure``), never raised.
+
+    The writes of one transaction stay in their order, and a write made inside a savepoint goes with
+    it if the savepoint rolls back: a batch takes writes only while it is the last of the
+    transaction's commit hooks and at its savepoint level."""
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        batch = _Batch(())
+        batch.writes.append((redis, write, failure))
+        batch.flush()
+        return
+    savepoints = tuple(connection.savepoint_ids)
+    batch = connection.__dict__.get("_redis_after_commit")
+    hooks = connection.run_on_commit
+    if batch is None or batch.savepoints != savepoints or not hooks or hooks[-1][1] != batch.flush:
+        batch = connection.__dict__["_redis_after_commit"] = _Batch(savepoints)
+        transaction.on_commit(batch.flush, using=using)
+    batch.writes.append((redis, write, failure))

@@ -15,15 +15,13 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from redis import RedisError
 
+from core.redis import after_commit, ensure_server
 from core.redis import client as redis_client
-from core.redis import ensure_server
 from jobs.choices import FINAL, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -47,8 +45,14 @@ def _publish(job_id: str, event: dict[str, Any]) -> None:
 
 
 def publish_on_commit(job_id: uuid.UUID | str, event: dict[str, Any]) -> None:
-    """Publish ``event`` once the surrounding transaction commits (subscribers then read committed rows)."""
-    transaction.on_commit(partial(_publish, str(job_id), {"job_id": str(job_id), **event}))
+    """Publish ``event`` once the surrounding transaction commits (subscribers then read committed rows),
+    in one round trip with the transaction's other Redis writes."""
+    payload = json.dumps({"job_id": str(job_id), **event})
+    after_commit(
+        redis_client(),
+        lambda pipe: pipe.publish(channel(job_id), payload),
+        failure=f"could not publish an event of job {job_id}",
+    )
 
 
 def server_channel() -> str | None:

@@ -18,9 +18,11 @@ from django.conf import settings
 from django.db import transaction
 from django_rq.queues import DjangoRQ
 from redis import Redis, RedisError
+from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job as RQJob
 
+from core.redis import after_commit
 from core.redis import client as redis_client
 
 logger = logging.getLogger(__name__)
@@ -74,15 +76,16 @@ def connection() -> Redis:
     return redis_client(settings.JOB_QUEUE_NAMES[0])
 
 
-def _push(job_id: str, priority: int, timeout: int) -> None:
+def _push(job_id: str, priority: int, timeout: int, pipeline: Pipeline | None = None) -> None:
     try:
-        get_queue(priority).enqueue(
+        get_queue(priority).enqueue_call(
             RUN_JOB,
-            job_id,
+            args=(job_id,),
             job_id=job_id,
-            job_timeout=timeout,
+            timeout=timeout,
             result_ttl=RQ_RESULT_TTL,
             failure_ttl=RQ_FAILURE_TTL,
+            pipeline=pipeline,
         )
     except RedisError:
         # The job is committed QUEUED; reconcile_jobs enqueues it once Redis answers again.
@@ -91,27 +94,39 @@ def _push(job_id: str, priority: int, timeout: int) -> None:
 
 def enqueue(job_id: uuid.UUID | str, priority: int, timeout: int) -> None:
     """Enqueue by id once the surrounding transaction has committed (at once outside one), so a
-    worker always finds the committed row; a Redis failure then is logged, not raised."""
-    transaction.on_commit(partial(_push, str(job_id), priority, timeout))
+    worker always finds the committed row, in one round trip with the transaction's other Redis
+    writes; a Redis failure then is logged, not raised (reconcile_jobs enqueues it later)."""
+    job_id = str(job_id)
+    after_commit(
+        redis_client(queue_name(priority)),
+        partial(_push, job_id, priority, timeout),
+        failure=f"could not enqueue job {job_id} (Redis unavailable); reconcile_jobs will",
+    )
 
 
-def _push_drawing(job_id: str) -> None:
-    try:
-        name = settings.DRAWING_QUEUE_NAME
-        queue = django_rq.get_queue(name, connection=redis_client(name), commit_mode="auto")
-        queue.enqueue(
-            DRAW_JOB, job_id, job_timeout=DRAWING_TIMEOUT, result_ttl=RQ_RESULT_TTL, failure_ttl=RQ_FAILURE_TTL
-        )
-    except RedisError:
-        # A job without its drawings loses nothing: its page says there are none.
-        logger.warning("could not enqueue the drawings of job %s (Redis unavailable)", job_id, exc_info=True)
+def _push_drawing(job_id: str, pipeline: Pipeline) -> None:
+    name = settings.DRAWING_QUEUE_NAME
+    queue = django_rq.get_queue(name, connection=redis_client(name), commit_mode="auto")
+    queue.enqueue_call(
+        DRAW_JOB,
+        args=(job_id,),
+        timeout=DRAWING_TIMEOUT,
+        result_ttl=RQ_RESULT_TTL,
+        failure_ttl=RQ_FAILURE_TTL,
+        pipeline=pipeline,
+    )
 
 
 def enqueue_drawing(job_id: uuid.UUID | str) -> None:
     """Have a worker draw the job's circuits once the surrounding transaction has committed (when
-    ``CIRCUIT_DRAWINGS`` is on)."""
+    ``CIRCUIT_DRAWINGS`` is on). A job without its drawings loses nothing: its page says there are none."""
     if settings.CIRCUIT_DRAWINGS:
-        transaction.on_commit(partial(_push_drawing, str(job_id)))
+        job_id = str(job_id)
+        after_commit(
+            redis_client(settings.DRAWING_QUEUE_NAME),
+            partial(_push_drawing, job_id),
+            failure=f"could not enqueue the drawings of job {job_id} (Redis unavailable)",
+        )
 
 
 def remove(job_id: uuid.UUID | str, priority: int) -> bool:

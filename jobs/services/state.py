@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from backends.selectors import timeslot_holder_id
 from core.metrics import JOB_STATUS_CHANGES
-from core.prepared import Param, PreparedInsert, PreparedUpdate
+from core.prepared import Bound, Param, PreparedInsert, PreparedUpdate
 from drivers.base import EntryResult
 from jobs import live, queues
 from jobs.choices import ACTIVE, JobStatus
@@ -50,7 +50,9 @@ def transition(
     so the winner knows which side the job came from."""
     now = timezone.now()
     allowed = set(allowed)
-    with transaction.atomic():
+    # Inside a caller's transaction no savepoint: nobody goes on after a failed change (which dooms
+    # the whole transaction), and the caller's writes after commit stay one batch (core.redis).
+    with transaction.atomic(savepoint=False):
         for group in (allowed & ACTIVE, allowed - ACTIVE):
             if group and _update_job(job_id, group, attempt, {"status": to, "updated_at": now, **fields}):
                 record_event(job_id, to, now, detail)
@@ -79,24 +81,36 @@ def record_event(job_id: uuid.UUID, status: str, at: datetime, detail: str = "")
     _INSERT_EVENT.run(job_id=job_id, status=status, at=at, detail=detail[:500])
 
 
-def _job_update(statuses: frozenset[str], on_attempt: bool, names: tuple[str, ...]) -> PreparedUpdate:
+def _job_update(statuses: set[str], on_attempt: bool, templates: dict[str, Any]) -> PreparedUpdate:
+    """The UPDATE of one shape: ``templates`` by field, None for a plain value."""
+
     def rows() -> QuerySet[Job]:
         jobs = Job.objects.filter(pk=Param("where_job_id", UUIDField()), status__in=sorted(statuses))
         return jobs.filter(attempts=Param("where_attempt", IntegerField())) if on_attempt else jobs
 
-    return PreparedUpdate(rows, lambda: {name: Param(name, Job._meta.get_field(name)) for name in names})
+    def written() -> dict[str, Any]:
+        field = Job._meta.get_field
+        return {name: Param(name, field(name)) if t is None else t for name, t in templates.items()}
+
+    return PreparedUpdate(rows, written)
 
 
 def _update_job(job_id: uuid.UUID, statuses: set[str], attempt: int | None, values: dict[str, Any]) -> int:
     """``values`` written if the job's status is one of ``statuses`` (and it is on ``attempt``); the rows
-    written, 0 or 1."""
+    written, 0 or 1. A value is a plain value or a ``Bound`` expression."""
     if any(hasattr(value, "resolve_expression") for value in values.values()):
-        # An expression is a shape of its own (a snapshot's subquery): through the ORM.
+        # An expression of its own is a shape of its own: through the ORM.
         where = {"pk": job_id} if attempt is None else {"pk": job_id, "attempts": attempt}
         return Job.objects.filter(status__in=sorted(statuses), **where).update(**values)
-    key = (frozenset(statuses), attempt is not None, tuple(sorted(values)))
-    update = _JOB_UPDATES.get(key) or _JOB_UPDATES.setdefault(key, _job_update(*key))
-    return update.run(where_job_id=job_id, where_attempt=attempt, **values)
+    templates = {name: value.template if isinstance(value, Bound) else None for name, value in values.items()}
+    key = (frozenset(statuses), attempt is not None, tuple(sorted((n, id(t)) for n, t in templates.items())))
+    update = _JOB_UPDATES.get(key) or _JOB_UPDATES.setdefault(
+        key, _job_update(statuses, attempt is not None, templates)
+    )
+    params: dict[str, Any] = {}
+    for name, value in values.items():
+        params.update(value.params if isinstance(value, Bound) else {name: value})
+    return update.run(where_job_id=job_id, where_attempt=attempt, **params)
 
 
 def count_active(job_id: uuid.UUID, delta: int, *, project_id: int | None = None) -> None:

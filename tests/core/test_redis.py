@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from core.redis import client
+import contextlib
+import logging
+import socket
+
+import pytest
+from django.db import transaction
+from redis import Redis
+from redis.client import Pipeline
+
+from core.redis import after_commit, client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def test_every_use_shares_one_client():
@@ -17,3 +32,46 @@ def test_another_address_gets_its_own_client(settings):
     settings.RQ_QUEUES = {**settings.RQ_QUEUES, "default": {**settings.RQ_QUEUES["default"], "DB": 14}}
     assert client() is not first
     assert client() is client()
+
+
+def _pushed(key: str) -> list[str]:
+    return [item.decode() for item in client().lrange(key, 0, -1)]
+
+
+@pytest.mark.django_db
+def test_a_transactions_writes_go_after_its_commit_in_one_round_trip(monkeypatch, django_capture_on_commit_callbacks):
+    executed = []
+    real_execute = Pipeline.execute
+    monkeypatch.setattr(
+        Pipeline, "execute", lambda self, *a, **k: executed.append(len(self)) or real_execute(self, *a, **k)
+    )
+    redis = client()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for item in ("a", "b", "c"):
+            after_commit(redis, lambda pipe, item=item: pipe.rpush("t:after", item), failure="")
+        assert _pushed("t:after") == []  # nothing before the commit
+    assert _pushed("t:after") == ["a", "b", "c"] and executed == [3]  # MULTI, the writes, EXEC: one round trip
+
+
+@pytest.mark.django_db
+def test_a_write_in_a_savepoint_rolled_back_is_dropped(django_capture_on_commit_callbacks):
+    redis = client()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        after_commit(redis, lambda pipe: pipe.rpush("t:after", "kept"), failure="")
+        with contextlib.suppress(ValueError), transaction.atomic():
+            after_commit(redis, lambda pipe: pipe.rpush("t:after", "dropped"), failure="")
+            raise ValueError
+        after_commit(redis, lambda pipe: pipe.rpush("t:after", "also kept"), failure="")
+    assert _pushed("t:after") == ["kept", "also kept"]
+
+
+def test_outside_a_transaction_at_once():
+    after_commit(client(), lambda pipe: pipe.rpush("t:after", "now"), failure="")
+    assert _pushed("t:after") == ["now"]
+
+
+def test_redis_down_is_logged_not_raised(caplog):
+    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    with caplog.at_level(logging.WARNING, logger="core.redis"):
+        after_commit(down, lambda pipe: pipe.rpush("t:after", "lost"), failure="could not write t:after")
+    assert "could not write t:after" in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 from django.db import transaction
+from redis.client import Pipeline
 
 from backends.models import Backend
 from backends.selectors import backend_get
@@ -137,3 +138,19 @@ def test_status_with_redis_down_answers_without_a_queue_position(rpc, submit, te
     job = submit(tenant)
     status = result_of(rpc("get_job_status", {"body": {"job_id": job["job_id"]}}, who=tenant))
     assert status["job_status"] == "QUEUED" and status["queue_position"] is None
+
+
+def test_a_submit_enqueues_and_tells_its_event_in_one_round_trip(monkeypatch, submit, tenant):
+    """The job's push and its QUEUED live event go after the commit in one pipeline (core.redis)."""
+    executed = []
+    real_execute = Pipeline.execute
+
+    def execute(pipe, *args, **kwargs):
+        executed.append([command[0][0] for command in pipe.command_stack])
+        return real_execute(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    job = submit(tenant)
+    assert queues.get_queue(5).job_ids == [job["job_id"]]
+    (after_commit,) = [commands for commands in executed if "PUBLISH" in commands or "RPUSH" in commands]
+    assert after_commit[0] == "PUBLISH" and after_commit[-1] == "RPUSH"

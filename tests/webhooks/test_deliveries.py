@@ -267,6 +267,8 @@ def test_redis_down_at_enqueue_never_fails_the_status_change(monkeypatch, submit
         def enqueue(self, *args, **kwargs):
             raise RedisError("connection refused")
 
+        enqueue_call = enqueue
+
     real_get_queue = owed.django_rq.get_queue
     monkeypatch.setattr(owed.django_rq, "get_queue", lambda *args, **kwargs: DownQueue())
     job = submit(tenant, callbacks=[hook(receiver.url(), type="status")])
