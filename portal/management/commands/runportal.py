@@ -69,11 +69,17 @@ class Child:
     env: dict[str, str] = field(default_factory=dict)  # beside runportal's own environment
 
 
-class _StopRequested(Exception):
-    """Ctrl-C or SIGTERM before the supervisor runs (its own handler stops the children after)."""
+class _StopRequested(BaseException):
+    """Ctrl-C or SIGTERM before the supervisor runs (its own handler stops the children after). A
+    BaseException, as KeyboardInterrupt is: a library's ``except Exception`` must not swallow it."""
+
+
+_stop_signal: int | None = None  # the signal, should something swallow _StopRequested all the same
 
 
 def _stop_starting(signum: int, frame: FrameType | None) -> None:
+    global _stop_signal
+    _stop_signal = signum
     raise _StopRequested(signum)
 
 
@@ -114,6 +120,8 @@ class Command(BaseCommand):
                 call_command("collectstatic", interactive=False, verbosity=0)
             self._print_banner(host, port, no_web)
             children = _build_children(host, port, workers, no_web, web_workers)
+            if _stop_signal is not None:  # seen in CI: a stop asked for while starting, lost on the way
+                raise _StopRequested(_stop_signal)
             exit_code = Supervisor(children).run()
         except _StopRequested as stop:
             logger.info("received %s while starting, stopping", signal.Signals(stop.args[0]).name)
