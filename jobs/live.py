@@ -37,13 +37,6 @@ def channel(job_id: uuid.UUID | str) -> str:
     return CHANNEL.format(job_id)
 
 
-def _publish(job_id: str, event: dict[str, Any]) -> None:
-    try:
-        redis_client().publish(channel(job_id), json.dumps(event))
-    except RedisError:
-        logger.warning("could not publish an event of job %s", job_id, exc_info=True)
-
-
 def publish_on_commit(job_id: uuid.UUID | str, event: dict[str, Any]) -> None:
     """Publish ``event`` once the surrounding transaction commits (subscribers then read committed rows),
     in one round trip with the transaction's other Redis writes."""

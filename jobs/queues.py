@@ -76,17 +76,24 @@ def connection() -> Redis:
     return redis_client(settings.JOB_QUEUE_NAMES[0])
 
 
+def _rq_push(
+    queue: Queue, task: str, job_id: str, timeout: int, pipeline: Pipeline | None, *, rq_id: str | None = None
+) -> None:
+    """RQ's enqueue of ``task(job_id)`` (into ``pipeline`` when given), keeping nothing of a task that returned."""
+    queue.enqueue_call(
+        task,
+        args=(job_id,),
+        job_id=rq_id,
+        timeout=timeout,
+        result_ttl=RQ_RESULT_TTL,
+        failure_ttl=RQ_FAILURE_TTL,
+        pipeline=pipeline,
+    )
+
+
 def _push(job_id: str, priority: int, timeout: int, pipeline: Pipeline | None = None) -> None:
     try:
-        get_queue(priority).enqueue_call(
-            RUN_JOB,
-            args=(job_id,),
-            job_id=job_id,
-            timeout=timeout,
-            result_ttl=RQ_RESULT_TTL,
-            failure_ttl=RQ_FAILURE_TTL,
-            pipeline=pipeline,
-        )
+        _rq_push(get_queue(priority), RUN_JOB, job_id, timeout, pipeline, rq_id=job_id)
     except RedisError:
         # The job is committed QUEUED; reconcile_jobs enqueues it once Redis answers again.
         logger.warning("could not enqueue job %s (Redis unavailable); reconcile_jobs will", job_id, exc_info=True)
@@ -107,14 +114,7 @@ def enqueue(job_id: uuid.UUID | str, priority: int, timeout: int) -> None:
 def _push_drawing(job_id: str, pipeline: Pipeline) -> None:
     name = settings.DRAWING_QUEUE_NAME
     queue = django_rq.get_queue(name, connection=redis_client(name), commit_mode="auto")
-    queue.enqueue_call(
-        DRAW_JOB,
-        args=(job_id,),
-        timeout=DRAWING_TIMEOUT,
-        result_ttl=RQ_RESULT_TTL,
-        failure_ttl=RQ_FAILURE_TTL,
-        pipeline=pipeline,
-    )
+    _rq_push(queue, DRAW_JOB, job_id, DRAWING_TIMEOUT, pipeline)
 
 
 def enqueue_drawing(job_id: uuid.UUID | str) -> None:

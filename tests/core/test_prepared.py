@@ -67,20 +67,23 @@ def test_each_thread_compiles_for_its_own_connection():
     digest = ApiToken.objects.get(user=tenant.user).key_hash
     read = _token_read()
     assert read.first(digest=digest).user == tenant.user
+    _, (_, here, *_) = read._compiled()
     seen = []
 
     def compile_in_thread():
         try:
-            seen.append(read._compiled()[0])
+            seen.append(read._compiled())
         finally:
             connections.close_all()
 
     # Another thread has its own connection: it compiles for itself rather than share this
-    # thread's compiler.
+    # thread's compiler, which holds this thread's connection.
     thread = threading.Thread(target=compile_in_thread)
     thread.start()
     thread.join(timeout=10)
-    assert seen and seen[0] is not read._compiled()[0]
+    ((connection, (_, there, *_)),) = seen
+    assert there is not here and there.connection is connection and here.connection is not connection
+    assert read._compiled()[1][1] is here  # and this thread's stays its own
 
 
 def test_values_list_with_datetime_and_uuid_parameters():
