@@ -94,7 +94,9 @@ class Prepared:
             self._queryset = queryset
 
         def compile(connection) -> tuple:
-            compiler = queryset.query.get_compiler(connection=connection)
+            # A copy per compile: compiling adds the select_related joins to the query it is given,
+            # and two threads compiling one query at once made SQL without a FROM entry (seen in CI).
+            compiler = queryset.query.chain().get_compiler(connection=connection)
             statement, params = compiler.as_sql()  # fills compiler.select and klass_info
             # As compiler.results_iter finds them, once: the columns' from-database conversions.
             converters = compiler.get_converters([column[0] for column in compiler.select[: compiler.col_count]])

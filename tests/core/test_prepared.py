@@ -84,6 +84,10 @@ def test_each_thread_compiles_for_its_own_connection():
     ((connection, (_, there, *_)),) = seen
     assert there is not here and there.connection is connection and here.connection is not connection
     assert read._compiled()[1][1] is here  # and this thread's stays its own
+    # Compiling adds joins to its query: each compiler has its own, the template none of their joins.
+    template = read._queryset.query
+    assert here.query is not there.query and template not in (here.query, there.query)
+    assert len(template.alias_map) == 1 and len(here.query.alias_map) == 3
 
 
 def test_values_list_with_datetime_and_uuid_parameters():
