@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import mmap
 import os
+import select
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connections
@@ -25,19 +28,23 @@ from drivers import memory
 from drivers.errors import StopJob
 
 _in_work_horse = False
+_replies: int | None = None
 _spent: str | None = None
 _birth_peak = 0
 _jobs_run = 0
 
-# One byte back per job, on the work process's reply pipe.
+# What the work process says on its reply pipe: one byte at a job's end, and a job's time limit.
 KEEP = b"k"  # ready for the next job
 RETIRE = b"r"  # spent: exiting, fork a new one for the next job
+LIMIT = b"t"  # the job's time limit in seconds follows (4 bytes): the worker arms its watchdog
 
 
-def enter() -> None:
-    """Mark this process as a forked work process (called by the worker right after the fork)."""
-    global _in_work_horse, _birth_peak
+def enter(replies: int) -> None:
+    """Mark this process as a forked work process (called by the worker right after the fork);
+    ``replies`` is its reply pipe."""
+    global _in_work_horse, _birth_peak, _replies
     _in_work_horse = True
+    _replies = replies
     _birth_peak = memory.vm_peak_bytes()
 
 
@@ -51,6 +58,19 @@ class TimeLimitDeathPenalty(UnixSignalDeathPenalty):
 
     def __init__(self, timeout, exception=JobTimeoutException, **kwargs):
         super().__init__(timeout, JobTimeLimit if exception is JobTimeoutException else exception, **kwargs)
+
+
+@contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """The job's time limit over what runs inside, in a work process (a no-op elsewhere): its alarm
+    raises ``JobTimeLimit`` in Python code at the limit, and the worker's main process, told the limit
+    here, kills the process when native code ignores the alarm (``jobs/worker.py``)."""
+    if not _in_work_horse or seconds <= 0:
+        yield
+        return
+    os.write(_replies, LIMIT + int(seconds).to_bytes(4, "big"))
+    with TimeLimitDeathPenalty(seconds, JobTimeLimit):
+        yield
 
 
 def limit_memory(limit_bytes: int) -> bool:
@@ -116,12 +136,25 @@ class WorkProcess:
             return False
         return pid == 0
 
+    def send_run(self, job_id: str) -> None:
+        """Run the portal's job ``job_id`` (``runner.run_job``)."""
+        os.write(self.commands, f"{job_id}\n".encode())
+
     def send(self, job_id: str, queue_name: str, execution_id: str, execution_created: float) -> None:
+        """Perform RQ's job ``job_id`` as RQ would (a job's drawings)."""
         os.write(self.commands, f"{job_id} {queue_name} {execution_id} {execution_created!r}\n".encode())
 
-    def reply(self) -> bytes:
-        """Block until the job sent last has ended: KEEP, RETIRE, or b"" when the process died."""
-        return os.read(self.replies, 1)
+    def wait(self, timeout: float) -> bool:
+        """Whether the process has said something (or died) within ``timeout`` seconds."""
+        return bool(select.select([self.replies], [], [], timeout)[0])
+
+    def reply(self) -> tuple[bytes, int]:
+        """Block until the process speaks: (KEEP or RETIRE, 0) once the job sent last has ended,
+        (LIMIT, seconds) as it starts the job's run, (b"", 0) when it died."""
+        kind = os.read(self.replies, 1)
+        if kind != LIMIT:
+            return kind, 0
+        return kind, int.from_bytes(os.read(self.replies, 4), "big")  # written with its byte, in one write
 
     def reap(self) -> tuple[int, int, object]:
         """Wait for the process to exit (it has been told to, or it died); (pid, status, rusage)."""

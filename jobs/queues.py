@@ -5,6 +5,11 @@ queue it is given, which makes priorities strict and each queue FIFO. A job is i
 while it can run: jobs of a paused backend wait in the database (still QUEUED) and are enqueued
 when it resumes. The database is the source of truth; ``jobs_reconcile`` puts back what Redis
 lost, so every Redis failure here is logged, never raised into a request.
+
+A job's entry is its id alone, pushed onto its priority's list: what RQ would store beside it (a
+hash of twenty fields: the task, its argument, its time limit) is the same for every job or already
+in the job's row, so ``JobQueue`` makes the RQ job from the id when a worker pops it. (RQ's enqueue
+was a fifth of a submit's CPU.) The drawings and callbacks queues stay RQ's own.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from django_rq.queues import DjangoRQ
 from redis import Redis, RedisError
 from redis.client import Pipeline
 from rq import Queue
+from rq.command import send_command
 from rq.job import Job as RQJob
 
 from core.redis import after_commit
@@ -46,9 +52,10 @@ _POP_FIRST = (
 
 
 class JobQueue(DjangoRQ):
-    """django-rq's queue (``RQ["QUEUE_CLASS"]``), whose workers' non-blocking dequeue (a burst worker,
+    """django-rq's queue (``RQ["QUEUE_CLASS"]``). Its workers' non-blocking dequeue (a burst worker,
     or one with work waiting) costs one Redis round trip: RQ's own tries each priority's queue in turn,
-    five round trips to reach a job of the default priority."""
+    five round trips to reach a job of the default priority. A job popped from a job queue is made
+    from its id (see the module's docstring), not read back."""
 
     @classmethod
     def lpop(cls, queue_keys, timeout, connection=None):
@@ -56,6 +63,34 @@ class JobQueue(DjangoRQ):
             return super().lpop(queue_keys, timeout, connection=connection)
         result = connection.eval(_POP_FIRST, len(queue_keys), *queue_keys)
         return (result[0], result[1]) if result else None
+
+    @classmethod
+    def _fetch_dequeued_job(cls, connection, queue_key, job_id, job_class=None, serializer=None, **kwargs):
+        if queue_key not in _JOB_QUEUE_KEYS:
+            return super()._fetch_dequeued_job(connection, queue_key, job_id, job_class, serializer, **kwargs)
+        queue = cls.from_queue_key(
+            queue_key, connection=connection, job_class=job_class, serializer=serializer, **kwargs
+        )
+        return run_job_task(job_id, queue), queue
+
+
+_JOB_QUEUE_KEYS = {Queue.redis_queue_namespace_prefix + name for name in settings.JOB_QUEUE_NAMES}
+
+
+def run_job_task(job_id: str, queue: Queue) -> RQJob:
+    """The RQ job of ``tasks.run_job(job_id)``, as RQ would have stored it, in memory only. Its time
+    limit is the backend's, which ``runner.run_job`` applies once it has read it; RQ's (this job's
+    timeout) holds only on a worker that runs it the RQ way (the tests' in-process SimpleWorker)."""
+    return queue.job_class.create(
+        RUN_JOB,
+        args=(job_id,),
+        id=job_id,
+        connection=queue.connection,
+        origin=queue.name,
+        result_ttl=RQ_RESULT_TTL,
+        failure_ttl=RQ_FAILURE_TTL,
+        serializer=queue.serializer,
+    )
 
 
 def queue_name(priority: int) -> str:
@@ -76,45 +111,34 @@ def connection() -> Redis:
     return redis_client(settings.JOB_QUEUE_NAMES[0])
 
 
-def _rq_push(
-    queue: Queue, task: str, job_id: str, timeout: int, pipeline: Pipeline | None, *, rq_id: str | None = None
-) -> None:
-    """RQ's enqueue of ``task(job_id)`` (into ``pipeline`` when given), keeping nothing of a task that returned."""
+def _push_drawing(job_id: str, pipeline: Pipeline) -> None:
+    """RQ's enqueue of ``draw_job(job_id)`` into ``pipeline``, keeping nothing of a task that returned."""
+    name = settings.DRAWING_QUEUE_NAME
+    queue = django_rq.get_queue(name, connection=redis_client(name), commit_mode="auto")
     queue.enqueue_call(
-        task,
+        DRAW_JOB,
         args=(job_id,),
-        job_id=rq_id,
-        timeout=timeout,
+        timeout=DRAWING_TIMEOUT,
         result_ttl=RQ_RESULT_TTL,
         failure_ttl=RQ_FAILURE_TTL,
         pipeline=pipeline,
     )
 
 
-def _push(job_id: str, priority: int, timeout: int, pipeline: Pipeline | None = None) -> None:
-    try:
-        _rq_push(get_queue(priority), RUN_JOB, job_id, timeout, pipeline, rq_id=job_id)
-    except RedisError:
-        # The job is committed QUEUED; reconcile_jobs enqueues it once Redis answers again.
-        logger.warning("could not enqueue job %s (Redis unavailable); reconcile_jobs will", job_id, exc_info=True)
+def _push(job_id: str, priority: int, pipeline: Pipeline) -> None:
+    pipeline.rpush(Queue.redis_queue_namespace_prefix + queue_name(priority), job_id)
 
 
-def enqueue(job_id: uuid.UUID | str, priority: int, timeout: int) -> None:
+def enqueue(job_id: uuid.UUID | str, priority: int) -> None:
     """Enqueue by id once the surrounding transaction has committed (at once outside one), so a
     worker always finds the committed row, in one round trip with the transaction's other Redis
     writes; a Redis failure then is logged, not raised (reconcile_jobs enqueues it later)."""
     job_id = str(job_id)
     after_commit(
         redis_client(queue_name(priority)),
-        partial(_push, job_id, priority, timeout),
+        partial(_push, job_id, priority),
         failure=f"could not enqueue job {job_id} (Redis unavailable); reconcile_jobs will",
     )
-
-
-def _push_drawing(job_id: str, pipeline: Pipeline) -> None:
-    name = settings.DRAWING_QUEUE_NAME
-    queue = django_rq.get_queue(name, connection=redis_client(name), commit_mode="auto")
-    _rq_push(queue, DRAW_JOB, job_id, DRAWING_TIMEOUT, pipeline)
 
 
 def enqueue_drawing(job_id: uuid.UUID | str) -> None:
@@ -136,8 +160,6 @@ def remove(job_id: uuid.UUID | str, priority: int) -> bool:
     try:
         conn = connection()
         removed = conn.lrem(get_queue(priority).key, 0, str(job_id))
-        if removed:
-            conn.delete(RQJob.key_for(str(job_id)))
     except RedisError:
         logger.warning("could not remove job %s from its queue (Redis unavailable)", job_id, exc_info=True)
         return False
@@ -148,14 +170,14 @@ def remove_on_commit(job_id: uuid.UUID | str, priority: int) -> None:
     transaction.on_commit(partial(remove, job_id, priority))
 
 
-def move(job_id: uuid.UUID | str, old_priority: int, new_priority: int, timeout: int) -> None:
+def move(job_id: uuid.UUID | str, old_priority: int, new_priority: int) -> None:
     """Re-queue at the end of the new priority's queue, if the job was still waiting in Redis."""
     if remove(job_id, old_priority):
-        _push(str(job_id), new_priority, timeout)
+        enqueue(job_id, new_priority)
 
 
-def move_on_commit(job_id: uuid.UUID | str, old_priority: int, new_priority: int, timeout: int) -> None:
-    transaction.on_commit(partial(move, job_id, old_priority, new_priority, timeout))
+def move_on_commit(job_id: uuid.UUID | str, old_priority: int, new_priority: int) -> None:
+    transaction.on_commit(partial(move, job_id, old_priority, new_priority))
 
 
 def waiting_ids() -> set[str]:
@@ -204,27 +226,30 @@ def depths() -> dict[int, int]:
 
 
 # --- Liveness of running jobs -------------------------------------------------------------------
-# The worker's main process keeps a short-lived key per running job alive while its work horse
-# runs; a RUNNING job without one has lost its worker (see jobs.services.jobs_reconcile).
+# The worker's main process keeps a short-lived key per running job alive while its work process
+# runs it, holding the worker's name; a RUNNING job without one has lost its worker (see
+# jobs.services.jobs_reconcile).
 
 
 def stop_running(job_id: uuid.UUID | str) -> None:
-    """Ask the worker running the job to kill its work horse (RQ's stop-job command, over pub/sub)."""
-    from rq.command import send_stop_job_command
-    from rq.exceptions import InvalidJobOperation, NoSuchJobError
-
+    """Ask the worker running the job to kill its work process (RQ's stop-job command, over pub/sub)."""
     try:
-        send_stop_job_command(connection(), str(job_id))
-    except (InvalidJobOperation, NoSuchJobError, RedisError):
-        logger.info("no running work horse to stop for job %s", job_id)
+        conn = connection()
+        worker_name = conn.get(RUNNING_KEY.format(job_id))
+        if worker_name is None:
+            logger.info("no running work process to stop for job %s", job_id)
+            return
+        send_command(conn, worker_name.decode(), "stop-job", job_id=str(job_id))
+    except RedisError:
+        logger.warning("could not ask for job %s to be stopped (Redis unavailable)", job_id, exc_info=True)
 
 
-def mark_running(job_id: str, ttl: int) -> None:
-    connection().set(RUNNING_KEY.format(job_id), "1", ex=ttl)
+def mark_running(job_id: str, ttl: int, worker_name: str, pipeline: Pipeline | None = None) -> None:
+    (pipeline if pipeline is not None else connection()).set(RUNNING_KEY.format(job_id), worker_name, ex=ttl)
 
 
-def clear_running(job_id: str) -> None:
-    connection().delete(RUNNING_KEY.format(job_id))
+def clear_running(job_id: str, pipeline: Pipeline | None = None) -> None:
+    (pipeline if pipeline is not None else connection()).delete(RUNNING_KEY.format(job_id))
 
 
 def running_alive(job_ids: list[str]) -> set[str]:

@@ -62,7 +62,8 @@ def run_job(job_id: str) -> str:
         last.clear()
 
     try:
-        driver.run(backend, replace(driver_job(job), skip=skip), report)
+        with horse.time_limit(backend.time_limit):
+            driver.run(backend, replace(driver_job(job), skip=skip), report)
     except (JobTimeoutException, horse.JobTimeLimit):
         horse.spend("time limit")  # interrupted anywhere, a library may have been mid-update
         store_last()

@@ -5,12 +5,20 @@ it job after job over a pipe (jobs/horse.py says when it is replaced); it keeps 
 a crash in native code takes down only the work process and its one job, and the process can be
 killed. On top of RQ's worker:
 
+- A portal job runs without RQ's per-job bookkeeping (an execution record, the started registry,
+  the job's hash written at its start and deleted at its end, in both processes: half of a tiny
+  job's cost in RQ's code). Its row in the database is its record; while it runs, the worker's
+  liveness key for it (holding the worker's name, for RQ's stop-job command) is what the started
+  registry was, and the worker's own hash says it is busy, as RQ's would. A job's drawings, the
+  one other task a job worker takes, run the RQ way.
+
 - What is expensive to build (simulators, pass managers) is built in the worker's main process
   before it forks, so the work process inherits it instead of paying 65-83 ms per pass manager.
 - A job's time limit holds on native code. The work process's own alarm interrupts Python code at
-  the limit, but Aer and neal run in C++/C and ignore signals until they return; so the main process
-  kills a work process that outlives the limit by KILL_GRACE seconds, and the job ends FAILED -105.
-  (RQ itself would wait 60 s past the limit.)
+  the limit (``horse.time_limit``, which tells this process the limit as the run starts), but Aer
+  and neal run in C++/C and ignore signals until they return; so the main process kills a work
+  process that outlives the limit by KILL_GRACE seconds, and the job ends FAILED -105. (RQ itself
+  would wait 60 s past the limit.)
 - While a job runs, the main process keeps the job's liveness key fresh (every
   job_monitoring_interval); a RUNNING job whose key expired has lost its worker.
 - Every RECONCILE_INTERVAL seconds, busy or idle, one worker of the pool runs jobs_reconcile.
@@ -35,7 +43,7 @@ from django.db import connections
 from redis import RedisError
 from rq.executions import Execution
 from rq.utils import now as utcnow
-from rq.worker import Worker
+from rq.worker import Worker, WorkerStatus
 
 from core.redis import ensure_server
 from jobs import horse, runner
@@ -133,26 +141,117 @@ class JobWorker(Worker):
 
     # --- The work process: forked once, fed job after job ----------------------------------------
 
-    def fork_work_horse(self, job, queue):
-        """Hand the job to the work process, forking one first when there is none (or it died idle)."""
+    def execute_job(self, job, queue):
         from jobs import queues
 
-        queues.mark_running(job.id, self.running_ttl)
-        os.environ["RQ_JOB_ID"] = job.id
+        if job.func_name == queues.RUN_JOB:
+            self._execute_run_job(job.id)
+        else:
+            super().execute_job(job, queue)
+
+    def _execute_run_job(self, job_id: str) -> None:
+        """Run the portal's job in the work process, RQ's bookkeeping left out (see the docstring)."""
+        from jobs import queues
+
+        process = self._ready_work_process()
+        with self.connection.pipeline() as pipe:
+            queues.mark_running(job_id, self.running_ttl, self.name, pipeline=pipe)
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            pipe.execute()
+        self._running_job_id = job_id
+        self._horse_pid = process.pid
+        started = time.monotonic()
+        status = None
+        try:
+            process.send_run(job_id)
+            status = self._watch_run(process, job_id)
+        finally:
+            self._running_job_id = None
+            self._horse_pid = 0
+            self._cancel_watchdog()
+            with self.connection.pipeline() as pipe:
+                queues.clear_running(job_id, pipeline=pipe)
+                pipe.hincrby(self.key, "successful_job_count" if status is None else "failed_job_count", 1)
+                pipe.hincrbyfloat(self.key, "total_working_time", time.monotonic() - started)
+                pipe.execute()
+        if status is not None:
+            self._work_process_died(job_id, status)
+        self.set_state(WorkerStatus.IDLE)
+
+    def _watch_run(self, process: WorkProcess, job_id: str) -> int | None:
+        """Until the job has ended: None when its process lived, else the process's exit status."""
+        from jobs import queues
+
+        while True:
+            if not process.wait(self.job_monitoring_interval):
+                with self.connection.pipeline() as pipe:
+                    self.heartbeat(self.job_monitoring_interval + 60, pipeline=pipe)
+                    queues.mark_running(job_id, self.running_ttl, self.name, pipeline=pipe)
+                    pipe.execute()
+                continue
+            reply, seconds = process.reply()
+            if reply == horse.LIMIT:
+                self._arm_watchdog(process.pid, job_id, seconds)
+            elif reply == horse.KEEP:
+                return None
+            else:
+                self._work_process = None
+                _pid, status, _rusage = process.reap()
+                return None if reply == horse.RETIRE else status
+
+    def _work_process_died(self, job_id: str, status: int) -> None:
+        stopped, self._stopped_job_id = self._stopped_job_id == job_id, None
+        if stopped:
+            return  # an operator's stop: the job is CANCELLED already
+        self.log.warning("job %s: its work process died (wait status %s)", job_id, status)
+        signal_number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        start, peak = self._peaks.read()
+        try:
+            runner.horse_died(
+                job_id,
+                timed_out=self._overdue_job_id == job_id,
+                signal_number=signal_number,
+                vm_start=start,
+                vm_peak=peak,
+            )
+        finally:
+            self._overdue_job_id = None
+            connections.close_all()
+
+    def get_current_job_id(self):
+        """The job this worker runs (RQ's stop-job command asks): a portal job has no RQ execution."""
+        return self._running_job_id or super().get_current_job_id()
+
+    def _ready_work_process(self) -> WorkProcess:
+        """The work process, forked first when there is none (or it died idle)."""
         if self._work_process is not None and not self._work_process.alive():
             self._work_process.reap()  # it died between jobs (killed from outside): no job is lost
             self._work_process = None
         if self._work_process is None:
             self._work_process = self._fork_work_process()
-        process = self._work_process
+        return self._work_process
+
+    def _arm_watchdog(self, horse_pid: int, job_id: str, seconds: int) -> None:
+        self._cancel_watchdog()
+        self._watchdog = threading.Timer(seconds + KILL_GRACE, self._kill_overdue, (horse_pid, job_id))
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _cancel_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def fork_work_horse(self, job, queue):
+        """Hand an RQ job (a job's drawings) to the work process, to perform the RQ way."""
+        os.environ["RQ_JOB_ID"] = job.id
+        process = self._ready_work_process()
         process.send(job.id, queue.name, self.execution.id, self.execution.created_at.timestamp())
         self._horse_pid = process.pid
         self._running_job_id = job.id
         self.procline(f"Sent {job.id} to {process.pid} at {time.time()}")
         if job.timeout and job.timeout > 0:
-            self._watchdog = threading.Timer(job.timeout + KILL_GRACE, self._kill_overdue, (process.pid, job.id))
-            self._watchdog.daemon = True
-            self._watchdog.start()
+            self._arm_watchdog(process.pid, job.id, job.timeout)
 
     def _fork_work_process(self) -> WorkProcess:
         connections.close_all()  # the work process must never share this process's database connection
@@ -177,14 +276,18 @@ class JobWorker(Worker):
         self.setup_work_horse_signals()
         self._is_horse = True
         self.log = logger
-        horse.enter()
+        horse.enter(replies)
         self._peaks.start_in_horse()
         status = 0
         try:
             with os.fdopen(commands, "r") as lines:
                 for line in lines:
-                    job_id, queue_name, execution_id, created = line.split()
-                    self._perform_in_work_process(job_id, queue_name, execution_id, float(created))
+                    fields = line.split()
+                    if len(fields) == 1:
+                        self._run_in_work_process(fields[0])
+                    else:
+                        job_id, queue_name, execution_id, created = fields
+                        self._perform_in_work_process(job_id, queue_name, execution_id, float(created))
                     reply = horse.finish_job()
                     os.write(replies, reply)
                     if reply == horse.RETIRE:
@@ -193,6 +296,17 @@ class JobWorker(Worker):
             logger.exception("work process failed")
             status = 1
         os._exit(status)
+
+    def _run_in_work_process(self, job_id: str) -> None:
+        """A run that breaks off outside the driver (its end's writes out of memory under the cap, the
+        database gone) ends the process, and the worker's main process decides the job's fate as for
+        any death of its process (``runner.horse_died``)."""
+        horse.begin_job()
+        self._peaks.begin_job()
+        try:
+            runner.run_job(job_id)
+        finally:
+            self._peaks.end_job()
 
     def _perform_in_work_process(self, job_id: str, queue_name: str, execution_id: str, created: float) -> None:
         os.environ["RQ_JOB_ID"] = job_id
@@ -222,7 +336,7 @@ class JobWorker(Worker):
         process = self._work_process
         if process is None:
             return None, None, None
-        reply = process.reply()  # RQ's monitor interrupts this every job_monitoring_interval
+        reply, _ = process.reply()  # RQ's monitor interrupts this every job_monitoring_interval
         if reply == horse.KEEP:
             return process.pid, os.EX_OK, None
         self._work_process = None
@@ -235,23 +349,12 @@ class JobWorker(Worker):
             self._work_process.retire()
             self._work_process = None
 
-    def maintain_heartbeats(self, job, execution):
-        from jobs import queues
-
-        super().maintain_heartbeats(job, execution)
-        queues.mark_running(job.id, self.running_ttl)
-
     def monitor_work_horse(self, job, queue, execution):
-        from jobs import queues
-
         try:
             super().monitor_work_horse(job, queue, execution)
         finally:
             self._running_job_id = None
-            if self._watchdog is not None:
-                self._watchdog.cancel()
-                self._watchdog = None
-            queues.clear_running(job.id)
+            self._cancel_watchdog()
 
     def _kill_overdue(self, horse_pid: int, job_id: str) -> None:
         if self._running_job_id != job_id or self.horse_pid != horse_pid:
@@ -262,24 +365,3 @@ class JobWorker(Worker):
             os.killpg(os.getpgid(horse_pid), signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-    def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
-        """The horse died without finishing: over its time limit (we killed it) or crashed."""
-        from jobs import queues
-
-        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        if job.func_name != queues.RUN_JOB:
-            return  # a job's drawings: RQ's failed registry has it, the job itself is already final
-        signal_number = os.WTERMSIG(ret_val) if ret_val and os.WIFSIGNALED(ret_val) else None
-        start, peak = self._peaks.read()
-        try:
-            runner.horse_died(
-                job.id,
-                timed_out=self._overdue_job_id == job.id,
-                signal_number=signal_number,
-                vm_start=start,
-                vm_peak=peak,
-            )
-        finally:
-            self._overdue_job_id = None
-            connections.close_all()

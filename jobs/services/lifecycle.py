@@ -172,7 +172,7 @@ def job_update(
             if not moved:
                 raise InvalidState(f"Job {job_id} is {job.status}: only a QUEUED job's priority can change.")
             # Moved only if it waits in Redis: a job held in the database stays held.
-            queues.move_on_commit(job.job_id, job.job_priority, job_priority, job.backend.time_limit)
+            queues.move_on_commit(job.job_id, job.job_priority, job_priority)
         fields["updated_at"] = timezone.now()
         updated = Job.objects.filter(pk=job.pk).exclude(status=JobStatus.DELETED).update(**fields)
         if not updated:

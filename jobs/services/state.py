@@ -192,7 +192,7 @@ def enqueue_if_allowed(job: Job, *, holder: int | None = UNSET) -> bool:
         holder = timeslot_holder_id(backend_id=job.backend_id, at=timezone.now())
     if not may_be_enqueued(job, holder=holder):
         return False
-    queues.enqueue(job.job_id, job.job_priority, job.backend.time_limit)
+    queues.enqueue(job.job_id, job.job_priority)
     return True
 
 
@@ -203,9 +203,9 @@ def enqueue_missing(jobs: QuerySet[Job]) -> list[Job]:
     only one worker wins QUEUED -> RUNNING."""
     waiting = queues.waiting_ids()
     restored = []
-    allowed = jobs.filter(may_be_enqueued_q(timezone.now()), status=JobStatus.QUEUED).select_related("backend")
+    allowed = jobs.filter(may_be_enqueued_q(timezone.now()), status=JobStatus.QUEUED)
     for job in allowed.order_by("job_priority", "queued_at"):
         if str(job.job_id) not in waiting:
-            queues.enqueue(job.job_id, job.job_priority, job.backend.time_limit)
+            queues.enqueue(job.job_id, job.job_priority)
             restored.append(job)
     return restored

@@ -11,7 +11,6 @@ import subprocess
 import psutil
 import pytest
 import redis
-from rq import Queue
 
 from backends.models import Backend
 from jobs import queues
@@ -102,14 +101,14 @@ def test_crash_between_commit_and_enqueue(rpc, tenant, run_worker, monkeypatch, 
     """Redis refuses the enqueue after the job committed: the client still gets its QUEUED job, and
     reconcile enqueues it later."""
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    real_get_queue = queues.get_queue
-    monkeypatch.setattr(queues, "get_queue", lambda priority: Queue(queues.queue_name(priority), connection=dead))
-    with caplog.at_level(logging.WARNING, logger="jobs.queues"):
+    real_client = queues.redis_client
+    monkeypatch.setattr(queues, "redis_client", lambda name: dead)
+    with caplog.at_level(logging.WARNING):
         job = result_of(rpc("submit_job", {"body": {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy"}},
                             who=tenant))  # fmt: skip
     assert job["job_status"] == "QUEUED"
     assert "reconcile_jobs will" in caplog.text
-    monkeypatch.setattr(queues, "get_queue", real_get_queue)
+    monkeypatch.setattr(queues, "redis_client", real_client)
     assert job["job_id"] not in queues.waiting_ids()
     assert jobs_reconcile(queued_grace=0)["enqueued_missing"] == 1
     run_worker()

@@ -109,3 +109,30 @@ def test_a_stopped_worker_leaves_no_work_process(backends):
     assert worker.wait(timeout=30) == 0
     process.wait(timeout=10)  # raises TimeoutExpired while it lives on
     assert not process.is_running()
+
+
+def test_a_job_leaves_nothing_of_rqs_in_redis_and_its_drawings_still_run_the_rq_way(backends):
+    """A portal job is its id in its priority's list and, while it runs, a liveness key: RQ's hash,
+    execution and registries are never written for it. Its drawings, an RQ task, run in the same
+    work process."""
+    from django.conf import settings
+
+    from jobs import queues
+
+    tenant = make_tenant()
+    job = job_submit(
+        user=tenant.user,
+        project=tenant.project,
+        spec=JobSpec(code_type="qasm2", source_code=[BELL], backend="dummy"),
+    )
+    redis = queues.connection()
+    assert redis.lrange("rq:queue:jobs-p5", 0, -1) == [str(job.job_id).encode()]
+    assert not redis.exists(f"rq:job:{job.job_id}")
+    command = [*worker_command(), settings.DRAWING_QUEUE_NAME]
+    result = subprocess.run(command, cwd=ROOT, env=worker_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    job = Job.objects.get(pk=job.pk)
+    assert job.status == "COMPLETED" and job.drawings.exists()
+    left = {key.decode() for key in redis.keys("*")}
+    assert not {key for key in left if str(job.job_id) in key}, left
+    assert not [key for key in left if key.startswith(("rq:wip:", "rq:started:", "rq:execution", "rq:failed:"))]

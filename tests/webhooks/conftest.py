@@ -132,7 +132,9 @@ def run_jobs(django_capture_on_commit_callbacks):
 
     def work() -> None:
         with django_capture_on_commit_callbacks(execute=True):
-            BurstWorker(queues.job_queues(), connection=queues.connection()).work(burst=True)
+            BurstWorker(queues.job_queues(), connection=queues.connection(), queue_class=queues.JobQueue).work(
+                burst=True
+            )
 
     return work
 
