@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import threading
 
-from qiskit import QuantumCircuit, qasm3
+from qiskit import QuantumCircuit, qasm2, qasm3
 
 from drivers import qasm
 from drivers.base import Drawing
@@ -56,14 +56,27 @@ def svg(circuit: QuantumCircuit) -> str:
 
 
 def transpiled_source(circuit: QuantumCircuit) -> str | None:
-    """What ``EntryResult.transpiled`` records of a circuit that ran: OpenQASM 3 (0.1 ms for a small
-    circuit), or None when the circuit is too large to draw or does not export."""
+    """What ``EntryResult.transpiled`` records of a circuit that ran: OpenQASM 2 where it can say it
+    (0.06 ms for a transpiled Bell circuit, against 0.37 ms for OpenQASM 3's exporter: a tenth of a
+    tiny job's CPU went there), else OpenQASM 3; None when the circuit is too large to draw or exports
+    to neither."""
     if refusal(circuit):
         return None
     try:
+        return qasm2.dumps(circuit)
+    except Exception:  # not expressible in OpenQASM 2 (a classical condition on a bit, say)
+        pass
+    try:
         return qasm3.dumps(circuit)
-    except Exception:  # an instruction OpenQASM 3 cannot express: nothing to draw from, nothing lost
+    except Exception:  # nor in OpenQASM 3: nothing to draw from, nothing lost
         return None
+
+
+def load_transpiled(source: str) -> QuantumCircuit:
+    """The circuit ``transpiled_source`` recorded."""
+    if source.startswith("OPENQASM 2"):
+        return qasm2.loads(source, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+    return qasm3.loads(source)
 
 
 def circuit_drawings(
@@ -88,7 +101,7 @@ def circuit_drawings(
             drawings.append(Drawing(index, "transpiled", None, "not drawn: the circuit did not run, or is too large"))
             continue
         try:
-            circuit = qasm3.loads(ran)
+            circuit = load_transpiled(ran)
         except Exception:  # recorded by this portal's own worker; a failure here is not the user's
             drawings.append(Drawing(index, "transpiled", None, "not drawn: the circuit as run could not be read back"))
             continue

@@ -128,7 +128,7 @@ class JobResult(models.Model):
     profiling = models.JSONField(default=dict)
     error = models.JSONField(null=True)
     memory = models.JSONField(null=True)
-    transpiled = models.TextField(null=True, editable=False, help_text="The circuit as it ran, in OpenQASM 3.")
+    transpiled = models.TextField(null=True, editable=False, help_text="The circuit as it ran, in OpenQASM 2 or 3.")
     ended_at = models.DateTimeField(null=True)
 
     class Meta:
