@@ -59,8 +59,9 @@ class _Batch:
             by_client.setdefault(id(redis), (redis, []))[1].append((write, failure))
         for redis, writes in by_client.values():
             try:
-                with redis.pipeline() as pipe:
-                    pipe.multi()  # as RQ's enqueue wants its pipeline (it would start one itself, first)
+                # In order, not as a MULTI transaction: a subscriber woken by an event reads the
+                # database, not Redis, and an enqueue is one command.
+                with redis.pipeline(transaction=False) as pipe:
                     for write, _ in writes:
                         write(pipe)
                     pipe.execute()

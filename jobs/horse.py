@@ -136,9 +136,9 @@ class WorkProcess:
             return False
         return pid == 0
 
-    def send_run(self, job_id: str) -> None:
-        """Run the portal's job ``job_id`` (``runner.run_job``)."""
-        os.write(self.commands, f"{job_id}\n".encode())
+    def send_task(self, kind: str, job_id: str) -> None:
+        """Run the portal's task ``kind`` (run a job, draw its circuits) on job ``job_id``."""
+        os.write(self.commands, f"{kind} {job_id}\n".encode())
 
     def send(self, job_id: str, queue_name: str, execution_id: str, execution_created: float) -> None:
         """Perform RQ's job ``job_id`` as RQ would (a job's drawings)."""

@@ -6,10 +6,11 @@ while it can run: jobs of a paused backend wait in the database (still QUEUED) a
 when it resumes. The database is the source of truth; ``jobs_reconcile`` puts back what Redis
 lost, so every Redis failure here is logged, never raised into a request.
 
-A job's entry is its id alone, pushed onto its priority's list: what RQ would store beside it (a
-hash of twenty fields: the task, its argument, its time limit) is the same for every job or already
-in the job's row, so ``JobQueue`` makes the RQ job from the id when a worker pops it. (RQ's enqueue
-was a fifth of a submit's CPU.) The drawings and callbacks queues stay RQ's own.
+A job's entry is its id alone, pushed onto its priority's list, and so is a job's in the drawings
+list: what RQ would store beside it (a hash of twenty fields: the task, its argument, its time limit)
+is the same for every job or already in the job's row, so ``JobQueue`` makes the RQ job from the id
+when a worker pops it. (RQ's enqueue was a fifth of a submit's CPU.) The callbacks queue, with its
+retries, stays RQ's own.
 """
 
 from __future__ import annotations
@@ -66,27 +67,34 @@ class JobQueue(DjangoRQ):
 
     @classmethod
     def _fetch_dequeued_job(cls, connection, queue_key, job_id, job_class=None, serializer=None, **kwargs):
-        if queue_key not in _JOB_QUEUE_KEYS:
+        task = _TASKS.get(queue_key)
+        if task is None:
             return super()._fetch_dequeued_job(connection, queue_key, job_id, job_class, serializer, **kwargs)
         queue = cls.from_queue_key(
             queue_key, connection=connection, job_class=job_class, serializer=serializer, **kwargs
         )
-        return run_job_task(job_id, queue), queue
+        return portal_task(queue, job_id, *task), queue
 
 
-_JOB_QUEUE_KEYS = {Queue.redis_queue_namespace_prefix + name for name in settings.JOB_QUEUE_NAMES}
+# What an id popped from each of the portal's own lists is to run, and RQ's time limit for it.
+_TASKS: dict[str, tuple[str, int | None]] = {
+    **{Queue.redis_queue_namespace_prefix + name: (RUN_JOB, None) for name in settings.JOB_QUEUE_NAMES},
+    Queue.redis_queue_namespace_prefix + settings.DRAWING_QUEUE_NAME: (DRAW_JOB, DRAWING_TIMEOUT),
+}
 
 
-def run_job_task(job_id: str, queue: Queue) -> RQJob:
-    """The RQ job of ``tasks.run_job(job_id)``, as RQ would have stored it, in memory only. Its time
-    limit is the backend's, which ``runner.run_job`` applies once it has read it; RQ's (this job's
-    timeout) holds only on a worker that runs it the RQ way (the tests' in-process SimpleWorker)."""
+def portal_task(queue: Queue, job_id: str, task: str, timeout: int | None) -> RQJob:
+    """The RQ job of ``task(job_id)``, as RQ would have stored it, in memory only. A portal worker
+    runs it without RQ (``jobs/worker.py``): a job's time limit is then its backend's, which
+    ``runner.run_job`` applies once it has read it. RQ's (``timeout``, else the queue's default)
+    holds on a worker that runs it the RQ way (the tests' in-process SimpleWorker)."""
     return queue.job_class.create(
-        RUN_JOB,
+        task,
         args=(job_id,),
         id=job_id,
         connection=queue.connection,
         origin=queue.name,
+        timeout=timeout,
         result_ttl=RQ_RESULT_TTL,
         failure_ttl=RQ_FAILURE_TTL,
         serializer=queue.serializer,
@@ -111,22 +119,8 @@ def connection() -> Redis:
     return redis_client(settings.JOB_QUEUE_NAMES[0])
 
 
-def _push_drawing(job_id: str, pipeline: Pipeline) -> None:
-    """RQ's enqueue of ``draw_job(job_id)`` into ``pipeline``, keeping nothing of a task that returned."""
-    name = settings.DRAWING_QUEUE_NAME
-    queue = django_rq.get_queue(name, connection=redis_client(name), commit_mode="auto")
-    queue.enqueue_call(
-        DRAW_JOB,
-        args=(job_id,),
-        timeout=DRAWING_TIMEOUT,
-        result_ttl=RQ_RESULT_TTL,
-        failure_ttl=RQ_FAILURE_TTL,
-        pipeline=pipeline,
-    )
-
-
-def _push(job_id: str, priority: int, pipeline: Pipeline) -> None:
-    pipeline.rpush(Queue.redis_queue_namespace_prefix + queue_name(priority), job_id)
+def _push(key: str, job_id: str, pipeline: Pipeline) -> None:
+    pipeline.rpush(Queue.redis_queue_namespace_prefix + key, job_id)
 
 
 def enqueue(job_id: uuid.UUID | str, priority: int) -> None:
@@ -136,7 +130,7 @@ def enqueue(job_id: uuid.UUID | str, priority: int) -> None:
     job_id = str(job_id)
     after_commit(
         redis_client(queue_name(priority)),
-        partial(_push, job_id, priority),
+        partial(_push, queue_name(priority), job_id),
         failure=f"could not enqueue job {job_id} (Redis unavailable); reconcile_jobs will",
     )
 
@@ -148,7 +142,7 @@ def enqueue_drawing(job_id: uuid.UUID | str) -> None:
         job_id = str(job_id)
         after_commit(
             redis_client(settings.DRAWING_QUEUE_NAME),
-            partial(_push_drawing, job_id),
+            partial(_push, settings.DRAWING_QUEUE_NAME, job_id),
             failure=f"could not enqueue the drawings of job {job_id} (Redis unavailable)",
         )
 

@@ -46,13 +46,16 @@ from rq.utils import now as utcnow
 from rq.worker import Worker, WorkerStatus
 
 from core.redis import ensure_server
-from jobs import horse, runner
+from jobs import horse, queues, runner
 from jobs.horse import PeakRecorder, TimeLimitDeathPenalty, WorkProcess
 
 logger = logging.getLogger(__name__)
 
 KILL_GRACE = 2.0
 RECONCILE_LOCK = "portal:reconcile-lock"
+# The portal's own tasks, run in the work process without RQ: what the command to it names them.
+RUN, DRAW = "run", "draw"
+_PORTAL_TASKS = {queues.RUN_JOB: RUN, queues.DRAW_JOB: DRAW}
 
 
 def prewarm() -> None:
@@ -74,7 +77,6 @@ def prewarm() -> None:
 
 def reconcile_once() -> dict[str, int] | None:
     """Run jobs_reconcile unless another worker of the pool did within the interval."""
-    from jobs import queues
     from jobs.services import jobs_reconcile
 
     try:
@@ -110,6 +112,7 @@ class JobWorker(Worker):
         self._peaks = PeakRecorder()
         self._work_process: WorkProcess | None = None
         self._running_job_id: str | None = None
+        self._suspension_checked = 0.0
         prewarm()
 
     @property
@@ -142,17 +145,15 @@ class JobWorker(Worker):
     # --- The work process: forked once, fed job after job ----------------------------------------
 
     def execute_job(self, job, queue):
-        from jobs import queues
-
-        if job.func_name == queues.RUN_JOB:
-            self._execute_run_job(job.id)
+        kind = _PORTAL_TASKS.get(job.func_name)
+        if kind is None:
+            super().execute_job(job, queue)  # a callback: RQ's own, with its retries
         else:
-            super().execute_job(job, queue)
+            self._execute_portal_task(kind, job.id)
 
-    def _execute_run_job(self, job_id: str) -> None:
-        """Run the portal's job in the work process, RQ's bookkeeping left out (see the docstring)."""
-        from jobs import queues
-
+    def _execute_portal_task(self, kind: str, job_id: str) -> None:
+        """Run a job, or draw its circuits, in the work process, RQ's bookkeeping left out (see the
+        module's docstring)."""
         process = self._ready_work_process()
         with self.connection.pipeline() as pipe:
             queues.mark_running(job_id, self.running_ttl, self.name, pipeline=pipe)
@@ -161,27 +162,34 @@ class JobWorker(Worker):
         self._running_job_id = job_id
         self._horse_pid = process.pid
         started = time.monotonic()
-        status = None
         try:
-            process.send_run(job_id)
+            process.send_task(kind, job_id)
             status = self._watch_run(process, job_id)
+        except BaseException:
+            queues.clear_running(job_id)  # the worker is going down: its job is recovered at once
+            raise
         finally:
             self._running_job_id = None
             self._horse_pid = 0
             self._cancel_watchdog()
-            with self.connection.pipeline() as pipe:
-                queues.clear_running(job_id, pipeline=pipe)
-                pipe.hincrby(self.key, "successful_job_count" if status is None else "failed_job_count", 1)
-                pipe.hincrbyfloat(self.key, "total_working_time", time.monotonic() - started)
-                pipe.execute()
         if status is not None:
             self._work_process_died(job_id, status)
-        self.set_state(WorkerStatus.IDLE)
+        with self.connection.pipeline() as pipe:
+            queues.clear_running(job_id, pipeline=pipe)
+            pipe.hincrby(self.key, "successful_job_count" if status is None else "failed_job_count", 1)
+            pipe.hincrbyfloat(self.key, "total_working_time", time.monotonic() - started)
+            self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+            pipe.execute()
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check (``rq suspend``) at most once a second: it cost a round trip a job."""
+        now = time.monotonic()
+        if now - self._suspension_checked >= 1:
+            self._suspension_checked = now
+            super().check_for_suspension(burst)
 
     def _watch_run(self, process: WorkProcess, job_id: str) -> int | None:
         """Until the job has ended: None when its process lived, else the process's exit status."""
-        from jobs import queues
-
         while True:
             if not process.wait(self.job_monitoring_interval):
                 with self.connection.pipeline() as pipe:
@@ -283,8 +291,8 @@ class JobWorker(Worker):
             with os.fdopen(commands, "r") as lines:
                 for line in lines:
                     fields = line.split()
-                    if len(fields) == 1:
-                        self._run_in_work_process(fields[0])
+                    if len(fields) == 2:
+                        self._run_in_work_process(*fields)
                     else:
                         job_id, queue_name, execution_id, created = fields
                         self._perform_in_work_process(job_id, queue_name, execution_id, float(created))
@@ -297,14 +305,20 @@ class JobWorker(Worker):
             status = 1
         os._exit(status)
 
-    def _run_in_work_process(self, job_id: str) -> None:
+    def _run_in_work_process(self, kind: str, job_id: str) -> None:
         """A run that breaks off outside the driver (its end's writes out of memory under the cap, the
         database gone) ends the process, and the worker's main process decides the job's fate as for
         any death of its process (``runner.horse_died``)."""
+        from jobs import tasks
+
         horse.begin_job()
         self._peaks.begin_job()
         try:
-            runner.run_job(job_id)
+            if kind == DRAW:
+                with horse.time_limit(queues.DRAWING_TIMEOUT):
+                    tasks.draw_job(job_id)
+            else:
+                tasks.run_job(job_id)
         finally:
             self._peaks.end_job()
 

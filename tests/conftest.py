@@ -166,7 +166,7 @@ def run_drawings(django_capture_on_commit_callbacks) -> Callable[[], int]:
         queue = django_rq.get_queue(name, connection=redis_client(name))
         waiting = queue.count
         with django_capture_on_commit_callbacks(execute=True):
-            SimpleWorker([queue], connection=queue.connection).work(burst=True)
+            SimpleWorker([queue], connection=queue.connection, queue_class=queues.JobQueue).work(burst=True)
         assert queue.count == 0
         return waiting
 

@@ -50,7 +50,7 @@ def test_a_transactions_writes_go_after_its_commit_in_one_round_trip(monkeypatch
         for item in ("a", "b", "c"):
             after_commit(redis, lambda pipe, item=item: pipe.rpush("t:after", item), failure="")
         assert _pushed("t:after") == []  # nothing before the commit
-    assert _pushed("t:after") == ["a", "b", "c"] and executed == [3]  # MULTI, the writes, EXEC: one round trip
+    assert _pushed("t:after") == ["a", "b", "c"] and executed == [3]  # the three writes: one round trip
 
 
 @pytest.mark.django_db
