@@ -3,7 +3,7 @@ and the same rules as querysets and annotations for reads that cover many projec
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import BooleanField, Exists, Expression, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Value
 
 from projects.models import ApiToken, Membership, Project, Role, TokenScope, User
 
@@ -61,9 +61,10 @@ def projects_readable_by(user: User) -> QuerySet[Project]:
     return _within_reach(user, projects)
 
 
-def projects_member_of(user: User) -> QuerySet[Project]:
-    """The projects ``role_in`` gives the user a role in, any role: their memberships, staff's too."""
-    return _within_reach(user, Project.objects.filter(memberships__user=user))
+def projects_member_of(user: User, *, user_ref: Expression | None = None) -> QuerySet[Project]:
+    """The projects ``role_in`` gives the user a role in, any role: their memberships, staff's too.
+    ``user_ref`` as for ``annotate_caller_role``."""
+    return _within_reach(user, Project.objects.filter(memberships__user_id=user.pk if user_ref is None else user_ref))
 
 
 def projects_administered_by(user: User, *, within_token: bool = True) -> QuerySet[Project]:
@@ -78,11 +79,16 @@ def projects_administered_by(user: User, *, within_token: bool = True) -> QueryS
     return _within_reach(user, projects) if within_token else projects
 
 
-def annotate_caller_role(projects: QuerySet[Project], user: User) -> QuerySet[Project]:
+def annotate_caller_role(
+    projects: QuerySet[Project], user: User, *, user_ref: Expression | None = None
+) -> QuerySet[Project]:
     """``role_in`` and ``is_project_admin`` as ``caller_role`` and ``caller_is_admin`` of each project,
     so that a page of projects costs one query; ``role_in`` then reads the role from the row
-    (``caller_role_for`` says for whom it was read)."""
-    mine = Membership.objects.filter(project=OuterRef("pk"), user=user)
+    (``caller_role_for`` says for whom it was read). ``user_ref``: the user's pk as an expression (a
+    prepared read's parameter), the queryset's shape then the same for every user of its kind."""
+    ref = Value(user.pk) if user_ref is None else user_ref
+    # Without Membership's default ordering, which joins the project and the user to sort one row.
+    mine = Membership.objects.filter(project=OuterRef("pk"), user_id=ref).order_by()
     bound = bound_project_id(user)
     if bound is not None:  # out of the token's reach the caller has no role (within_reach)
         mine = mine.filter(project_id=bound)
@@ -93,5 +99,5 @@ def annotate_caller_role(projects: QuerySet[Project], user: User) -> QuerySet[Pr
     else:
         is_admin = ExpressionWrapper(Q(pk=bound), output_field=BooleanField())
     return projects.annotate(
-        caller_role=Subquery(mine.values("role")[:1]), caller_is_admin=is_admin, caller_role_for=Value(user.pk)
+        caller_role=Subquery(mine.values("role")[:1]), caller_is_admin=is_admin, caller_role_for=ref
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.exceptions import InvalidParams
 from projects.models import Project, Role
 from projects.permissions import (
     annotate_caller_role,
@@ -13,6 +14,7 @@ from projects.permissions import (
     projects_member_of,
     role_in,
 )
+from projects.selectors import project_for_submission
 from projects.services import membership_set, token_authenticate, token_create
 from tests.factories import make_project, make_user
 
@@ -103,3 +105,30 @@ def test_role_in_reads_the_annotated_role_for_its_own_caller_only(s, django_asse
         assert role_in(stranger, p1) is None
     # A bound token's binding still holds over the annotation: p1 is out of its reach.
     assert role_in(s.bound(s.user), p1) is None
+
+
+def test_a_submit_naming_no_project_goes_to_the_callers_only_one(s, django_assert_num_queries):
+    """One statement, compiled once for every caller: each caller gets their own project, read with
+    their own role (role_in then asks nothing), and a caller of several projects or of none is told
+    to name one."""
+    only = make_user("only")
+    membership_set(project=s.p3, user=only, role=Role.ADMIN)
+    other = make_user("other")
+    membership_set(project=s.p1, user=other, role=Role.MEMBER)
+    for user, slug, role in ((only, "p3", Role.ADMIN), (other, "p1", Role.MEMBER)):
+        with django_assert_num_queries(1):
+            project = project_for_submission(user=user, token=None, project_id=None)
+            assert (project.slug, role_in(user, project), is_project_admin(user, project)) == (
+                slug, role, role == Role.ADMIN,
+            )  # fmt: skip
+    for user, message in ((s.user, "several projects"), (s.operator, "not a member of any project")):
+        with pytest.raises(InvalidParams, match=message):
+            project_for_submission(user=user, token=None, project_id=None)
+    membership_set(project=s.p2, user=s.operator, role=Role.MEMBER)
+    project = project_for_submission(user=s.operator, token=None, project_id=None)
+    assert (project.slug, role_in(s.operator, project), is_project_admin(s.operator, project)) == (
+        "p2", Role.MEMBER, True,
+    )  # fmt: skip
+    # A bound token's caller submits to the token's project, whatever else it belongs to.
+    bound = token_authenticate(token_create(user=s.user, project=s.p2)[1])
+    assert project_for_submission(user=bound.user, token=bound, project_id=None) == s.p2
