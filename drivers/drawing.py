@@ -75,7 +75,8 @@ def transpiled_source(circuit: QuantumCircuit) -> str | None:
 def load_transpiled(source: str) -> QuantumCircuit:
     """The circuit ``transpiled_source`` recorded."""
     if source.startswith("OPENQASM 2"):
-        return qasm2.loads(source, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+        # As drivers.qasm parses a user's source: no include resolved from the server's files.
+        return qasm2.loads(source, include_path=(), custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
     return qasm3.loads(source)
 
 

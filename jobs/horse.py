@@ -141,7 +141,7 @@ class WorkProcess:
         os.write(self.commands, f"{kind} {job_id}\n".encode())
 
     def send(self, job_id: str, queue_name: str, execution_id: str, execution_created: float) -> None:
-        """Perform RQ's job ``job_id`` as RQ would (a job's drawings)."""
+        """Perform RQ's job ``job_id`` as RQ would (a callback, with its retries)."""
         os.write(self.commands, f"{job_id} {queue_name} {execution_id} {execution_created!r}\n".encode())
 
     def wait(self, timeout: float) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from qiskit import QuantumCircuit
 
 from drivers.drawing import load_transpiled, transpiled_source
@@ -30,3 +31,11 @@ def test_a_dynamic_circuit_falls_back_to_openqasm_3():
 
 def test_too_large_to_draw_records_nothing():
     assert transpiled_source(QuantumCircuit(41)) is None
+
+
+def test_a_recorded_source_reads_no_file_of_the_server(tmp_path, monkeypatch):
+    """Read back, an OpenQASM 2 record resolves only the standard library's include, never a file."""
+    (tmp_path / "gates.inc").write_text("gate mine a { U(pi,0,pi) a; }\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Exception, match="unable to find 'gates.inc'"):
+        load_transpiled('OPENQASM 2.0;\ninclude "gates.inc";\nqreg q[1];\nmine q[0];\n')
