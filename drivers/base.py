@@ -50,7 +50,7 @@ class EntryResult:
     profiling: dict[str, float] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     memory: list[str] | None = None
-    # The circuit as it ran (after transpiling), in OpenQASM 3, when it is small enough to be drawn
+    # The circuit as it ran (after transpiling), in OpenQASM 2 or 3, when it is small enough to be drawn
     # (``drivers.drawing``); what the job page draws beside the circuit as submitted.
     transpiled: str | None = None
 

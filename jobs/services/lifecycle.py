@@ -34,6 +34,7 @@ from jobs.services.state import (
     enqueue_missing,
     fill_missing_entries,
     result_row,
+    store_result,
     tags_named,
     transition,
 )
@@ -244,7 +245,7 @@ def job_start(*, job_id: uuid.UUID, worker_name: str = "") -> Job | None:
 def _store_entry(job: Job, index: int, entry: EntryResult, done: int) -> dict[str, Any]:
     """Insert one entry's outcome of a locked RUNNING ``job`` that has ``done`` other entries stored,
     and its progress event after commit; answers the job fields it moves (progress, num_qubits)."""
-    result_row(job.job_id, index, entry, ended_at=timezone.now()).save(force_insert=True)
+    store_result(job.job_id, index, entry, ended_at=timezone.now())
     fields: dict[str, Any] = {"progress": min(100, (done + 1) * 100 // max(job.num_entries, 1))}
     if entry.num_qubits is not None and (job.num_qubits or 0) < entry.num_qubits:
         fields["num_qubits"] = entry.num_qubits

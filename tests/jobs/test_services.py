@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 
@@ -58,6 +59,25 @@ def test_progress_moves_per_entry(tenant):
     services.job_record_entry(job_id=job.job_id, index=0, entry=EntryResult(status="COMPLETED", num_qubits=3))
     job.refresh_from_db()
     assert (job.progress, job.num_qubits) == (50, 3)
+
+
+@pytest.mark.django_db
+def test_entry_is_stored_as_the_driver_gave_it(tenant):
+    """A worker's entry keeps every field; an absent value is SQL NULL (found by ``isnull``), not
+    JSON null, as the ORM's own save writes it."""
+    job = new_job(tenant)
+    services.job_start(job_id=job.job_id)
+    entry = EntryResult(
+        status="COMPLETED", results={"00": 3, "11": 5}, num_qubits=2, metadata={"shots": 8},
+        profiling={"run_ms": 1.5}, memory=["00", "11"], transpiled="OPENQASM 2.0;",
+    )  # fmt: skip
+    services.job_record_entry(job_id=job.job_id, index=1, entry=entry)
+    stored = JobResult.objects.get(job=job, index=1)
+    assert {f.name: getattr(stored, f.name) for f in dataclasses.fields(entry)} == dataclasses.asdict(entry)
+    assert stored.ended_at is not None
+    assert JobResult.objects.filter(job=job, index=1, error__isnull=True).exists()
+    services.job_record_entry(job_id=job.job_id, index=0, entry=EntryResult(status="COMPLETED"))
+    assert JobResult.objects.filter(job=job, index=0, results__isnull=True, memory__isnull=True).exists()
 
 
 @pytest.mark.django_db
