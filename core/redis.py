@@ -86,7 +86,9 @@ def after_commit(
         batch.writes.append((redis, write, failure))
         batch.flush()
         return
-    savepoints = tuple(connection.savepoint_ids)
+    # An atomic block without a savepoint (``savepoint=False``, Django's None) cannot roll back on its
+    # own: its writes belong to the level around it (a job's finish: one batch, not three).
+    savepoints = tuple(sid for sid in connection.savepoint_ids if sid is not None)
     batch = connection.__dict__.get("_redis_after_commit")
     hooks = connection.run_on_commit
     if batch is None or batch.savepoints != savepoints or not hooks or hooks[-1][1] != batch.flush:

@@ -65,6 +65,24 @@ def test_a_write_in_a_savepoint_rolled_back_is_dropped(django_capture_on_commit_
     assert _pushed("t:after") == ["kept", "also kept"]
 
 
+@pytest.mark.django_db
+def test_a_block_without_a_savepoint_joins_the_round_trip_around_it(monkeypatch, django_capture_on_commit_callbacks):
+    """``atomic(savepoint=False)`` (the state machine's inside a caller's transaction) cannot roll back
+    alone, so its writes go in the same round trip as those before and after it."""
+    executed = []
+    real_execute = Pipeline.execute
+    monkeypatch.setattr(
+        Pipeline, "execute", lambda self, *a, **k: executed.append(len(self)) or real_execute(self, *a, **k)
+    )
+    redis = client()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        after_commit(redis, lambda pipe: pipe.rpush("t:after", "before"), failure="")
+        with transaction.atomic(savepoint=False):
+            after_commit(redis, lambda pipe: pipe.rpush("t:after", "inside"), failure="")
+        after_commit(redis, lambda pipe: pipe.rpush("t:after", "after"), failure="")
+    assert _pushed("t:after") == ["before", "inside", "after"] and executed == [3]
+
+
 def test_outside_a_transaction_at_once():
     after_commit(client(), lambda pipe: pipe.rpush("t:after", "now"), failure="")
     assert _pushed("t:after") == ["now"]

@@ -154,3 +154,25 @@ def test_a_submit_enqueues_and_tells_its_event_in_one_round_trip(monkeypatch, su
     assert queues.get_queue(5).job_ids == [job["job_id"]]
     (after_commit,) = [commands for commands in executed if "PUBLISH" in commands or "RPUSH" in commands]
     assert after_commit[0] == "PUBLISH" and after_commit[-1] == "RPUSH"
+
+
+def test_a_worker_run_tells_redis_in_one_round_trip_at_start_and_one_at_the_end(
+    monkeypatch, submit, tenant, django_capture_on_commit_callbacks
+):
+    """A one-entry job's start sends its RUNNING event; its end, in one pipeline, its progress, its
+    COMPLETED event and its drawings' push (the state machine's nested block joins its caller's batch)."""
+    from jobs.runner import run_job
+
+    job = submit(tenant)
+    executed = []
+    real_execute = Pipeline.execute
+
+    def execute(pipe, *args, **kwargs):
+        executed.append([command[0][0] for command in pipe.command_stack])
+        return real_execute(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_job(job["job_id"]) == "COMPLETED"
+    told = [commands for commands in executed if "PUBLISH" in commands or "RPUSH" in commands]  # not API stats
+    assert told == [["PUBLISH"], ["PUBLISH", "PUBLISH", "RPUSH"]]
