@@ -59,6 +59,12 @@ READOUT = [[0.98, 0.02], [0.03, 0.97]]
 # simulator's cost per gate per amplitude, measured here.
 GATE_SECONDS_1Q, GATE_SECONDS_2Q, READOUT_SECONDS, SHOT_OVERHEAD_SECONDS = 35e-9, 300e-9, 1e-6, 250e-6
 SIM_SECONDS_PER_GATE_AMPLITUDE = 2e-9
+# Aer shares a state's updates among threads only above this many qubits (its default
+# statevector_parallel_threshold; a density matrix counts twice its qubits). Below it, one noiseless
+# circuit gives threads nothing to share, yet OpenMP's team still wakes for the run and spins for
+# milliseconds after it, on cores the other workers need: a Bell circuit run every 3 ms cost 5.7 ms
+# of CPU with Aer's default threads, 1.3 ms with one (benchmarks/README.md).
+PARALLEL_THRESHOLD_QUBITS = 14
 
 
 def device_like_noise_model() -> NoiseModel:
@@ -86,6 +92,16 @@ def state_bytes(circuit: QuantumCircuit, method: str) -> int:
     if method == "density_matrix":
         return 16 * 4**n
     return 0  # stabilizer, matrix product state: no dense state
+
+
+def _threads(sim: AerSimulator, circuits: list[QuantumCircuit]) -> dict[str, int]:
+    """Aer's thread option for one run: a single thread where Aer would not parallelize anyway (one
+    noiseless circuit under its threshold), Aer's own choice otherwise (experiments, shots or a
+    large state to share)."""
+    if len(circuits) != 1 or sim.options.noise_model is not None:
+        return {}
+    qubits = circuits[0].num_qubits * (2 if sim.options.method == "density_matrix" else 1)
+    return {"max_parallel_threads": 1} if qubits <= PARALLEL_THRESHOLD_QUBITS else {}
 
 
 def coupling_map_error(backend, transpiler_options: dict[str, Any]) -> str | None:
@@ -316,7 +332,7 @@ class AerDriver(Driver):
                     counts = dry_run_counts(circuit, job.shots, job.job_id, index)
                 report(index, self._completed(circuit, counts, timer, {"dry_run": True}, compiled))
             return
-        run_options: dict[str, Any] = {"shots": job.shots}
+        run_options: dict[str, Any] = {"shots": job.shots, **_threads(sim, [compiled for *_, compiled, _t in batch])}
         if options.get("seed_simulator") is not None:
             run_options["seed_simulator"] = options["seed_simulator"]
         if options.get("memory"):

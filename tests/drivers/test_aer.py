@@ -348,3 +348,51 @@ def test_pass_manager_is_cached_per_target_and_options():
     other = transpilers.pass_manager(key, sim, {"optimization_level": 3})
     assert other is not first
     assert transpilers.pass_manager(key, sim, {"optimization_level": 3}) is other
+
+
+# --- threads --------------------------------------------------------------------------------------
+
+
+def ghz(qubits: int) -> str:
+    gates = "".join(f"cx q[{i}],q[{i + 1}];\n" for i in range(qubits - 1))
+    return (
+        f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{qubits}];\ncreg c[{qubits}];\nh q[0];\n{gates}measure q -> c;\n'
+    )
+
+
+@pytest.fixture
+def thread_options(monkeypatch) -> list[Any]:
+    """What each real simulator run of the test was given as ``max_parallel_threads`` (None: Aer's own)."""
+    seen: list[Any] = []
+    real_run = AerSimulator.run
+
+    def run(self, circuits, **options):
+        seen.append(options.get("max_parallel_threads"))
+        return real_run(self, circuits, **options)
+
+    monkeypatch.setattr(AerSimulator, "run", run)
+    return seen
+
+
+def test_a_small_noiseless_circuit_runs_on_one_thread(backend, thread_options):
+    """Under Aer's parallel threshold there is nothing to share: one thread, no OpenMP team spinning
+    on cores the other workers need."""
+    (entry,) = entries(backend, source_code=[BELL])
+    assert_bell(entry)
+    assert thread_options == [1]
+
+
+def test_large_aggregated_or_noisy_runs_keep_aers_threads(backend, thread_options):
+    """A state above the threshold, several circuits in one call, or a noise model (parallel shots):
+    Aer chooses its threads."""
+    (large,) = entries(backend, source_code=[ghz(15)])
+    assert large.status == "COMPLETED" and set(large.results) <= {"0" * 15, "1" * 15}
+    assert all(
+        entry.status == "COMPLETED"
+        for entry in entries(backend, source_code=[BELL, BELL], enable_circuit_aggregation=True)
+    )
+    noisy = Backend.objects.get(name="dummy")
+    noisy.options = {**noisy.options, "noise": "device_like"}
+    (entry,) = entries(noisy, source_code=[BELL])
+    assert entry.status == "COMPLETED"
+    assert thread_options == [None, None, None]
