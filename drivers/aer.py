@@ -61,9 +61,9 @@ GATE_SECONDS_1Q, GATE_SECONDS_2Q, READOUT_SECONDS, SHOT_OVERHEAD_SECONDS = 35e-9
 SIM_SECONDS_PER_GATE_AMPLITUDE = 2e-9
 # Aer shares a state's updates among threads only above this many qubits (its default
 # statevector_parallel_threshold; a density matrix counts twice its qubits). Below it, one noiseless
-# circuit gives threads nothing to share, yet OpenMP's team still wakes for the run and spins for
-# milliseconds after it, on cores the other workers need: a Bell circuit run every 3 ms cost 5.7 ms
-# of CPU with Aer's default threads, 1.3 ms with one (benchmarks/README.md).
+# circuit gives threads nothing to share, yet OpenMP's team still wakes for the run and spins after
+# it (briefly, with GOMP_SPINCOUNT above), on cores the other workers need: a Bell circuit run every
+# 3 ms cost 1.5-1.7 ms of CPU with Aer's default threads, 0.8-1.1 ms with one, and 0.4 ms less time.
 PARALLEL_THRESHOLD_QUBITS = 14
 
 

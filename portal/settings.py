@@ -159,8 +159,11 @@ else:
     if _page_cost > 0:
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c random_page_cost={_page_cost}"
 
-# Threads per web process for every request but the event streams (portal/asgi.py).
-WEB_THREADS = env_int("WEB_THREADS", 8)
+# Threads per web process for every request but the event streams (portal/asgi.py). Few, because a
+# request here mostly computes: more threads only take turns at the GIL, and the turns cost. Measured
+# on 2 cores, 2 processes (benchmarks/bench_http.py): 2 threads 230-246 submits/s, 4 threads 194-201,
+# 8 threads 147, each at less CPU a request the fewer the threads. Raise it for slow databases.
+WEB_THREADS = env_int("WEB_THREADS", 2)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "projects.User"
