@@ -70,10 +70,19 @@ class JobQueue(DjangoRQ):
         task = _TASKS.get(queue_key)
         if task is None:
             return super()._fetch_dequeued_job(connection, queue_key, job_id, job_class, serializer, **kwargs)
-        queue = cls.from_queue_key(
-            queue_key, connection=connection, job_class=job_class, serializer=serializer, **kwargs
-        )
+        # The queue object of each list, made once per worker connection (RQ makes one a dequeue, and
+        # checks its serializer against a Protocol each time).
+        cached = _DEQUEUED_FROM.get(queue_key)
+        if cached is None or cached[0] is not connection:
+            queue = cls.from_queue_key(
+                queue_key, connection=connection, job_class=job_class, serializer=serializer, **kwargs
+            )
+            cached = _DEQUEUED_FROM[queue_key] = (connection, queue)
+        queue = cached[1]
         return portal_task(queue, job_id, *task), queue
+
+
+_DEQUEUED_FROM: dict[str, tuple[Redis, Queue]] = {}
 
 
 # What an id popped from each of the portal's own lists is to run, and RQ's time limit for it.

@@ -155,7 +155,8 @@ class JobWorker(Worker):
         """Run a job, or draw its circuits, in the work process, RQ's bookkeeping left out (see the
         module's docstring)."""
         process = self._ready_work_process()
-        with self.connection.pipeline() as pipe:
+        # Plain pipelines, not MULTI: these writes need no isolation from each other.
+        with self.connection.pipeline(transaction=False) as pipe:
             queues.mark_running(job_id, self.running_ttl, self.name, pipeline=pipe)
             self.set_state(WorkerStatus.BUSY, pipeline=pipe)
             pipe.execute()
@@ -171,10 +172,9 @@ class JobWorker(Worker):
         finally:
             self._running_job_id = None
             self._horse_pid = 0
-            self._cancel_watchdog()
         if status is not None:
             self._work_process_died(job_id, status)
-        with self.connection.pipeline() as pipe:
+        with self.connection.pipeline(transaction=False) as pipe:
             queues.clear_running(job_id, pipeline=pipe)
             pipe.hincrby(self.key, "successful_job_count" if status is None else "failed_job_count", 1)
             pipe.hincrbyfloat(self.key, "total_working_time", time.monotonic() - started)
@@ -189,17 +189,27 @@ class JobWorker(Worker):
             super().check_for_suspension(burst)
 
     def _watch_run(self, process: WorkProcess, job_id: str) -> int | None:
-        """Until the job has ended: None when its process lived, else the process's exit status."""
+        """Until the job has ended: None when its process lived, else the process's exit status. The
+        job's time limit is a deadline of this loop (a timer thread a job cost the main process a
+        tenth of its CPU)."""
+        deadline: float | None = None
         while True:
-            if not process.wait(self.job_monitoring_interval):
-                with self.connection.pipeline() as pipe:
+            wait = self.job_monitoring_interval
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            if not process.wait(wait):
+                if deadline is not None and time.monotonic() >= deadline:
+                    deadline = None
+                    self._kill_overdue(process.pid, job_id)  # then its pipe ends: reaped below
+                    continue
+                with self.connection.pipeline(transaction=False) as pipe:
                     self.heartbeat(self.job_monitoring_interval + 60, pipeline=pipe)
                     queues.mark_running(job_id, self.running_ttl, self.name, pipeline=pipe)
                     pipe.execute()
                 continue
             reply, seconds = process.reply()
             if reply == horse.LIMIT:
-                self._arm_watchdog(process.pid, job_id, seconds)
+                deadline = time.monotonic() + seconds + KILL_GRACE
             elif reply == horse.KEEP:
                 return None
             else:
