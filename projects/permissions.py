@@ -3,8 +3,20 @@ and the same rules as querysets and annotations for reads that cover many projec
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, Exists, Expression, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Exists,
+    Expression,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 
+from core.prepared import Param, Prepared
 from projects.models import ApiToken, Membership, Project, Role, TokenScope, User
 
 
@@ -21,12 +33,27 @@ def within_reach(user: User, project: Project) -> bool:
     return bound is None or bound == project.pk
 
 
+# A caller's role in one project, compiled once (core.prepared): every submit with a project-bound
+# token asks it (0.5 ms of CPU through the ORM, which also sorted the one row by Membership's
+# ordering, joining the project and the user to do so).
+_ROLE = Prepared(
+    lambda: (
+        Membership.objects.filter(
+            user_id=Param("user_id", IntegerField()), project_id=Param("project_id", IntegerField())
+        )
+        .order_by()
+        .values_list("role")[:1]
+    )
+)
+
+
 def role_in(user: User, project: Project) -> str | None:
     if not within_reach(user, project):
         return None
     if getattr(project, "caller_role_for", None) == user.pk:  # read with the project (annotate_caller_role)
         return project.caller_role
-    return Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
+    row = _ROLE.first(user_id=user.pk, project_id=project.pk)
+    return row[0] if row else None
 
 
 def is_project_admin(user: User, project: Project) -> bool:

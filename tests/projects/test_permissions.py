@@ -107,6 +107,18 @@ def test_role_in_reads_the_annotated_role_for_its_own_caller_only(s, django_asse
     assert role_in(s.bound(s.user), p1) is None
 
 
+def test_role_in_reads_the_membership_as_it_is_now(s):
+    """Unannotated (a project-bound token's project), role_in reads the caller's membership in that
+    project on each call: a changed or removed role holds on the next one."""
+    bound = s.bound(s.user)
+    assert (role_in(s.user, s.p1), role_in(s.user, s.p2), role_in(s.user, s.p3)) == (Role.ADMIN, Role.MEMBER, None)
+    assert role_in(bound, s.p2) == Role.MEMBER
+    membership_set(project=s.p2, user=s.user, role=Role.ADMIN)
+    assert role_in(bound, s.p2) == Role.ADMIN
+    s.user.memberships.filter(project=s.p2).delete()
+    assert role_in(bound, s.p2) is None
+
+
 def test_a_submit_naming_no_project_goes_to_the_callers_only_one(s, django_assert_num_queries):
     """One statement, compiled once for every caller: each caller gets their own project, read with
     their own role (role_in then asks nothing), and a caller of several projects or of none is told
