@@ -47,6 +47,20 @@ _ROLE = Prepared(
 )
 
 
+def annotate_token_project_role(tokens: QuerySet[ApiToken]) -> QuerySet[ApiToken]:
+    """Tokens with their user's role in the token's project (``project_role``; None when unbound or no
+    longer a member), read with the token: ``token_project_with_role`` hands it to ``role_in``, so a
+    project-bound token's request reads no membership of its own."""
+    mine = Membership.objects.filter(project_id=OuterRef("project_id"), user_id=OuterRef("user_id")).order_by()
+    return tokens.annotate(project_role=Subquery(mine.values("role")[:1]))
+
+
+def token_project_with_role(token: ApiToken) -> None:
+    """Mark a token's project (read by ``annotate_token_project_role``) with the caller's role in it."""
+    if token.project is not None:
+        token.project.caller_role, token.project.caller_role_for = token.project_role, token.user_id
+
+
 def role_in(user: User, project: Project) -> str | None:
     if not within_reach(user, project):
         return None

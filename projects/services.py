@@ -19,7 +19,12 @@ from core import ratelimit
 from core.exceptions import InvalidParams, PermissionDenied, Unauthenticated
 from core.prepared import Param, Prepared
 from projects.models import ApiToken, Membership, Project, RefreshToken, Role, TokenScope, User, new_callback_secret
-from projects.permissions import bound_project_id, can_issue_driver_tokens
+from projects.permissions import (
+    annotate_token_project_role,
+    bound_project_id,
+    can_issue_driver_tokens,
+    token_project_with_role,
+)
 
 TOKEN_PREFIX = "qp_"
 REFRESH_PREFIX = "qr_"
@@ -167,7 +172,9 @@ def token_revoke(*, token: ApiToken) -> None:
 
 # Every API request's first query, so compiled once (core.prepared).
 _TOKEN_BY_HASH = Prepared(
-    lambda: ApiToken.objects.select_related("user", "project").filter(key_hash=Param("digest", CharField()))[:1]
+    lambda: annotate_token_project_role(
+        ApiToken.objects.select_related("user", "project").filter(key_hash=Param("digest", CharField()))
+    )[:1]
 )
 
 
@@ -188,6 +195,7 @@ def token_authenticate(raw: str) -> ApiToken:
     if not token.user.is_active:
         raise Unauthenticated("This account is disabled.")
     token.user.token_project_id = token.project_id
+    token_project_with_role(token)
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now

@@ -119,6 +119,19 @@ def test_role_in_reads_the_membership_as_it_is_now(s):
     assert role_in(bound, s.p2) is None
 
 
+def test_a_bound_tokens_project_comes_with_the_callers_role(s, django_assert_num_queries):
+    """The token lookup reads the caller's role in the token's project, so a bound token's submit
+    asks no membership of its own; the next request reads the role as it is then."""
+    raw = token_create(user=s.user, project=s.p2)[1]
+    token = token_authenticate(raw)
+    with django_assert_num_queries(0):
+        assert role_in(token.user, token.project) == Role.MEMBER
+    s.user.memberships.filter(project=s.p2).delete()
+    token = token_authenticate(raw)
+    with django_assert_num_queries(0):
+        assert role_in(token.user, token.project) is None
+
+
 def test_a_submit_naming_no_project_goes_to_the_callers_only_one(s, django_assert_num_queries):
     """One statement, compiled once for every caller: each caller gets their own project, read with
     their own role (role_in then asks nothing), and a caller of several projects or of none is told
