@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import threading
 
 import pytest
 from django.db import transaction
@@ -38,13 +39,25 @@ def _pushed(key: str) -> list[str]:
     return [item.decode() for item in client().lrange(key, 0, -1)]
 
 
+def pipelines_of_this_thread(monkeypatch) -> list[int]:
+    """The length of each pipeline this thread executes from now on (not the process's background
+    threads': the request counts' flush sends a pipeline of its own once a second)."""
+    executed: list[int] = []
+    real_execute = Pipeline.execute
+    me = threading.get_ident()
+
+    def execute(pipe, *args, **kwargs):
+        if threading.get_ident() == me:
+            executed.append(len(pipe))
+        return real_execute(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    return executed
+
+
 @pytest.mark.django_db
 def test_a_transactions_writes_go_after_its_commit_in_one_round_trip(monkeypatch, django_capture_on_commit_callbacks):
-    executed = []
-    real_execute = Pipeline.execute
-    monkeypatch.setattr(
-        Pipeline, "execute", lambda self, *a, **k: executed.append(len(self)) or real_execute(self, *a, **k)
-    )
+    executed = pipelines_of_this_thread(monkeypatch)
     redis = client()
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         for item in ("a", "b", "c"):
@@ -69,11 +82,7 @@ def test_a_write_in_a_savepoint_rolled_back_is_dropped(django_capture_on_commit_
 def test_a_block_without_a_savepoint_joins_the_round_trip_around_it(monkeypatch, django_capture_on_commit_callbacks):
     """``atomic(savepoint=False)`` (the state machine's inside a caller's transaction) cannot roll back
     alone, so its writes go in the same round trip as those before and after it."""
-    executed = []
-    real_execute = Pipeline.execute
-    monkeypatch.setattr(
-        Pipeline, "execute", lambda self, *a, **k: executed.append(len(self)) or real_execute(self, *a, **k)
-    )
+    executed = pipelines_of_this_thread(monkeypatch)
     redis = client()
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         after_commit(redis, lambda pipe: pipe.rpush("t:after", "before"), failure="")
