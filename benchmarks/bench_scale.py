@@ -89,7 +89,12 @@ def fill(*, tenant, backend, count: int, status: str | None = None, project=None
     active_counts_repair()  # rows written around the state machine: the projects' counts follow them
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("ANALYZE")
+            # As a portal that grew over months stands: vacuumed, analyzed and checkpointed. Measured
+            # right after a bulk fill, the insert-triggered autovacuum and the checkpoint of a
+            # million rows' WAL ran beside the calls, and even a submit into an idle project (which
+            # reads none of these rows) read 1.66x slower at 1M than at 10k.
+            cursor.execute("VACUUM ANALYZE")
+            cursor.execute("CHECKPOINT")
 
 
 def rpc(client: Client, token: str, method: str, params: dict) -> dict:
