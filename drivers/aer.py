@@ -59,12 +59,6 @@ READOUT = [[0.98, 0.02], [0.03, 0.97]]
 # simulator's cost per gate per amplitude, measured here.
 GATE_SECONDS_1Q, GATE_SECONDS_2Q, READOUT_SECONDS, SHOT_OVERHEAD_SECONDS = 35e-9, 300e-9, 1e-6, 250e-6
 SIM_SECONDS_PER_GATE_AMPLITUDE = 2e-9
-# Aer shares a state's updates among threads only above this many qubits (its default
-# statevector_parallel_threshold; a density matrix counts twice its qubits). Below it, one noiseless
-# circuit gives threads nothing to share, yet OpenMP's team still wakes for the run and spins after
-# it (briefly, with GOMP_SPINCOUNT above), on cores the other workers need: a Bell circuit run every
-# 3 ms cost 1.5-1.7 ms of CPU with Aer's default threads, 0.8-1.1 ms with one, and 0.4 ms less time.
-PARALLEL_THRESHOLD_QUBITS = 14
 
 
 def device_like_noise_model() -> NoiseModel:
@@ -96,12 +90,16 @@ def state_bytes(circuit: QuantumCircuit, method: str) -> int:
 
 def _threads(sim: AerSimulator, circuits: list[QuantumCircuit]) -> dict[str, int]:
     """Aer's thread option for one run: a single thread where Aer would not parallelize anyway (one
-    noiseless circuit under its threshold), Aer's own choice otherwise (experiments, shots or a
-    large state to share)."""
+    noiseless circuit at most ``statevector_parallel_threshold`` qubits; a density matrix counts
+    twice its qubits), Aer's own choice otherwise (experiments, shots or a large state to share).
+
+    Below the threshold, OpenMP's team still woke for the run and spun after it (briefly, with
+    GOMP_SPINCOUNT above), on cores the other workers need: a Bell circuit run every 3 ms cost
+    1.5-1.7 ms of CPU with Aer's default threads, 0.8-1.1 ms with one, and 0.4 ms less time."""
     if len(circuits) != 1 or sim.options.noise_model is not None:
         return {}
     qubits = circuits[0].num_qubits * (2 if sim.options.method == "density_matrix" else 1)
-    return {"max_parallel_threads": 1} if qubits <= PARALLEL_THRESHOLD_QUBITS else {}
+    return {"max_parallel_threads": 1} if qubits <= sim.options.statevector_parallel_threshold else {}
 
 
 def coupling_map_error(backend, transpiler_options: dict[str, Any]) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ import django_rq
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from redis.client import Pipeline
 from rq import SimpleWorker
 
 from backends.services import forget_snapshots
@@ -47,6 +49,23 @@ def clean_redis():
     estimates.forget()
     forget_snapshots()
     yield
+
+
+@pytest.fixture
+def redis_pipelines(monkeypatch) -> list[list[str]]:
+    """The command names of each Redis pipeline the test's own thread executes (not a background
+    thread's: the request counts' flush sends one of its own once a second)."""
+    executed: list[list[str]] = []
+    real_execute = Pipeline.execute
+    me = threading.get_ident()
+
+    def execute(pipe, *args, **kwargs):
+        if threading.get_ident() == me:
+            executed.append([command[0][0] for command in pipe.command_stack])
+        return real_execute(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    return executed
 
 
 @pytest.fixture

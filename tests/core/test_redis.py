@@ -5,12 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import threading
 
 import pytest
 from django.db import transaction
 from redis import Redis
-from redis.client import Pipeline
 
 from core.redis import after_commit, client
 
@@ -39,31 +37,18 @@ def _pushed(key: str) -> list[str]:
     return [item.decode() for item in client().lrange(key, 0, -1)]
 
 
-def pipelines_of_this_thread(monkeypatch) -> list[int]:
-    """The length of each pipeline this thread executes from now on (not the process's background
-    threads': the request counts' flush sends a pipeline of its own once a second)."""
-    executed: list[int] = []
-    real_execute = Pipeline.execute
-    me = threading.get_ident()
-
-    def execute(pipe, *args, **kwargs):
-        if threading.get_ident() == me:
-            executed.append(len(pipe))
-        return real_execute(pipe, *args, **kwargs)
-
-    monkeypatch.setattr(Pipeline, "execute", execute)
-    return executed
-
-
 @pytest.mark.django_db
-def test_a_transactions_writes_go_after_its_commit_in_one_round_trip(monkeypatch, django_capture_on_commit_callbacks):
-    executed = pipelines_of_this_thread(monkeypatch)
+def test_a_transactions_writes_go_after_its_commit_in_one_round_trip(
+    redis_pipelines, django_capture_on_commit_callbacks
+):
     redis = client()
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         for item in ("a", "b", "c"):
             after_commit(redis, lambda pipe, item=item: pipe.rpush("t:after", item), failure="")
         assert _pushed("t:after") == []  # nothing before the commit
-    assert _pushed("t:after") == ["a", "b", "c"] and executed == [3]  # the three writes: one round trip
+    assert _pushed("t:after") == ["a", "b", "c"] and redis_pipelines == [
+        ["RPUSH"] * 3
+    ]  # the three writes: one round trip
 
 
 @pytest.mark.django_db
@@ -79,17 +64,18 @@ def test_a_write_in_a_savepoint_rolled_back_is_dropped(django_capture_on_commit_
 
 
 @pytest.mark.django_db
-def test_a_block_without_a_savepoint_joins_the_round_trip_around_it(monkeypatch, django_capture_on_commit_callbacks):
+def test_a_block_without_a_savepoint_joins_the_round_trip_around_it(
+    redis_pipelines, django_capture_on_commit_callbacks
+):
     """``atomic(savepoint=False)`` (the state machine's inside a caller's transaction) cannot roll back
     alone, so its writes go in the same round trip as those before and after it."""
-    executed = pipelines_of_this_thread(monkeypatch)
     redis = client()
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         after_commit(redis, lambda pipe: pipe.rpush("t:after", "before"), failure="")
         with transaction.atomic(savepoint=False):
             after_commit(redis, lambda pipe: pipe.rpush("t:after", "inside"), failure="")
         after_commit(redis, lambda pipe: pipe.rpush("t:after", "after"), failure="")
-    assert _pushed("t:after") == ["before", "inside", "after"] and executed == [3]
+    assert _pushed("t:after") == ["before", "inside", "after"] and redis_pipelines == [["RPUSH"] * 3]
 
 
 def test_outside_a_transaction_at_once():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import redis
 from django.db import transaction
-from redis.client import Pipeline
 
 from backends.models import Backend
 from backends.selectors import backend_get
@@ -140,39 +139,23 @@ def test_status_with_redis_down_answers_without_a_queue_position(rpc, submit, te
     assert status["job_status"] == "QUEUED" and status["queue_position"] is None
 
 
-def test_a_submit_enqueues_and_tells_its_event_in_one_round_trip(monkeypatch, submit, tenant):
+def test_a_submit_enqueues_and_tells_its_event_in_one_round_trip(redis_pipelines, submit, tenant):
     """The job's push and its QUEUED live event go after the commit in one pipeline (core.redis)."""
-    executed = []
-    real_execute = Pipeline.execute
-
-    def execute(pipe, *args, **kwargs):
-        executed.append([command[0][0] for command in pipe.command_stack])
-        return real_execute(pipe, *args, **kwargs)
-
-    monkeypatch.setattr(Pipeline, "execute", execute)
     job = submit(tenant)
     assert queues.get_queue(5).job_ids == [job["job_id"]]
-    (after_commit,) = [commands for commands in executed if "PUBLISH" in commands or "RPUSH" in commands]
+    (after_commit,) = [commands for commands in redis_pipelines if "PUBLISH" in commands or "RPUSH" in commands]
     assert after_commit[0] == "PUBLISH" and after_commit[-1] == "RPUSH"
 
 
 def test_a_worker_run_tells_redis_in_one_round_trip_at_start_and_one_at_the_end(
-    monkeypatch, submit, tenant, django_capture_on_commit_callbacks
+    redis_pipelines, submit, tenant, django_capture_on_commit_callbacks
 ):
     """A one-entry job's start sends its RUNNING event; its end, in one pipeline, its progress, its
     COMPLETED event and its drawings' push (the state machine's nested block joins its caller's batch)."""
     from jobs.runner import run_job
 
     job = submit(tenant)
-    executed = []
-    real_execute = Pipeline.execute
-
-    def execute(pipe, *args, **kwargs):
-        executed.append([command[0][0] for command in pipe.command_stack])
-        return real_execute(pipe, *args, **kwargs)
-
-    monkeypatch.setattr(Pipeline, "execute", execute)
+    redis_pipelines.clear()  # the submit's own
     with django_capture_on_commit_callbacks(execute=True):
         assert run_job(job["job_id"]) == "COMPLETED"
-    told = [commands for commands in executed if "PUBLISH" in commands or "RPUSH" in commands]  # not API stats
-    assert told == [["PUBLISH"], ["PUBLISH", "PUBLISH", "RPUSH"]]
+    assert redis_pipelines == [["PUBLISH"], ["PUBLISH", "PUBLISH", "RPUSH"]]
