@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 _clients: dict[str, Redis] = {}
 _lock = threading.Lock()
+_open = threading.local()  # the thread's ``batched`` block's batch
 
 
 def ensure_server() -> None:
@@ -52,8 +54,10 @@ class _Batch:
     def __init__(self, savepoints: tuple[str, ...]) -> None:
         self.savepoints = savepoints
         self.writes: list[tuple[Redis, Callable[[Pipeline], object], str]] = []
+        self.sent = False
 
     def flush(self) -> None:
+        self.sent = True  # a hook run early (the tests' captured commit hooks) takes no more writes
         by_client: dict[int, tuple[Redis, list]] = {}
         for redis, write, failure in self.writes:
             by_client.setdefault(id(redis), (redis, []))[1].append((write, failure))
@@ -74,14 +78,19 @@ def after_commit(
     redis: Redis, write: Callable[[Pipeline], object], *, failure: str, using: str = DEFAULT_DB_ALIAS
 ) -> None:
     """Run ``write`` (commands on a pipeline) once the surrounding transaction commits, in the same
-    round trip as the transaction's other such writes (at once outside a transaction). The database
-    is the truth and Redis its follower, so a Redis failure is logged (``failure``), never raised.
+    round trip as the transaction's other such writes (outside a transaction at once, or at the end of
+    the ``batched`` block it is in). The database is the truth and Redis its follower, so a Redis
+    failure is logged (``failure``), never raised.
 
     The writes of one transaction stay in their order, and a write made inside a savepoint goes with
     it if the savepoint rolls back: a batch takes writes only while it is the last of the
     transaction's commit hooks and at its savepoint level."""
     connection = connections[using]
     if not connection.in_atomic_block:
+        batch = getattr(_open, "batch", None)
+        if batch is not None:
+            batch.writes.append((redis, write, failure))
+            return
         batch = _Batch(())
         batch.writes.append((redis, write, failure))
         batch.flush()
@@ -91,7 +100,23 @@ def after_commit(
     savepoints = tuple(sid for sid in connection.savepoint_ids if sid is not None)
     batch = connection.__dict__.get("_redis_after_commit")
     hooks = connection.run_on_commit
-    if batch is None or batch.savepoints != savepoints or not hooks or hooks[-1][1] != batch.flush:
+    if batch is None or batch.sent or batch.savepoints != savepoints or not hooks or hooks[-1][1] != batch.flush:
         batch = connection.__dict__["_redis_after_commit"] = _Batch(savepoints)
         transaction.on_commit(batch.flush, using=using)
     batch.writes.append((redis, write, failure))
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """The block's writes made outside a transaction (after a change that is one autocommitted
+    statement, ``core.prepared.PreparedChain``) sent in one round trip at its end, as a transaction's
+    are after its commit. They are owed by what has committed, so they are sent even if the block raises."""
+    if getattr(_open, "batch", None) is not None:
+        yield  # an outer block sends them
+        return
+    _open.batch = batch = _Batch(())
+    try:
+        yield
+    finally:
+        _open.batch = None
+        batch.flush()

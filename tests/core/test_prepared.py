@@ -7,14 +7,15 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connections, transaction
-from django.db.models import CharField, DateTimeField, IntegerField, JSONField, UUIDField
+from django.db import IntegrityError, connection, connections, transaction
+from django.db.models import CharField, DateTimeField, F, IntegerField, JSONField, UUIDField
 from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core.prepared import Param, Prepared, PreparedInsert, PreparedUpdate
+from core.prepared import Param, Prepared, PreparedChain, PreparedInsert, PreparedUpdate
 from jobs.models import Job, JobEvent
-from projects.models import ApiToken
+from projects.models import ApiToken, Project
 from projects.services import token_create
 from tests.factories import make_project, make_tenant, submit_bell
 
@@ -159,3 +160,73 @@ def test_a_failed_write_dooms_its_transaction():
             insert.run(job_id=job.job_id, status=None, at=timezone.now(), detail="")  # NOT NULL
         JobEvent.objects.count()
     assert not JobEvent.objects.filter(job=job, status="RUNNING").exists()
+
+
+def _renamed_then_noted() -> PreparedChain:
+    """A job renamed if it is QUEUED, then an event of it, then its project's counter moved."""
+    return PreparedChain(
+        PreparedUpdate(
+            lambda: Job.objects.filter(pk=Param("job", UUIDField()), status=Param("status", CharField())),
+            lambda: {"job_name": Param("name", CharField())},
+        ),
+        PreparedInsert(JobEvent, ("job_id", "status", "at", "detail")),
+        PreparedUpdate(
+            lambda: Project.objects.filter(pk=Param("project", IntegerField())),
+            lambda: {"active_jobs": F("active_jobs") + Param("delta", IntegerField())},
+        ),
+    )
+
+
+def _steps(job, *, name="renamed", status="RUNNING", at=None) -> tuple[dict, ...]:
+    return (
+        {"job": job.job_id, "status": "QUEUED", "name": name},
+        {"job_id": job.job_id, "status": status, "at": at or timezone.now(), "detail": "noted"},
+        {"project": job.project_id, "delta": 5},
+    )
+
+
+def test_a_chain_makes_each_write_and_answers_the_first_ones_rows():
+    job = submit_bell(make_tenant())
+    before = Project.objects.get(pk=job.project_id).active_jobs
+    with CaptureQueriesContext(connection) as ran:
+        assert _renamed_then_noted().run(*_steps(job)) == 1
+    job.refresh_from_db()
+    assert job.job_name == "renamed"
+    assert JobEvent.objects.filter(job=job, status="RUNNING", detail="noted").count() == 1
+    assert Project.objects.get(pk=job.project_id).active_jobs == before + 5
+    # One round trip on PostgreSQL (a data-modifying WITH); one per write elsewhere.
+    assert len(ran) == (1 if connection.vendor == "postgresql" else 3)
+
+
+def test_a_chain_whose_first_write_finds_no_row_writes_nothing():
+    job = submit_bell(make_tenant())
+    Job.objects.filter(pk=job.pk).update(status="RUNNING")
+    before = Project.objects.get(pk=job.project_id).active_jobs
+    assert _renamed_then_noted().run(*_steps(job)) == 0
+    job.refresh_from_db()
+    assert job.job_name != "renamed"
+    assert not JobEvent.objects.filter(job=job, detail="noted").exists()
+    assert Project.objects.get(pk=job.project_id).active_jobs == before
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_chain_that_fails_part_way_writes_nothing_even_outside_a_transaction():
+    """Atomic by itself: a later write's error leaves the earlier ones undone, with no transaction around."""
+    job = submit_bell(make_tenant())
+    with pytest.raises(IntegrityError):
+        _renamed_then_noted().run(*_steps(job, status=None))  # the event's status is NOT NULL
+    job.refresh_from_db()
+    assert job.job_name != "renamed"
+    assert not JobEvent.objects.filter(job=job, detail="noted").exists()
+
+
+def test_a_chain_keeps_each_writes_values_apart_and_typed():
+    """Values of the same name in two writes (``status``) stay each its own; a datetime and a UUID go in
+    typed."""
+    job = submit_bell(make_tenant())
+    at = timezone.now() - timedelta(days=3)
+    steps = _steps(job, name="RUNNING", status="CANCELLED", at=at)
+    assert _renamed_then_noted().run(*steps) == 1
+    job.refresh_from_db()
+    assert job.job_name == "RUNNING"
+    assert list(JobEvent.objects.filter(job=job, detail="noted").values_list("status", "at")) == [("CANCELLED", at)]

@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 from redis import Redis
 
-from core.redis import after_commit, client
+from core.redis import after_commit, batched, client
 
 
 def free_port() -> int:
@@ -81,6 +81,35 @@ def test_a_block_without_a_savepoint_joins_the_round_trip_around_it(
 def test_outside_a_transaction_at_once():
     after_commit(client(), lambda pipe: pipe.rpush("t:after", "now"), failure="")
     assert _pushed("t:after") == ["now"]
+
+
+def test_a_batched_blocks_writes_outside_a_transaction_go_at_its_end_in_one_round_trip(redis_pipelines):
+    """After a change that is one autocommitted statement (core.prepared.PreparedChain), as after a commit."""
+    with batched():
+        after_commit(client(), lambda pipe: pipe.rpush("t:after", "a"), failure="")
+        with batched():  # an inner block adds to the outer one's round trip
+            after_commit(client(), lambda pipe: pipe.rpush("t:after", "b"), failure="")
+        assert _pushed("t:after") == []
+    assert _pushed("t:after") == ["a", "b"] and redis_pipelines == [["RPUSH", "RPUSH"]]
+
+
+def test_a_batched_block_that_raises_still_sends_what_was_owed():
+    with contextlib.suppress(ValueError), batched():
+        after_commit(client(), lambda pipe: pipe.rpush("t:after", "owed"), failure="")
+        raise ValueError
+    assert _pushed("t:after") == ["owed"]
+
+
+@pytest.mark.django_db
+def test_a_batch_sent_early_takes_no_more_writes(django_capture_on_commit_callbacks):
+    """A commit hook run before the commit (the tests' captured hooks) sent its batch: a later write
+    of the same transaction goes in a batch of its own, not into one already sent."""
+    with transaction.atomic():
+        with django_capture_on_commit_callbacks(execute=True):
+            after_commit(client(), lambda pipe: pipe.rpush("t:after", "first"), failure="")
+        with django_capture_on_commit_callbacks(execute=True):
+            after_commit(client(), lambda pipe: pipe.rpush("t:after", "second"), failure="")
+        assert _pushed("t:after") == ["first", "second"]
 
 
 def test_redis_down_is_logged_not_raised(caplog):
