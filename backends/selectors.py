@@ -6,24 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import CharField, Count, DateTimeField, IntegerField, Q, QuerySet, Subquery
+from django.db.models import CharField, Count, DateTimeField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncHour
 
 from backends.models import Backend, Timeslot
 from core.exceptions import NotFound
 from core.prepared import Param, Prepared
 
-# Every submit reads both (compiled once: core.prepared).
 _BACKEND_BY_NAME = Prepared(lambda: Backend.objects.filter(name=Param("name", CharField()))[:1])
-_TIMESLOT_STANDING = Prepared(
-    lambda: (
-        Timeslot.objects.filter(backend_id=Param("backend_id", IntegerField()))
-        .filter(end_at__gt=Param("at", DateTimeField()))
-        .filter(Q(start_at__lte=Param("at", DateTimeField())) | Q(project_id=Param("project_id", IntegerField())))
-        .order_by("start_at")
-        .values_list("project_id", "start_at")[:2]
-    )
-)
 
 
 def backend_get(name: str) -> Backend:
@@ -114,12 +104,27 @@ class TimeslotStanding:
     project_has_slot: bool  # the project has a slot running now or to come
 
 
-def timeslot_standing(*, backend: Backend, project_id: int, at: datetime) -> TimeslotStanding:
-    """One query: the slot running now (whoever holds it) and the project's first slot to come. The
-    slots of a backend never overlap, so the first two by start are enough to tell both."""
-    rows = _TIMESLOT_STANDING.all(backend_id=backend.pk, at=at, project_id=project_id)
-    holder = rows[0][0] if rows and rows[0][1] <= at else None
-    return TimeslotStanding(holder=holder, project_has_slot=any(project == project_id for project, _ in rows))
+def _backend_for_submit() -> QuerySet[Backend]:
+    at, project_id = Param("at", DateTimeField()), Param("project_id", IntegerField())
+    slots_of_project = Timeslot.objects.filter(backend=OuterRef("pk"), end_at__gt=at, project_id=project_id)
+    return (
+        Backend.objects.filter(name=Param("name", CharField()))
+        .annotate(slot_holder=timeslot_holder(OuterRef("pk"), at), project_has_slot=Exists(slots_of_project))
+        .order_by()[:1]
+    )
+
+
+# Every submit reads it (compiled once: core.prepared).
+_BACKEND_FOR_SUBMIT = Prepared(_backend_for_submit)
+
+
+def backend_for_submit(*, name: str, project_id: int, at: datetime) -> tuple[Backend, TimeslotStanding]:
+    """The backend named ``name`` and its timeslots as ``project_id``'s submit meets them at ``at``, in
+    one query."""
+    backend = _BACKEND_FOR_SUBMIT.first(name=name, at=at, project_id=project_id)
+    if backend is None:
+        raise NotFound(f"Backend {name!r} not found.")
+    return backend, TimeslotStanding(holder=backend.slot_holder, project_has_slot=backend.project_has_slot)
 
 
 def timeslot_next(*, backend_id: int, at: datetime, project_id: int | None = None) -> Timeslot | None:

@@ -199,13 +199,15 @@ _RUNNING = {
             Job.objects.select_for_update()
             .only(*_WRITER_FIELDS)
             .filter(pk=Param("job_id", UUIDField()), status=JobStatus.RUNNING)
-            .filter(**({"attempts": Param("attempt", IntegerField())} if on_attempt else {}))[:1]
+            .filter(**({"attempts": Param("attempt", IntegerField())} if on_attempt else {}))
+            .order_by()[:1]
         )
     )
     for on_attempt in (True, False)
 }
 _ENTRY_STATUSES = Prepared(
-    lambda: JobResult.objects.filter(job_id=Param("job_id", UUIDField())).values_list("index", "status")
+    # Unordered: its ordering (by the job's creation) joined the job's row to sort one job's entries.
+    lambda: JobResult.objects.filter(job_id=Param("job_id", UUIDField())).order_by().values_list("index", "status")
 )
 
 

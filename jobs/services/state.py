@@ -3,6 +3,8 @@
 Each status change is one conditional UPDATE (``... WHERE status IN (allowed)``) whose row count
 says whether this caller won, so a cancel racing a worker's start has exactly one winner; the
 winner records a JobEvent in the same transaction and announces the change (callbacks, live events).
+On PostgreSQL the UPDATE, the event and the project's counter are one statement (core.prepared's
+PreparedChain).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +23,7 @@ from django.utils import timezone
 
 from backends.selectors import timeslot_holder_id
 from core.metrics import JOB_STATUS_CHANGES
-from core.prepared import Bound, Param, PreparedInsert, PreparedUpdate
+from core.prepared import Bound, Param, PreparedChain, PreparedInsert, PreparedUpdate
 from drivers.base import EntryResult
 from jobs import live, queues
 from jobs.choices import ACTIVE, JobStatus
@@ -50,25 +53,61 @@ def transition(
     so the winner knows which side the job came from."""
     now = timezone.now()
     allowed = set(allowed)
+    values = {"status": to, "updated_at": now, **fields}
+    # A change is one statement on PostgreSQL (_change). It needs a transaction of its own only when a
+    # receiver may write beside it: a job with callbacks owes deliveries (jobs.signals).
+    alone = callbacks is not None and not callbacks
     # Inside a caller's transaction no savepoint: nobody goes on after a failed change (which dooms
     # the whole transaction), and the caller's writes after commit stay one batch (core.redis).
-    with transaction.atomic(savepoint=False):
+    with nullcontext() if alone else transaction.atomic(savepoint=False):
         for group in (allowed & ACTIVE, allowed - ACTIVE):
-            if group and _update_job(job_id, group, attempt, {"status": to, "updated_at": now, **fields}):
-                record_event(job_id, to, now, detail)
+            was_active = bool(group & ACTIVE)
+            delta = 0 if was_active == (to in ACTIVE) else 1 if to in ACTIVE else -1
+            if group and _change(job_id, group, attempt, values, (to, now, detail), delta, project_id):
                 status_changed(job_id, to, now, progress=fields.get("progress"), callbacks=callbacks)
-                was_active = bool(group & ACTIVE)
-                if was_active != (to in ACTIVE):
-                    count_active(job_id, 1 if to in ACTIVE else -1, project_id=project_id)
                 return True
     return False
+
+
+def _change(
+    job_id: uuid.UUID,
+    statuses: set[str],
+    attempt: int | None,
+    values: dict[str, Any],
+    event: tuple[str, datetime, str],
+    delta: int,
+    project_id: int | None,
+) -> bool:
+    """The job's UPDATE (``values``, if its status is one of ``statuses`` and it is on ``attempt``),
+    then its event and, by ``delta``, its project's count of active jobs; True when the job changed.
+    As one PreparedChain (one statement on PostgreSQL), unless a value is an expression of its own or
+    the counter's project is not known: then in turn."""
+    status, at, detail = event
+    if (delta and project_id is None) or any(hasattr(value, "resolve_expression") for value in values.values()):
+        with transaction.atomic(savepoint=False):
+            if not _update_job(job_id, statuses, attempt, values):
+                return False
+            record_event(job_id, status, at, detail)
+            if delta:
+                count_active(job_id, delta, project_id=project_id)
+        return True
+    update, params = _prepared_update(statuses, attempt, values)
+    key = (id(update), bool(delta))
+    chain = _CHAINS.get(key) or _CHAINS.setdefault(
+        key, PreparedChain(update, EVENT, *([_COUNT_ACTIVE] if delta else []))
+    )
+    steps = [{"where_job_id": job_id, **params}, {"job_id": job_id, "status": status, "at": at, "detail": detail[:500]}]
+    if delta:
+        steps.append({"project_id": project_id, "delta": delta})
+    return bool(chain.run(*steps))
 
 
 # The state machine's own statements, compiled once per shape (core.prepared): a status change's
 # UPDATE by the statuses it may leave, whether it is a worker's (on an attempt) and the fields it
 # writes; its event; the counter.
 _JOB_UPDATES: dict[tuple, PreparedUpdate] = {}
-_INSERT_EVENT = PreparedInsert(JobEvent, ("job_id", "status", "at", "detail"))
+_CHAINS: dict[tuple, PreparedChain] = {}  # by UPDATE and whether the counter moves
+EVENT = PreparedInsert(JobEvent, ("job_id", "status", "at", "detail"))  # a change's timeline entry
 # Never below zero, even for rows written around the state machine; jobs_reconcile recounts.
 _COUNT_ACTIVE = PreparedUpdate(
     lambda: Project.objects.filter(pk=Param("project_id", IntegerField())),
@@ -78,7 +117,7 @@ _COUNT_ACTIVE = PreparedUpdate(
 
 def record_event(job_id: uuid.UUID, status: str, at: datetime, detail: str = "") -> None:
     """The job's timeline entry of a status change (in the change's transaction)."""
-    _INSERT_EVENT.run(job_id=job_id, status=status, at=at, detail=detail[:500])
+    EVENT.run(job_id=job_id, status=status, at=at, detail=detail[:500])
 
 
 def _job_update(statuses: set[str], on_attempt: bool, templates: dict[str, Any]) -> PreparedUpdate:
@@ -95,22 +134,31 @@ def _job_update(statuses: set[str], on_attempt: bool, templates: dict[str, Any])
     return PreparedUpdate(rows, written)
 
 
-def _update_job(job_id: uuid.UUID, statuses: set[str], attempt: int | None, values: dict[str, Any]) -> int:
-    """``values`` written if the job's status is one of ``statuses`` (and it is on ``attempt``); the rows
-    written, 0 or 1. A value is a plain value or a ``Bound`` expression."""
-    if any(hasattr(value, "resolve_expression") for value in values.values()):
-        # An expression of its own is a shape of its own: through the ORM.
-        where = {"pk": job_id} if attempt is None else {"pk": job_id, "attempts": attempt}
-        return Job.objects.filter(status__in=sorted(statuses), **where).update(**values)
+def _prepared_update(
+    statuses: set[str], attempt: int | None, values: dict[str, Any]
+) -> tuple[PreparedUpdate, dict[str, Any]]:
+    """The prepared UPDATE writing ``values`` (plain values or ``Bound`` expressions) if the job's status
+    is one of ``statuses`` (and it is on ``attempt``), and its parameters but the job's id."""
     templates = {name: value.template if isinstance(value, Bound) else None for name, value in values.items()}
     key = (frozenset(statuses), attempt is not None, tuple(sorted((n, id(t)) for n, t in templates.items())))
     update = _JOB_UPDATES.get(key) or _JOB_UPDATES.setdefault(
         key, _job_update(statuses, attempt is not None, templates)
     )
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = {"where_attempt": attempt}
     for name, value in values.items():
         params.update(value.params if isinstance(value, Bound) else {name: value})
-    return update.run(where_job_id=job_id, where_attempt=attempt, **params)
+    return update, params
+
+
+def _update_job(job_id: uuid.UUID, statuses: set[str], attempt: int | None, values: dict[str, Any]) -> int:
+    """``values`` written if the job's status is one of ``statuses`` (and it is on ``attempt``); the rows
+    written, 0 or 1."""
+    if any(hasattr(value, "resolve_expression") for value in values.values()):
+        # An expression of its own is a shape of its own: through the ORM.
+        where = {"pk": job_id} if attempt is None else {"pk": job_id, "attempts": attempt}
+        return Job.objects.filter(status__in=sorted(statuses), **where).update(**values)
+    update, params = _prepared_update(statuses, attempt, values)
+    return update.run(where_job_id=job_id, **params)
 
 
 def count_active(job_id: uuid.UUID, delta: int, *, project_id: int | None = None) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, IntegerField
 from django.utils import timezone
 
 from backends.models import Backend, BackendStatus
-from backends.selectors import backend_get, timeslot_standing
+from backends.selectors import TimeslotStanding, backend_for_submit
 from core.exceptions import (
     BackendUnavailable,
     Conflict,
@@ -20,13 +21,14 @@ from core.exceptions import (
     NotFound,
     QuotaExceeded,
 )
-from core.prepared import Param, PreparedInsert, PreparedUpdate
+from core.prepared import Param, PreparedChain, PreparedInsert, PreparedUpdate
+from core.redis import batched
 from drivers import primitives
 from drivers.registry import get_driver
 from jobs.choices import JobStatus
 from jobs.models import Job, Tag
 from jobs.presenters import driver_job
-from jobs.services.state import enqueue_if_allowed, record_event, status_changed, tags_named
+from jobs.services.state import EVENT, enqueue_if_allowed, status_changed, tags_named
 from projects.models import Project, User
 from projects.permissions import can_submit
 
@@ -79,22 +81,19 @@ def _check_backend(backend: Backend, spec: JobSpec) -> None:
         )
 
 
-def _check_timeslots(backend: Backend, project: Project, spec: JobSpec, now) -> int | None:
+def _check_timeslots(backend: Backend, project: Project, spec: JobSpec, standing: TimeslotStanding) -> None:
     """IQM's two refusals: a backend that runs only in timeslots needs ``use_timeslot``, and a job
-    with it needs a slot of its project on the backend, running or to come. Answers the project
-    holding the backend now (None when no slot runs), which decides whether the job waits in Redis."""
+    with it needs a slot of its project on the backend, running or to come."""
     if backend.requires_timeslot and not spec.use_timeslot:
         raise Conflict(
             f"Backend {backend.name} runs jobs only in booked timeslots: submit with use_timeslot.",
             error_code="timeslot_required", field="use_timeslot",
         )  # fmt: skip
-    standing = timeslot_standing(backend=backend, project_id=project.pk, at=now)
     if spec.use_timeslot and not standing.project_has_slot:
         raise Conflict(
             f"Project {project.slug} has no active or upcoming timeslot on backend {backend.name}.",
             error_code="no_booked_timeslots", field="use_timeslot",
         )  # fmt: skip
-    return standing.holder
 
 
 def _check_project_quotas(project: Project, spec: JobSpec) -> None:
@@ -125,11 +124,17 @@ def _known_tags(job: Job, tags: list[Tag]) -> None:
     job._prefetched_objects_cache = {"tags": stored}
 
 
-# Every submit's writes, compiled once (core.prepared).
+# Every submit's writes, compiled once (core.prepared): the quota, as one conditional increment, so
+# concurrent submits cannot all slip under it; then the job and its event, only if it was taken. One
+# statement on PostgreSQL, which locks the project's row only while it runs.
 _INSERT_JOB = PreparedInsert(Job)
-_TAKE_QUOTA = PreparedUpdate(
-    lambda: Project.objects.filter(pk=Param("project_id", IntegerField()), active_jobs__lt=F("max_queued_jobs")),
-    lambda: {"active_jobs": F("active_jobs") + 1},
+_SUBMIT = PreparedChain(
+    PreparedUpdate(
+        lambda: Project.objects.filter(pk=Param("project_id", IntegerField()), active_jobs__lt=F("max_queued_jobs")),
+        lambda: {"active_jobs": F("active_jobs") + 1},
+    ),
+    _INSERT_JOB,
+    EVENT,
 )
 
 
@@ -137,10 +142,11 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
     """Validate a submission against its backend and project, store it QUEUED and enqueue it after commit."""
     if not can_submit(user, project):
         raise NotFound(f"Project {project.project_id} not found.")
-    backend = backend_get(spec.backend)
+    # The project holding the backend by a timeslot now (if any) decides whether the job waits in Redis.
+    backend, standing = backend_for_submit(name=spec.backend, project_id=project.pk, at=timezone.now())
     _check_backend(backend, spec)
     _check_project_quotas(project, spec)
-    holder = _check_timeslots(backend, project, spec, timezone.now())
+    _check_timeslots(backend, project, spec, standing)
     job = Job(
         job_id=spec.job_id or uuid.uuid4(),
         project=project,
@@ -174,26 +180,26 @@ def job_submit(*, user: User, project: Project, spec: JobSpec) -> Job:
     if project.active_jobs >= project.max_queued_jobs:
         # The row as the caller read it: a fast refusal, decided for real below.
         _over_quota(project, project.active_jobs, project.max_queued_jobs)
+    # A plain submit writes one chain: a statement that is its own transaction (its Redis writes go
+    # in one batch after it). Tags are rows of their own and a job with callbacks owes deliveries:
+    # those need a transaction around it; inside a caller's, a savepoint, so that a refusal (a taken
+    # job_id) leaves the caller's transaction usable.
+    own = spec.tags or job.callbacks or connection.in_atomic_block
     try:
-        with transaction.atomic():
-            if spec.job_id is not None and Job.objects.filter(pk=spec.job_id).exists():
-                raise Conflict(f"job_id {spec.job_id} is already used.", error_code="conflict")
+        with batched(), transaction.atomic() if own else nullcontext():
             now = timezone.now()
             job.created_at = job.updated_at = job.queued_at = now
-            _INSERT_JOB.save_new(job)
+            event = {"job_id": job.job_id, "status": JobStatus.QUEUED, "at": now, "detail": ""}
+            if not _SUBMIT.run({"project_id": project.pk}, _INSERT_JOB.row(job), event):
+                counts = Project.objects.filter(pk=project.pk).values_list("active_jobs", "max_queued_jobs")
+                _over_quota(project, *counts.get())  # nothing was written
+            _INSERT_JOB.saved(job)
             tags = tags_named(spec.tags) if spec.tags else []
             if tags:
                 job.tags.set(tags)
             _known_tags(job, tags)
-            record_event(job.job_id, JobStatus.QUEUED, now)
             status_changed(job.job_id, JobStatus.QUEUED, now, progress=0, callbacks=job.callbacks)
-            enqueue_if_allowed(job, holder=holder)
-            # The quota, as one conditional increment: concurrent submits cannot all slip under it,
-            # and, last in the transaction, it locks the project's row only until the commit.
-            taken = _TAKE_QUOTA.run(project_id=project.pk)
-            if not taken:
-                counts = Project.objects.filter(pk=project.pk).values_list("active_jobs", "max_queued_jobs")
-                _over_quota(project, *counts.get())  # rolls the job back
-    except IntegrityError as exc:
+            enqueue_if_allowed(job, holder=standing.holder)
+    except IntegrityError as exc:  # the job_id is taken: the statement wrote nothing, quota included
         raise Conflict(f"job_id {job.job_id} is already used.", error_code="conflict") from exc
     return job

@@ -1,0 +1,107 @@
+"""The database round trips of the hot paths (issue 14). On PostgreSQL a status change (the job's
+UPDATE, its event, its project's counter) and a submit (the quota, the job, its event) are one
+statement each; one that is all its transaction writes is its own transaction, with no BEGIN and
+COMMIT around it. Run outside a test transaction, as the worker and the web server run."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+
+from drivers.base import EntryResult
+from jobs import services
+from jobs.models import Job, JobEvent
+from tests.factories import make_tenant, submit_bell
+from webhooks.models import CallbackDelivery
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+POSTGRES = connection.vendor == "postgresql"
+WRITES = ("INSERT", "UPDATE", "WITH", "DELETE")
+
+
+@pytest.fixture
+def commits(monkeypatch) -> list[int]:
+    """The transactions committed, counted where Django commits them."""
+    made: list[int] = []
+    wrapper = connections["default"]
+    real = wrapper.commit
+
+    def commit() -> None:
+        made.append(1)
+        real()
+
+    monkeypatch.setattr(wrapper, "commit", commit)
+    return made
+
+
+def writes(ran: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in ran.captured_queries if query["sql"].lstrip().startswith(WRITES)]
+
+
+def test_a_plain_submit_is_one_write_and_no_transaction_of_its_own_on_postgresql(commits):
+    tenant = make_tenant()
+    commits.clear()
+    with CaptureQueriesContext(connection) as ran:
+        job = submit_bell(tenant)
+    assert (len(writes(ran)), len(commits)) == ((1, 0) if POSTGRES else (3, 1))
+    assert Job.objects.get(pk=job.pk).status == "QUEUED"
+    assert list(JobEvent.objects.filter(job=job).values_list("status", flat=True)) == ["QUEUED"]
+    tenant.project.refresh_from_db()
+    assert tenant.project.active_jobs == 1
+
+
+def test_a_submit_with_tags_writes_them_in_the_same_transaction(commits):
+    tenant = make_tenant()
+    commits.clear()
+    job = submit_bell(tenant, tags=["a", "b"])
+    assert len(commits) == 1
+    assert sorted(Job.objects.get(pk=job.pk).tags.values_list("name", flat=True)) == ["a", "b"]
+
+
+def warmed(job) -> Job:
+    """``job``, once the worker has started a job of its backend before (the first start of a backend's
+    configuration stores its snapshot, in a transaction of its own)."""
+    warm = submit_bell(make_tenant())
+    services.job_start(job_id=warm.job_id)
+    return job
+
+
+def test_a_workers_start_of_a_job_without_callbacks_is_one_read_and_one_write(commits):
+    job = warmed(submit_bell(make_tenant()))
+    commits.clear()
+    with CaptureQueriesContext(connection) as ran:
+        assert services.job_start(job_id=job.job_id, worker_name="w") is not None
+    if POSTGRES:
+        assert (len(ran), len(commits)) == (2, 0)
+    assert list(JobEvent.objects.filter(job=job).values_list("status", flat=True)) == ["QUEUED", "RUNNING"]
+    assert Job.objects.get(pk=job.pk).worker_name == "w"
+
+
+def test_a_jobs_finish_writes_its_entry_and_its_change_in_one_transaction(commits):
+    tenant = make_tenant()
+    job = submit_bell(tenant)
+    started = services.job_start(job_id=job.job_id)
+    commits.clear()
+    with CaptureQueriesContext(connection) as ran:
+        entry = (0, EntryResult(status="COMPLETED", results={"00": 1}))
+        assert services.job_finish(job_id=job.job_id, attempt=started.attempts, last=entry) == "COMPLETED"
+    assert len(commits) == 1
+    if POSTGRES:  # the entry's INSERT, then the change: UPDATE, event and counter in one
+        assert len(writes(ran)) == 2
+    tenant.project.refresh_from_db()
+    assert tenant.project.active_jobs == 0
+    assert list(JobEvent.objects.filter(job=job).values_list("status", flat=True)) == ["QUEUED", "RUNNING", "COMPLETED"]
+
+
+def test_a_change_that_owes_callbacks_writes_their_deliveries_in_its_own_transaction(commits):
+    hook = {"name": "hook", "type": "status", "method": "post", "url": "http://127.0.0.1:9/hook"}
+    job = warmed(submit_bell(make_tenant(), callbacks=[hook]))
+    commits.clear()
+    assert services.job_start(job_id=job.job_id) is not None
+    assert len(commits) == 1
+    assert list(CallbackDelivery.objects.filter(job_id=job.job_id).values_list("job_status", flat=True)) == [
+        "QUEUED",
+        "RUNNING",
+    ]
