@@ -33,6 +33,32 @@ def timed(call: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def fresh_database(pg: str, name: str) -> str:
+    """The URL of database ``name`` on the PostgreSQL server ``pg``, made anew (empty)."""
+    import psycopg  # the benchmarks on PostgreSQL only
+
+    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{pg}/{name}"
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU used so far by the PostgreSQL server on this machine, the backends that have ended included
+    (the postmaster's reaped children): a benchmark on PostgreSQL counts its database's work too."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # gone meanwhile
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if name.startswith("postgres"):
+            total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / tick
+
+
 # --- a portal over HTTP ----------------------------------------------------------------------------
 
 

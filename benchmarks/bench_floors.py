@@ -12,8 +12,11 @@ with RQ and Aer alone, and the ratio.
     .venv/bin/python benchmarks/bench_floors.py --jobs 1000 --samples 50
     .venv/bin/python benchmarks/bench_floors.py --memory-jobs 10000   # and a worker's memory over 10k jobs
 
-On a temporary SQLite database and Redis database 10 (``REDIS_URL`` to use another); run it on an
-otherwise idle machine, and compare ratios within one run.
+On a temporary SQLite database, or with ``--pg URL`` a fresh database on that PostgreSQL server
+(whose CPU then counts in a job's), and Redis database 10 (``REDIS_URL`` to use another); run it on
+an otherwise idle machine, and compare ratios within one run.
+
+    .venv/bin/python benchmarks/bench_floors.py --jobs 1000 --pg postgresql://postgres@127.0.0.1:5432
 """
 
 from __future__ import annotations
@@ -28,10 +31,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import fresh_database, postgres_cpu_seconds
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB = Path(tempfile.mkdtemp(prefix="portal-floors-")) / "bench.sqlite3"
-os.environ["DATABASE_URL"] = f"sqlite:///{DB}"
+# The database is chosen before Django starts: --pg is read here, and again (for --help) in main.
+_early = argparse.ArgumentParser(add_help=False)
+_early.add_argument("--pg")
+PG = _early.parse_known_args()[0].pg
+if PG:
+    os.environ["DATABASE_URL"] = fresh_database(PG, "portal_floors")
+else:
+    os.environ["DATABASE_URL"] = f"sqlite:///{Path(tempfile.mkdtemp(prefix='portal-floors-')) / 'bench.sqlite3'}"
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/10")
 os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
 
@@ -98,7 +109,8 @@ def cpu_seconds() -> float:
     Redis: the machine's load changes wall-clock rates from run to run, much less what a job costs."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     info = redis_client().info("cpu")
-    return usage.ru_utime + usage.ru_stime + info["used_cpu_user"] + info["used_cpu_sys"]
+    database = postgres_cpu_seconds() if PG else 0.0
+    return usage.ru_utime + usage.ru_stime + info["used_cpu_user"] + info["used_cpu_sys"] + database
 
 
 def cpu_per_job(drain, count: int) -> float:
@@ -237,6 +249,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=400)
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--memory-jobs", type=int, default=0, help="then the memory of one worker over this many jobs")
+    parser.add_argument("--pg", help="a PostgreSQL server's URL (postgresql://user@host:port): a fresh database there")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     redis_client().flushdb()
@@ -262,7 +275,8 @@ def main() -> None:
     print(f"\n{'figure':52} {'portal':>12} {'floor':>12} {'ratio':>8}")
     print(f"{f'{args.jobs} tiny jobs drained by 2 workers, jobs/s':52} {portal_rate:12.1f} {rq_rate:12.1f} "
           f"{portal_rate / rq_rate:7.2f}x")  # fmt: skip
-    print(f"{'  CPU per drained job, ms (workers and Redis)':52} {portal_cpu * 1000:12.2f} {rq_cpu * 1000:12.2f} "
+    counted = "workers, Redis, PostgreSQL" if PG else "workers and Redis"
+    print(f"{f'  CPU per drained job, ms ({counted})':52} {portal_cpu * 1000:12.2f} {rq_cpu * 1000:12.2f} "
           f"{rq_cpu / portal_cpu:7.2f}x")  # fmt: skip
     print(f"{'Bell submit -> COMPLETED, idle, p50 ms':52} {portal_latency * 1000:12.1f} {floor * 1000:12.1f} "
           f"{portal_latency / floor:7.2f}x")  # fmt: skip

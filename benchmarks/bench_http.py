@@ -34,19 +34,12 @@ from pathlib import Path
 import psutil
 import psycopg
 import requests
-from _common import ROOT, free_port, spawn_portal
+from _common import ROOT, free_port, fresh_database, spawn_portal
 
 BENCH = Path(__file__).resolve().parent
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 FLOOR_TOKEN = "floor-token"
 BODY = {"code_type": "qasm2", "source_code": [BELL], "backend": "dummy", "shots": 100}
-
-
-def fresh_database(pg: str, name: str) -> str:
-    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{pg}/{name}"
 
 
 def wrk(url: str, token: str, *, connections: int, seconds: int) -> dict[str, float]:
