@@ -163,13 +163,15 @@ def post_raw(client, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def run_worker() -> Callable[[], int]:
+def run_worker(django_capture_on_commit_callbacks) -> Callable[[], int]:
     """Run a real RQ worker in this process (SimpleWorker, burst) until the job queues are empty; it
-    dequeues as the portal's workers do (``queues.JobQueue``)."""
+    dequeues as the portal's workers do (``queues.JobQueue``). Its writes' commit hooks run as after
+    its commits (its events, its drawings' push), so none is left for a later write to join."""
 
     def work() -> int:
         worker = SimpleWorker(queues.job_queues(), connection=queues.connection(), queue_class=queues.JobQueue)
-        worker.work(burst=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            worker.work(burst=True)
         return worker.successful_job_count
 
     return work

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -23,6 +24,7 @@ from core.exceptions import (
     PermissionDenied,
 )
 from core.prepared import Param, Prepared
+from core.redis import batched
 from drivers.base import EntryResult
 from jobs import live, queues
 from jobs.choices import CANCELLABLE, CIRCUIT_CODE_TYPES, DELETABLE, FINAL, JobStatus
@@ -33,6 +35,7 @@ from jobs.services.state import (
     discard_outcome,
     enqueue_missing,
     fill_missing_entries,
+    result_insert,
     result_row,
     store_result,
     tags_named,
@@ -205,6 +208,28 @@ _RUNNING = {
     )
     for on_attempt in (True, False)
 }
+# A finish's one read: the running job's fields its change needs and its stored entries (an entry-less
+# job is one row whose entry columns are null).
+_FINISHING = {
+    on_attempt: Prepared(
+        lambda on_attempt=on_attempt: (
+            Job.objects.filter(pk=Param("job_id", UUIDField()), status=JobStatus.RUNNING)
+            .filter(**({"attempts": Param("attempt", IntegerField())} if on_attempt else {}))
+            .order_by()
+            .values_list(
+                "project_id",
+                "callbacks",
+                "num_entries",
+                "code_type",
+                "num_qubits",
+                "attempts",
+                "entries__index",
+                "entries__status",
+            )  # fmt: skip
+        )
+    )
+    for on_attempt in (True, False)
+}
 _ENTRY_STATUSES = Prepared(
     # Unordered: its ordering (by the job's creation) joined the job's row to sort one job's entries.
     lambda: JobResult.objects.filter(job_id=Param("job_id", UUIDField())).order_by().values_list("index", "status")
@@ -244,18 +269,25 @@ def job_start(*, job_id: uuid.UUID, worker_name: str = "") -> Job | None:
     return job
 
 
+def _entry_moves(
+    num_entries: int, num_qubits: int | None, index: int, entry: EntryResult, done: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What one entry's outcome moves in a RUNNING job of ``num_entries`` (and ``num_qubits``) that has
+    ``done`` other entries stored: the job fields (progress, num_qubits) and its progress event."""
+    fields: dict[str, Any] = {"progress": min(100, (done + 1) * 100 // max(num_entries, 1))}
+    if entry.num_qubits is not None and (num_qubits or 0) < entry.num_qubits:
+        fields["num_qubits"] = entry.num_qubits
+    event = {"event": "progress", "job_status": JobStatus.RUNNING, "progress": fields["progress"], "index": index,
+             "entry_status": entry.status}  # fmt: skip
+    return fields, event
+
+
 def _store_entry(job: Job, index: int, entry: EntryResult, done: int) -> dict[str, Any]:
     """Insert one entry's outcome of a locked RUNNING ``job`` that has ``done`` other entries stored,
     and its progress event after commit; answers the job fields it moves (progress, num_qubits)."""
     store_result(job.job_id, index, entry, ended_at=timezone.now())
-    fields: dict[str, Any] = {"progress": min(100, (done + 1) * 100 // max(job.num_entries, 1))}
-    if entry.num_qubits is not None and (job.num_qubits or 0) < entry.num_qubits:
-        fields["num_qubits"] = entry.num_qubits
-    live.publish_on_commit(
-        job.job_id,
-        {"event": "progress", "job_status": JobStatus.RUNNING, "progress": fields["progress"], "index": index,
-         "entry_status": entry.status},
-    )  # fmt: skip
+    fields, event = _entry_moves(job.num_entries, job.num_qubits, index, entry, done)
+    live.publish_on_commit(job.job_id, event)
     return fields
 
 
@@ -283,25 +315,34 @@ def job_finish(
     *, job_id: uuid.UUID, attempt: int | None = None, last: tuple[int, EntryResult] | None = None
 ) -> str | None:
     """RUNNING -> COMPLETED when every entry completed, else FAILED. ``last``: the final entry's
-    (index, outcome), stored in the same transaction (a one-entry job then commits once for its
-    outcome and its end). Returns the final status, or None when the job had already left RUNNING
-    (or this attempt)."""
-    with transaction.atomic():
-        job = _running(job_id, attempt)
-        if job is None:
-            return None
-        statuses = dict(_ENTRY_STATUSES.all(job_id=job_id))
-        fields: dict[str, Any] = {}
-        if last is not None and last[0] not in statuses:
-            fields = _store_entry(job, last[0], last[1], len(statuses))
-            statuses[last[0]] = last[1].status
-        final = status_from_entries(statuses.values(), job.num_entries)
-        fields["progress"] = 100
+    (index, outcome), stored with the change, only if it wins: a one-entry job's end is one read and
+    one statement on PostgreSQL. Returns the final status, or None when the job had already left
+    RUNNING (or this attempt).
+
+    No lock between the read and the change: the change is conditional on RUNNING and the attempt,
+    and only this attempt's worker writes its entries meanwhile; whoever took the job from it (a
+    recovery, an operator, set_job_results) changed its status, and then this change writes nothing."""
+    rows = _FINISHING[attempt is not None].all(job_id=job_id, attempt=attempt)
+    if not rows:
+        return None
+    project_id, callbacks, num_entries, code_type, num_qubits, attempts = rows[0][:6]
+    statuses = {index: status for *_, index, status in rows if index is not None}
+    now = timezone.now()
+    fields: dict[str, Any] = {}
+    row = on_win = None
+    if last is not None and last[0] not in statuses:
+        index, entry = last
+        fields, event = _entry_moves(num_entries, num_qubits, index, entry, len(statuses))
+        row = result_insert(job_id, index, entry, ended_at=now)
+        on_win = partial(live.publish_on_commit, job_id, event)
+        statuses[index] = entry.status
+    final = status_from_entries(statuses.values(), num_entries)
+    with batched():  # its events and its drawings' push: one round trip
         won = transition(
-            job_id, allowed=[JobStatus.RUNNING], to=final, attempt=job.attempts, callbacks=job.callbacks,
-            project_id=job.project_id, ended_at=timezone.now(), **fields,
+            job_id, allowed=[JobStatus.RUNNING], to=final, attempt=attempts, callbacks=callbacks,
+            project_id=project_id, row=row, on_win=on_win, ended_at=now, **{**fields, "progress": 100},
         )  # fmt: skip
-        if won and job.code_type in CIRCUIT_CODE_TYPES:
+        if won and code_type in CIRCUIT_CODE_TYPES:
             queues.enqueue_drawing(job_id)
     return final if won else None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
@@ -42,11 +42,15 @@ def transition(
     attempt: int | None = None,
     callbacks: list[dict[str, Any]] | None = None,
     project_id: int | None = None,
+    row: tuple[PreparedInsert, dict[str, Any]] | None = None,
+    on_win: Callable[[], None] | None = None,
     **fields: Any,
 ) -> bool:
     """Move the job to ``to`` if its status is in ``allowed`` (and, for a worker's write, the job is
     still on that worker's ``attempt``); True when this call won. ``callbacks`` and ``project_id``: the
     job's, when the caller has read the row already (saves the webhooks a query, the counter a subquery).
+    ``row``: an insert and its values written with the change, only if it wins (a run's final entry);
+    ``on_win``: called when it wins, before the change is announced (that entry's progress event).
 
     A change into or out of an active status moves the project's ``active_jobs`` in the same
     transaction. When ``allowed`` mixes active and ended statuses, the active ones are tried first,
@@ -63,7 +67,9 @@ def transition(
         for group in (allowed & ACTIVE, allowed - ACTIVE):
             was_active = bool(group & ACTIVE)
             delta = 0 if was_active == (to in ACTIVE) else 1 if to in ACTIVE else -1
-            if group and _change(job_id, group, attempt, values, (to, now, detail), delta, project_id):
+            if group and _change(job_id, group, attempt, values, row, (to, now, detail), delta, project_id):
+                if on_win is not None:
+                    on_win()
                 status_changed(job_id, to, now, progress=fields.get("progress"), callbacks=callbacks)
                 return True
     return False
@@ -74,29 +80,32 @@ def _change(
     statuses: set[str],
     attempt: int | None,
     values: dict[str, Any],
+    row: tuple[PreparedInsert, dict[str, Any]] | None,
     event: tuple[str, datetime, str],
     delta: int,
     project_id: int | None,
 ) -> bool:
     """The job's UPDATE (``values``, if its status is one of ``statuses`` and it is on ``attempt``),
-    then its event and, by ``delta``, its project's count of active jobs; True when the job changed.
-    As one PreparedChain (one statement on PostgreSQL), unless a value is an expression of its own or
-    the counter's project is not known: then in turn."""
+    then ``row``, its event and, by ``delta``, its project's count of active jobs; True when the job
+    changed. As one PreparedChain (one statement on PostgreSQL), unless a value is an expression of
+    its own or the counter's project is not known: then in turn."""
     status, at, detail = event
     if (delta and project_id is None) or any(hasattr(value, "resolve_expression") for value in values.values()):
         with transaction.atomic(savepoint=False):
             if not _update_job(job_id, statuses, attempt, values):
                 return False
+            if row is not None:
+                row[0].run(**row[1])
             record_event(job_id, status, at, detail)
             if delta:
                 count_active(job_id, delta, project_id=project_id)
         return True
     update, params = _prepared_update(statuses, attempt, values)
-    key = (id(update), bool(delta))
-    chain = _CHAINS.get(key) or _CHAINS.setdefault(
-        key, PreparedChain(update, EVENT, *([_COUNT_ACTIVE] if delta else []))
-    )
-    steps = [{"where_job_id": job_id, **params}, {"job_id": job_id, "status": status, "at": at, "detail": detail[:500]}]
+    writes = [update, *([row[0]] if row else []), EVENT, *([_COUNT_ACTIVE] if delta else [])]
+    key = tuple(id(write) for write in writes)
+    chain = _CHAINS.get(key) or _CHAINS.setdefault(key, PreparedChain(*writes))
+    steps = [{"where_job_id": job_id, **params}, *([row[1]] if row else [])]
+    steps.append({"job_id": job_id, "status": status, "at": at, "detail": detail[:500]})
     if delta:
         steps.append({"project_id": project_id, "delta": delta})
     return bool(chain.run(*steps))
@@ -106,7 +115,7 @@ def _change(
 # UPDATE by the statuses it may leave, whether it is a worker's (on an attempt) and the fields it
 # writes; its event; the counter.
 _JOB_UPDATES: dict[tuple, PreparedUpdate] = {}
-_CHAINS: dict[tuple, PreparedChain] = {}  # by UPDATE and whether the counter moves
+_CHAINS: dict[tuple, PreparedChain] = {}  # by their writes
 EVENT = PreparedInsert(JobEvent, ("job_id", "status", "at", "detail"))  # a change's timeline entry
 # Never below zero, even for rows written around the state machine; jobs_reconcile recounts.
 _COUNT_ACTIVE = PreparedUpdate(
@@ -210,6 +219,13 @@ _INSERT_ENTRY = PreparedInsert(
 def store_result(job_id: uuid.UUID, index: int, entry: EntryResult, *, ended_at: datetime) -> None:
     """Insert one entry's outcome (``result_row``'s row), in the caller's transaction."""
     _INSERT_ENTRY.save_new(result_row(job_id, index, entry, ended_at=ended_at))
+
+
+def result_insert(
+    job_id: uuid.UUID, index: int, entry: EntryResult, *, ended_at: datetime
+) -> tuple[PreparedInsert, dict[str, Any]]:
+    """``store_result``'s insert and its values, for a ``transition`` to write with its change."""
+    return _INSERT_ENTRY, _INSERT_ENTRY.row(result_row(job_id, index, entry, ended_at=ended_at))
 
 
 def discard_outcome(job_id: uuid.UUID, *, rerun: bool = False) -> None:

@@ -25,13 +25,12 @@ BAD = "OPENQASM 2.0; qreg q[1]; bogus q[0];"
 
 
 @pytest.fixture
-def ran(tenant, submit, run_worker, django_capture_on_commit_callbacks):
+def ran(tenant, submit, run_worker):
     """Submit as ``tenant`` and run the job; its drawing task is then waiting in Redis."""
 
     def run(**fields) -> Job:
         job_id = submit(tenant, **fields)["job_id"]
-        with django_capture_on_commit_callbacks(execute=True):
-            run_worker()
+        run_worker()
         return Job.objects.get(pk=job_id)
 
     return run
