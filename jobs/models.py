@@ -32,16 +32,18 @@ class Job(models.Model):
     """
 
     job_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="jobs")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
-    backend = models.ForeignKey("backends.Backend", on_delete=models.PROTECT, related_name="jobs")
+    # No index of their own: the composite indexes below lead with each of them (every index is
+    # written on each status change, as status is in some: a worker's start and end write them all).
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="jobs", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs", db_index=False)
+    backend = models.ForeignKey("backends.Backend", on_delete=models.PROTECT, related_name="jobs", db_index=False)
     # The backend as the job's (last) run found it (set when a worker starts it).
     backend_snapshot = models.ForeignKey(
         "backends.BackendSnapshot", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     job_name = models.CharField(max_length=200, null=True, blank=True)
     description = models.TextField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     code_type = models.CharField(max_length=16, choices=CodeType.choices)
     source_blob = models.BinaryField(null=True, editable=False)
     code_compress_level = models.PositiveSmallIntegerField(default=0)
@@ -95,6 +97,9 @@ class Job(models.Model):
             ),
             # A backend's jobs by when they ended: its page's jobs per hour, read off the index.
             models.Index(fields=["backend", "ended_at"], name="job_backend_ended"),
+            # Every job of a status (reconcile, the queues' counts). A plain index: db_index on a
+            # CharField adds a second one for LIKE on PostgreSQL, which no query of a status makes.
+            models.Index(fields=["status"], name="job_status"),
         ]
 
     def __str__(self) -> str:
@@ -119,7 +124,8 @@ class Job(models.Model):
 class JobResult(models.Model):
     """The outcome of one ``source_code`` entry, in the seed's result shape."""
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="entries")
+    # Its index is unique_job_entry's (job, index), which leads with the job.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="entries", db_index=False)
     index = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=JobStatus.choices)
     results = models.JSONField(null=True)
