@@ -41,3 +41,21 @@ def test_postgresql_connections_price_index_reads_as_an_ssd_does():
     with connection.cursor() as cursor:
         cursor.execute("SHOW random_page_cost")
         assert float(cursor.fetchone()[0]) == 1.1
+
+
+@pytest.mark.django_db
+def test_postgresql_prepares_a_statement_run_again_and_again():
+    """Values bound on the server (settings.PG_PREPARED_STATEMENTS): a fixed-shape statement run a
+    fifth time in a connection is prepared, and PostgreSQL no longer parses and plans it each time."""
+    from django.db import connection
+
+    from backends.selectors import backend_get
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL connection setting")
+    for _ in range(6):
+        backend_get("dummy")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "drivers_backend"' in statement for statement in prepared), prepared
