@@ -164,6 +164,7 @@ else:
     # Django's default, values inlined by the client and nothing prepared, is what a pooler in
     # transaction mode (PgBouncer without max_prepared_statements) needs: PG_PREPARED_STATEMENTS=false.
     if env_bool("PG_PREPARED_STATEMENTS", True):
+        DATABASES["default"]["ENGINE"] = "core.postgresql"  # bulk writes within the bound parameters' limit
         DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 
 # Threads per web process for every request but the event streams (portal/asgi.py). Few, because a

@@ -59,3 +59,21 @@ def test_postgresql_prepares_a_statement_run_again_and_again():
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any('FROM "drivers_backend"' in statement for statement in prepared), prepared
+
+
+@pytest.mark.django_db
+def test_a_bulk_write_past_the_bound_parameters_limit_is_split():
+    """Values bound on the server allow 65,535 a statement: 7,000 entries of 11 columns go in batches."""
+    from django.db import connection
+
+    from drivers.base import EntryResult
+    from jobs.models import JobResult
+    from jobs.services.state import result_row
+    from tests.factories import make_tenant, submit_bell
+
+    job = submit_bell(make_tenant())
+    rows = [result_row(job.job_id, i, EntryResult(status="FAILED"), ended_at=job.created_at) for i in range(7000)]
+    JobResult.objects.bulk_create(rows)
+    assert JobResult.objects.filter(job=job).count() == 7000
+    if connection.vendor == "postgresql":
+        assert connection.ops.bulk_batch_size(JobResult._meta.concrete_fields, rows) < 7000
