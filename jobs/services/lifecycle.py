@@ -225,7 +225,7 @@ _FINISHING = {
                 "attempts",
                 "entries__index",
                 "entries__status",
-            )  # fmt: skip
+            )
         )
     )
     for on_attempt in (True, False)
