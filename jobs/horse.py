@@ -138,11 +138,19 @@ class WorkProcess:
 
     def send_task(self, kind: str, job_id: str) -> None:
         """Run the portal's task ``kind`` (run a job, draw its circuits) on job ``job_id``."""
-        os.write(self.commands, f"{kind} {job_id}\n".encode())
+        self._send(f"{kind} {job_id}\n")
 
     def send(self, job_id: str, queue_name: str, execution_id: str, execution_created: float) -> None:
         """Perform RQ's job ``job_id`` as RQ would (a callback, with its retries)."""
-        os.write(self.commands, f"{job_id} {queue_name} {execution_id} {execution_created!r}\n".encode())
+        self._send(f"{job_id} {queue_name} {execution_id} {execution_created!r}\n")
+
+    def _send(self, line: str) -> None:
+        try:
+            os.write(self.commands, line.encode())
+        except BrokenPipeError:
+            # It died after the worker last saw it alive (killed from outside): its reply pipe
+            # ends too, so the worker hears the death in ``reply`` as for a death mid-job.
+            pass
 
     def wait(self, timeout: float) -> bool:
         """Whether the process has said something (or died) within ``timeout`` seconds."""

@@ -136,3 +136,24 @@ def test_a_job_leaves_nothing_of_rqs_in_redis_and_its_drawings_still_run_the_rq_
     left = {key.decode() for key in redis.keys("*")}
     assert not {key for key in left if str(job.job_id) in key}, left
     assert not [key for key in left if key.startswith(("rq:wip:", "rq:started:", "rq:execution", "rq:failed:"))]
+
+
+def test_a_job_handed_to_a_work_process_dying_that_moment_is_heard_as_its_death():
+    """Killed from outside between the worker's liveness check and its hand-over, the process has
+    closed its pipes: the hand-over is no error (it crashed the worker, the job left in no queue),
+    and the death is heard in the reply, so the job goes back in line (``runner.horse_died``)."""
+    from jobs.horse import WorkProcess
+
+    commands_read, commands_write = os.pipe()
+    replies_read, replies_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.close(commands_read)
+    os.close(replies_write)
+    process = WorkProcess(pid, commands_write, replies_read)
+    assert process.wait(10)  # its end of the pipes is closed: it is gone
+    process.send_task("run", "7bfad252-09a2-4e7c-a9c1-1553409f0184")
+    process.send("7bfad252-09a2-4e7c-a9c1-1553409f0184", "jobs-p5", "x", 0.0)
+    assert process.reply() == (b"", 0)
+    assert process.reap()[0] == pid
