@@ -46,10 +46,21 @@ RQ_FAILURE_TTL = 7 * 24 * 3600
 RUNNING_KEY = "portal:running:{}"
 
 
-# The first non-empty of the given lists, popped in one round trip.
-_POP_FIRST = (
-    "for _, key in ipairs(KEYS) do local id = redis.call('LPOP', key) if id then return {key, id} end end return false"
-)
+# The first non-empty of the given lists, popped in one round trip; given a worker's name and a TTL
+# (ARGV), the id popped from a list whose flag in ARGV[1] is "1" (a portal task's) has its liveness
+# key set for that worker in the same round trip.
+_POP_FIRST = """
+for i, key in ipairs(KEYS) do
+  local id = redis.call('LPOP', key)
+  if id then
+    if string.sub(ARGV[1] or '', i, i) == '1' then
+      redis.call('SET', ARGV[4] .. id, ARGV[2], 'EX', ARGV[3])
+    end
+    return {key, id}
+  end
+end
+return false
+"""
 
 
 class JobQueue(DjangoRQ):
@@ -64,6 +75,14 @@ class JobQueue(DjangoRQ):
             return super().lpop(queue_keys, timeout, connection=connection)
         result = connection.eval(_POP_FIRST, len(queue_keys), *queue_keys)
         return (result[0], result[1]) if result else None
+
+    @classmethod
+    def take_first(cls, queue_keys: list[str], *, worker_name: str, ttl: int, pipeline: Pipeline) -> None:
+        """Pop the first non-empty of ``queue_keys`` in ``pipeline`` (its last reply: (key, id) or
+        None), a portal task marked running for ``worker_name`` at once (``mark_running``)."""
+        flags = "".join("1" if key in _TASKS else "0" for key in queue_keys)
+        prefix = RUNNING_KEY.format("")
+        pipeline.eval(_POP_FIRST, len(queue_keys), *queue_keys, flags, worker_name, ttl, prefix)
 
     @classmethod
     def _fetch_dequeued_job(cls, connection, queue_key, job_id, job_class=None, serializer=None, **kwargs):

@@ -11,6 +11,9 @@ killed. On top of RQ's worker:
   liveness key for it (holding the worker's name, for RQ's stop-job command) is what the started
   registry was, and the worker's own hash says it is busy, as RQ's would. A job's drawings, the
   one other task a job worker takes, run the RQ way.
+- While jobs wait, the main process spends one Redis round trip between two of them: the last
+  job's bookkeeping, the next one's pop and its liveness key go together (``_take_waiting``);
+  RQ's blocking dequeue only when none waits.
 
 - What is expensive to build (simulators, pass managers) is built in the worker's main process
   before it forks, so the work process inherits it instead of paying 65-83 ms per pass manager.
@@ -41,7 +44,10 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import connections
 from redis import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.executions import Execution
+from rq.utils import as_text
 from rq.utils import now as utcnow
 from rq.worker import Worker, WorkerStatus
 
@@ -112,6 +118,8 @@ class JobWorker(Worker):
         self._peaks = PeakRecorder()
         self._work_process: WorkProcess | None = None
         self._running_job_id: str | None = None
+        self._taken_job_id: str | None = None  # dequeued with its liveness key set (``_take_waiting``)
+        self._ended: tuple[str, bool, float] | None = None  # the last job's bookkeeping, not yet written
         self._suspension_checked = 0.0
         prewarm()
 
@@ -138,6 +146,67 @@ class JobWorker(Worker):
             return
         super().set_state(state, pipeline=pipeline)
 
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """A job that waits is taken in one round trip with the last job's bookkeeping (``_take_waiting``);
+        RQ's own dequeue, which blocks, only when none waits."""
+        try:
+            if issubclass(self.queue_class, queues.JobQueue) and len(self._ordered_queues) > 1:
+                taken = self._take_waiting()
+                if taken is not None or timeout is None:
+                    return taken  # a burst worker with nothing waiting is done
+            else:
+                self._write_ended()
+        except (RedisConnectionError, RedisTimeoutError):
+            pass  # RQ's dequeue below waits for Redis to come back, as it would have
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def _take_waiting(self):
+        """(job, queue) of the first job waiting in this worker's queues, else None. One round trip
+        writes the last job's bookkeeping, says busy and pops the job, setting its liveness key:
+        three a job, as RQ's dequeue and this worker's start and end of a job were."""
+        keys = [queue.key for queue in self._ordered_queues]
+        while True:
+            with self.connection.pipeline(transaction=False) as pipe:
+                self._write_ended(pipe)
+                self.set_state(WorkerStatus.BUSY, pipeline=pipe)  # said IDLE again by RQ's dequeue if none waits
+                self.queue_class.take_first(keys, worker_name=self.name, ttl=self.running_ttl, pipeline=pipe)
+                popped = pipe.execute()[-1]
+            if not popped:
+                return None
+            queue_key, job_id = (as_text(value) for value in popped)
+            taken = self.queue_class._fetch_dequeued_job(
+                self.connection,
+                queue_key,
+                job_id,
+                job_class=self.job_class,
+                serializer=self.serializer,
+                death_penalty_class=self.death_penalty_class,
+            )
+            if taken is not None:  # else an RQ job whose hash is gone, skipped as RQ's dequeue skips it
+                break
+        job, queue = taken
+        self._taken_job_id = job.id
+        job.redis_server_version = self.get_redis_server_version()
+        if self.log_job_description:  # the line RQ's dequeue logs
+            self.log.info("Worker %s: %s: %s (%s)", self.name, queue.name, job.description, job.id)
+        else:
+            self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)
+        return job, queue
+
+    def _write_ended(self, pipeline=None) -> None:
+        """The last portal job's bookkeeping (its liveness key cleared, the worker's counts), written
+        with the next dequeue: in ``pipeline``, else at once."""
+        if self._ended is None:
+            return
+        (job_id, failed, seconds), self._ended = self._ended, None
+        with self.connection.pipeline(transaction=False) as own:
+            pipe = pipeline if pipeline is not None else own
+            queues.clear_running(job_id, pipeline=pipe)
+            pipe.hincrby(self.key, "failed_job_count" if failed else "successful_job_count", 1)
+            pipe.hincrbyfloat(self.key, "total_working_time", seconds)
+            if pipeline is None:
+                own.execute()
+
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
         reconcile_once()
@@ -155,11 +224,13 @@ class JobWorker(Worker):
         """Run a job, or draw its circuits, in the work process, RQ's bookkeeping left out (see the
         module's docstring)."""
         process = self._ready_work_process()
-        # Plain pipelines, not MULTI: these writes need no isolation from each other.
-        with self.connection.pipeline(transaction=False) as pipe:
-            queues.mark_running(job_id, self.running_ttl, self.name, pipeline=pipe)
-            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
-            pipe.execute()
+        taken, self._taken_job_id = self._taken_job_id == job_id, None
+        if not taken:  # dequeued by RQ's own dequeue: its liveness key is set now
+            # Plain pipelines, not MULTI: these writes need no isolation from each other.
+            with self.connection.pipeline(transaction=False) as pipe:
+                queues.mark_running(job_id, self.running_ttl, self.name, pipeline=pipe)
+                self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+                pipe.execute()
         self._running_job_id = job_id
         self._horse_pid = process.pid
         started = time.monotonic()
@@ -174,12 +245,7 @@ class JobWorker(Worker):
             self._horse_pid = 0
         if status is not None:
             self._work_process_died(job_id, status)
-        with self.connection.pipeline(transaction=False) as pipe:
-            queues.clear_running(job_id, pipeline=pipe)
-            pipe.hincrby(self.key, "successful_job_count" if status is None else "failed_job_count", 1)
-            pipe.hincrbyfloat(self.key, "total_working_time", time.monotonic() - started)
-            self.set_state(WorkerStatus.IDLE, pipeline=pipe)
-            pipe.execute()
+        self._ended = (job_id, status is not None, time.monotonic() - started)
 
     def check_for_suspension(self, burst: bool) -> None:
         """RQ's check (``rq suspend``) at most once a second: it cost a round trip a job."""
@@ -368,6 +434,10 @@ class JobWorker(Worker):
         return pid, (os.EX_OK if reply == horse.RETIRE else status), rusage
 
     def teardown(self):
+        try:
+            self._write_ended()
+        except RedisError:
+            logger.warning("could not write the last job's bookkeeping (Redis unavailable)", exc_info=True)
         super().teardown()
         if not self.is_horse and self._work_process is not None:
             self._work_process.retire()

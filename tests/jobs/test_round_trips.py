@@ -1,4 +1,4 @@
-"""The database round trips of the hot paths (issue 14). On PostgreSQL a status change (the job's
+"""The database and Redis round trips of the hot paths (issue 14). On PostgreSQL a status change (the job's
 UPDATE, its event, its project's counter) and a submit (the quota, the job, its event) are one
 statement each; one that is all its transaction writes is its own transaction, with no BEGIN and
 COMMIT around it. Run outside a test transaction, as the worker and the web server run."""
@@ -123,3 +123,40 @@ def test_a_change_that_owes_callbacks_writes_their_deliveries_in_its_own_transac
         "QUEUED",
         "RUNNING",
     ]
+
+
+def test_a_worker_takes_a_waiting_job_with_the_last_ones_bookkeeping_in_one_redis_round_trip(monkeypatch):
+    """Between two jobs a worker's main process writes the last one's end (its liveness key cleared,
+    its count), says busy, pops the next job by priority and sets that job's liveness key: one round
+    trip where RQ's dequeue and the job's start and end were three."""
+    import redis.connection
+    from rq.worker import WorkerStatus
+
+    from jobs import queues
+    from jobs.worker import JobWorker
+
+    tenant = make_tenant()
+    ended, low, high = (submit_bell(tenant, job_priority=p) for p in (5, 8, 2))
+    conn = queues.connection()
+    conn.lrem(queues.get_queue(5).key, 0, str(ended.job_id))  # it ran already
+    worker = JobWorker(queues.job_queues(), connection=conn, queue_class=queues.JobQueue)
+    worker.register_birth()
+    queues.mark_running(str(ended.job_id), 60, worker.name)
+    worker._ended = (str(ended.job_id), False, 0.25)
+    sent: list[bytes] = []
+    real = redis.connection.AbstractConnection.send_packed_command
+
+    def send(connection, command, *args, **kwargs):
+        sent.append(command)
+        return real(connection, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", send)
+    job, queue = worker.dequeue_job_and_maintain_ttl(timeout=None)
+    monkeypatch.undo()
+    assert len(sent) == 1
+    assert (job.id, queue.name) == (str(high.job_id), queues.queue_name(2))
+    assert queues.running_alive([str(ended.job_id), str(high.job_id), str(low.job_id)]) == {str(high.job_id)}
+    assert conn.get(queues.RUNNING_KEY.format(high.job_id)).decode() == worker.name
+    assert int(conn.hget(worker.key, "successful_job_count")) == 1
+    assert conn.hget(worker.key, "state").decode() == WorkerStatus.BUSY
+    worker.register_death()
